@@ -1,0 +1,41 @@
+// Copyright 2026 the locco authors. MIT license.
+
+/**
+ * locco: distributed locks for Deno, Node and Bun, on Redis (ioredis),
+ * MongoDB or memory, with no runtime dependencies. You bring the client;
+ * adapters use small duck-typed interfaces.
+ *
+ * ```ts
+ * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+ * });
+ * const total = await locker.lock("counter", 1000).acquire(async () => {
+ *   // critical section: the lock is released when this returns or throws
+ *   return 42;
+ * });
+ * assert.equal(total, 42);
+ * ```
+ *
+ * @module
+ */
+
+export type { ILockAdapter, LockIdentity, LockLease } from "./src/adapter.ts";
+export {
+  isLoccoError,
+  LoccoError,
+  type LoccoErrorCode,
+  LockCreateError,
+  LockExtendError,
+  LockReleaseError,
+  RetryError,
+  ValidationError,
+} from "./src/errors.ts";
+export { errors } from "./src/errors_namespace.ts";
+export { type AcquireOptions, Lock, type LockOptions, type ReleaseOptions } from "./src/lock.ts";
+export { Locker, type LockerOptions } from "./src/locker.ts";
+export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
+export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";

@@ -1,0 +1,81 @@
+// Copyright 2026 the locco authors. MIT license.
+
+import { LockCreateError, RetryError } from "./errors.ts";
+import type { RetrySettings } from "./retry_settings.ts";
+import { monotonicNow, sleep } from "./_timers.ts";
+import { validateComputedDelay } from "./_validate.ts";
+
+/** What {@linkcode retryLoop} needs. */
+export interface RetryLoopOptions {
+  key: string;
+  settings: Readonly<RetrySettings>;
+  signal: AbortSignal | undefined;
+  /** One attempt; a LockCreateError means "held, try again", anything else ends the loop. */
+  attempt: () => Promise<void>;
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying only on LockCreateError.
+ *
+ * - `retryTimes` is the total number of attempts.
+ * - `totalTime` is a deadline on the monotonic clock: no attempt starts after
+ *   it and no sleep runs past it.
+ * - `stop()` sets a flag that is honoured whether `retryDelayFn` returns or throws.
+ * - An abort rejects with `signal.reason` before the next attempt or during a sleep.
+ */
+export async function retryLoop(
+  { key, settings, signal, attempt }: RetryLoopOptions,
+): Promise<void> {
+  const { retryDelay, retryTimes, totalTime, retryDelayFn } = settings;
+  const startedAt = Date.now();
+  const deadline = totalTime === undefined ? Infinity : monotonicNow() + totalTime;
+  let attempts = 0;
+  let previousDelay = 0;
+  let lastError: LockCreateError | undefined;
+  const fail = (message: string) => new RetryError(message, attempts, key, { cause: lastError });
+
+  while (true) {
+    signal?.throwIfAborted();
+    attempts++;
+    try {
+      await attempt();
+      return;
+    } catch (error) {
+      if (!(error instanceof LockCreateError)) throw error;
+      lastError = error;
+    }
+    if (retryTimes !== undefined && attempts >= retryTimes) throw fail("Reached retry times limit");
+    if (monotonicNow() >= deadline) throw fail("Total time exceeded");
+
+    let delay: number;
+    if (retryDelayFn === undefined) {
+      delay = retryDelay as number;
+    } else {
+      let stopped = false;
+      const stop = () => {
+        stopped = true;
+      };
+      let result: unknown;
+      try {
+        result = await retryDelayFn({
+          attemptNumber: attempts - 1,
+          startedAt,
+          previousDelay,
+          settings,
+          stop,
+        });
+      } catch (error) {
+        if (stopped) throw new RetryError("Was manually stopped", attempts, key, { cause: error });
+        throw error;
+      }
+      if (stopped) throw fail("Was manually stopped");
+      delay = validateComputedDelay(result);
+    }
+    previousDelay = delay;
+
+    const remaining = deadline - monotonicNow();
+    await sleep(Math.max(0, Math.min(delay, Math.ceil(remaining))), signal);
+    signal?.throwIfAborted();
+    if (monotonicNow() >= deadline) throw fail("Total time exceeded");
+  }
+}

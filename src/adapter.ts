@@ -1,0 +1,124 @@
+// Copyright 2026 the locco authors. MIT license.
+
+/**
+ * Who holds a lock: the key of the resource and the holder's unique value.
+ *
+ * @example An identity
+ * ```ts
+ * import type { LockIdentity } from "@kontsedal/locco";
+ * const identity: LockIdentity = { key: "orders:42", uniqueValue: "3f2a..." };
+ * console.assert(identity.key === "orders:42");
+ * ```
+ */
+export interface LockIdentity {
+  /** The resource key: a non-empty string. */
+  key: string;
+  /** The holder's unique value (owner id): a non-empty string. */
+  uniqueValue: string;
+}
+
+/**
+ * A lock identity together with a time to live.
+ *
+ * @example A lease
+ * ```ts
+ * import type { LockLease } from "@kontsedal/locco";
+ * const lease: LockLease = { key: "orders:42", uniqueValue: "3f2a...", ttl: 5000 };
+ * console.assert(lease.ttl === 5000);
+ * ```
+ */
+export interface LockLease extends LockIdentity {
+  /** Time to live in milliseconds: an integer from 1 to 2147483647. */
+  ttl: number;
+}
+
+/**
+ * The storage contract behind a {@linkcode Locker}. Implement these four
+ * methods to plug in a backend of your own; the built-in adapters are
+ * `InMemoryAdapter`, `IoRedisAdapter` and `MongoAdapter`.
+ *
+ * Rules every adapter follows (the contract test suite checks them):
+ * - `createLock` is atomic. It rejects with `LockCreateError` while another
+ *   unexpired lock holds the key, and only then: a backend failure rejects
+ *   with the backend's own error so it is never retried as contention.
+ * - `releaseLock` and `extendLock` act only when the stored unique value
+ *   matches and the lock has not expired; otherwise they reject with
+ *   `LockReleaseError` / `LockExtendError`. `extendLock` never re-creates a
+ *   lock that is gone.
+ * - `isValidLock` resolves `true` only while this unique value holds the key,
+ *   unexpired.
+ * - Invalid arguments reject with `ValidationError`; no method throws
+ *   synchronously.
+ *
+ * @example A custom adapter delegating to the in-memory one
+ * ```ts
+ * import {
+ *   type ILockAdapter,
+ *   InMemoryAdapter,
+ *   type LockIdentity,
+ *   type LockLease,
+ *   Locker,
+ * } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * class CountingAdapter implements ILockAdapter {
+ *   creates = 0;
+ *   #inner = new InMemoryAdapter();
+ *   createLock(lease: LockLease): Promise<void> {
+ *     this.creates++;
+ *     return this.#inner.createLock(lease);
+ *   }
+ *   releaseLock(identity: LockIdentity): Promise<void> {
+ *     return this.#inner.releaseLock(identity);
+ *   }
+ *   extendLock(lease: LockLease): Promise<void> {
+ *     return this.#inner.extendLock(lease);
+ *   }
+ *   isValidLock(identity: LockIdentity): Promise<boolean> {
+ *     return this.#inner.isValidLock(identity);
+ *   }
+ * }
+ *
+ * const adapter = new CountingAdapter();
+ * const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 3 } });
+ * await locker.lock("k", 1000).acquire(() => {});
+ * assert.equal(adapter.creates, 1);
+ * ```
+ */
+export interface ILockAdapter {
+  /**
+   * Stores the lock if the key is free or its previous lock expired.
+   *
+   * @param lease The key, the holder's unique value and the TTL in milliseconds.
+   * @returns A promise that resolves once the lock is stored.
+   * @throws {LockCreateError} When an unexpired lock holds the key.
+   * @throws {ValidationError} When an argument is invalid.
+   */
+  createLock(lease: LockLease): Promise<void>;
+  /**
+   * Deletes the lock if this unique value holds it, unexpired.
+   *
+   * @param identity The key and the holder's unique value.
+   * @returns A promise that resolves once the lock is deleted.
+   * @throws {LockReleaseError} When the lock expired or another holder owns the key.
+   * @throws {ValidationError} When an argument is invalid.
+   */
+  releaseLock(identity: LockIdentity): Promise<void>;
+  /**
+   * Sets the lock's expiry to now + `ttl` if this unique value holds it, unexpired.
+   *
+   * @param lease The key, the holder's unique value and the new TTL in milliseconds.
+   * @returns A promise that resolves once the expiry is updated.
+   * @throws {LockExtendError} When the lock expired or another holder owns the key.
+   * @throws {ValidationError} When an argument is invalid.
+   */
+  extendLock(lease: LockLease): Promise<void>;
+  /**
+   * Tells whether this unique value holds the key, unexpired.
+   *
+   * @param identity The key and the holder's unique value.
+   * @returns Whether the lock is held by this unique value.
+   * @throws {ValidationError} When an argument is invalid.
+   */
+  isValidLock(identity: LockIdentity): Promise<boolean>;
+}

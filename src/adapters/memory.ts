@@ -1,0 +1,235 @@
+// Copyright 2026 the locco authors. MIT license.
+
+/**
+ * The in-memory adapter: locks held in a `Map` inside one process. Use it in
+ * unit tests and single-process programs; it is also the embedded default of
+ * the demo. It keeps no timer at all (expiry is checked on a monotonic clock
+ * when a lock is used), so it never keeps a process alive, and tests can
+ * control its clock.
+ *
+ * ```ts
+ * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+ * import { Locker } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+ * });
+ * const lock = await locker.lock("resource:1", 1000).acquire();
+ * assert.equal(await lock.isLocked(), true);
+ * await lock.release();
+ * ```
+ *
+ * @module
+ */
+
+import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
+import { monotonicNow } from "../_timers.ts";
+import { describe, validateIdentity, validateLease } from "../_validate.ts";
+
+/**
+ * Options of {@linkcode InMemoryAdapter}.
+ *
+ * @example A clock the test moves by hand
+ * ```ts
+ * import { InMemoryAdapter, type InMemoryAdapterOptions } from "@kontsedal/locco/memory";
+ * import assert from "node:assert/strict";
+ *
+ * let now = 0;
+ * const options: InMemoryAdapterOptions = { now: () => now };
+ * const adapter = new InMemoryAdapter(options);
+ * await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 100 });
+ * now = 99;
+ * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), true);
+ * now = 100;
+ * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), false);
+ * ```
+ */
+export interface InMemoryAdapterOptions {
+  /**
+   * The clock, in milliseconds. It must never go backwards. Tests pass a
+   * function over a variable they advance, so expiry needs no real sleep.
+   *
+   * @default {() => performance.now()}
+   */
+  now?: (() => number) | undefined;
+}
+
+interface Entry {
+  uniqueValue: string;
+  expireAt: number;
+}
+
+const MIN_SWEEP_SIZE = 64;
+
+/**
+ * Keeps locks in a `Map` in this process. Two instances do not share locks.
+ *
+ * One rule decides validity everywhere: a lock is held while
+ * `now < expireAt`, where `expireAt = now + ttl` at create or extend time.
+ * Expired entries are taken over on create and swept in bulk as the map grows,
+ * so memory stays bounded without any timer.
+ *
+ * @example Contention, then release
+ * ```ts
+ * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+ * import { LockCreateError } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const adapter = new InMemoryAdapter();
+ * await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+ * await assert.rejects(adapter.createLock({ key: "k", uniqueValue: "b", ttl: 1000 }), LockCreateError);
+ * await adapter.releaseLock({ key: "k", uniqueValue: "a" });
+ * await adapter.createLock({ key: "k", uniqueValue: "b", ttl: 1000 });
+ * ```
+ */
+export class InMemoryAdapter implements ILockAdapter {
+  #locks: Map<string, Entry> = new Map();
+  #now: () => number;
+  #sweepAt = MIN_SWEEP_SIZE;
+
+  /**
+   * Creates an empty in-memory store.
+   *
+   * @param options `now`, the clock.
+   * @throws {ValidationError} When `options.now` is not a function.
+   * @example Default clock
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * const adapter = new InMemoryAdapter();
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), false);
+   * ```
+   */
+  constructor(options: InMemoryAdapterOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
+    }
+    const { now = monotonicNow } = options;
+    if (typeof now !== "function") {
+      throw new ValidationError(
+        `options.now should be a function: got ${describe(now)}`,
+        "options.now",
+      );
+    }
+    this.#now = now;
+  }
+
+  /**
+   * Stores the lock if the key is free or its lock expired.
+   *
+   * @param lease The key, unique value and ttl in milliseconds.
+   * @returns A promise that resolves once the lock is stored.
+   * @throws {LockCreateError} When an unexpired lock holds the key (even with the same unique value).
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Take a free key
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * const adapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), true);
+   * ```
+   */
+  async createLock(lease: LockLease): Promise<void> {
+    const { key, uniqueValue, ttl } = validateLease(lease);
+    const now = this.#now();
+    const entry = this.#locks.get(key);
+    if (entry !== undefined && now < entry.expireAt) {
+      throw new LockCreateError(`Key ${describe(key)} is already locked`);
+    }
+    this.#locks.set(key, { uniqueValue, expireAt: now + ttl });
+    if (this.#locks.size >= this.#sweepAt) this.#sweep(now);
+  }
+
+  /**
+   * Deletes the lock if this unique value holds it, unexpired.
+   *
+   * @param identity The key and unique value.
+   * @returns A promise that resolves once the lock is deleted.
+   * @throws {LockReleaseError} "Lock is already expired" or "Lock is already taken".
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Release by the owner
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * const adapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * await adapter.releaseLock({ key: "k", uniqueValue: "a" });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), false);
+   * ```
+   */
+  async releaseLock(identity: LockIdentity): Promise<void> {
+    const { key, uniqueValue } = validateIdentity(identity);
+    const entry = this.#liveEntry(key);
+    if (entry === undefined) throw new LockReleaseError("Lock is already expired");
+    if (entry.uniqueValue !== uniqueValue) throw new LockReleaseError("Lock is already taken");
+    this.#locks.delete(key);
+  }
+
+  /**
+   * Sets the expiry to now + `ttl` if this unique value holds the lock, unexpired.
+   *
+   * @param lease The key, unique value and new ttl in milliseconds.
+   * @returns A promise that resolves once the expiry is updated.
+   * @throws {LockExtendError} "Lock is already expired" or "Lock is already taken".
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Extend by the owner
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * let now = 0;
+   * const adapter = new InMemoryAdapter({ now: () => now });
+   * await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 100 });
+   * await adapter.extendLock({ key: "k", uniqueValue: "a", ttl: 500 });
+   * now = 400;
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), true);
+   * ```
+   */
+  async extendLock(lease: LockLease): Promise<void> {
+    const { key, uniqueValue, ttl } = validateLease(lease);
+    const entry = this.#liveEntry(key);
+    if (entry === undefined) throw new LockExtendError("Lock is already expired");
+    if (entry.uniqueValue !== uniqueValue) throw new LockExtendError("Lock is already taken");
+    entry.expireAt = this.#now() + ttl;
+  }
+
+  /**
+   * Tells whether this unique value holds the key, unexpired.
+   *
+   * @param identity The key and unique value.
+   * @returns Whether the lock is held by this unique value.
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Another owner's lock
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * const adapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "b" }), false);
+   * ```
+   */
+  async isValidLock(identity: LockIdentity): Promise<boolean> {
+    const { key, uniqueValue } = validateIdentity(identity);
+    return this.#liveEntry(key)?.uniqueValue === uniqueValue;
+  }
+
+  #liveEntry(key: string): Entry | undefined {
+    const entry = this.#locks.get(key);
+    if (entry === undefined) return undefined;
+    if (this.#now() < entry.expireAt) return entry;
+    this.#locks.delete(key);
+    return undefined;
+  }
+
+  // Drops expired entries once the map has doubled since the last sweep:
+  // amortised O(1) per create, and memory bounded by twice the live locks.
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#locks) {
+      if (entry.expireAt <= now) this.#locks.delete(key);
+    }
+    this.#sweepAt = Math.max(MIN_SWEEP_SIZE, this.#locks.size * 2);
+  }
+}

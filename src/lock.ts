@@ -1,0 +1,496 @@
+// Copyright 2026 the locco authors. MIT license.
+
+import type { ILockAdapter } from "./adapter.ts";
+import { LoccoError, LockReleaseError, ValidationError } from "./errors.ts";
+import type { RetrySettings } from "./retry_settings.ts";
+import { retryLoop } from "./_retry.ts";
+import { randomUniqueValue } from "./_token.ts";
+import {
+  describe,
+  validateAdapter,
+  validateKey,
+  validateRetrySettings,
+  validateTtl,
+  validateUniqueValue,
+} from "./_validate.ts";
+
+/**
+ * What `new Lock()` takes. Most code gets Locks from `locker.lock()` instead.
+ *
+ * @example Construct a Lock directly
+ * ```ts
+ * import { InMemoryAdapter, Lock, type LockOptions } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LockOptions = {
+ *   adapter: new InMemoryAdapter(),
+ *   key: "k",
+ *   ttl: 1000,
+ *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+ * };
+ * assert.equal(new Lock(options).key, "k");
+ * ```
+ */
+export interface LockOptions {
+  /** The backend adapter. */
+  adapter: ILockAdapter;
+  /** The resource key: a non-empty string. */
+  key: string;
+  /** Time to live in milliseconds: an integer from 1 to 2147483647. */
+  ttl: number;
+  /** How `acquire()` retries; copied, never kept by reference. */
+  retrySettings: RetrySettings;
+  /**
+   * The holder's unique value (owner id). Generated (32 hex characters from
+   * 16 random bytes) when not given. Pass one only to act on a lock acquired
+   * elsewhere with that value.
+   */
+  uniqueValue?: string | undefined;
+}
+
+/**
+ * Options of {@linkcode Lock.acquire}.
+ *
+ * @example Give up waiting after 2 seconds
+ * ```ts
+ * import { type AcquireOptions, InMemoryAdapter, Locker } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 10, retryTimes: 1000 },
+ * });
+ * const options: AcquireOptions = { signal: AbortSignal.timeout(2000) };
+ * const lock = await locker.lock("k", 1000).acquire(undefined, options);
+ * assert.equal(await lock.isLocked(), true);
+ * await lock.release();
+ * ```
+ */
+export interface AcquireOptions {
+  /**
+   * Aborts the wait: no attempt starts after the abort, a sleep between
+   * attempts ends at once, and `acquire()` rejects with `signal.reason`.
+   * `AbortSignal.timeout(ms)` makes an acquire timeout.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Options of {@linkcode Lock.release}.
+ *
+ * @example Throw when the lock was lost
+ * ```ts
+ * import { InMemoryAdapter, Locker, type ReleaseOptions } from "@kontsedal/locco";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+ * });
+ * const lock = await locker.lock("k", 1000).acquire();
+ * const options: ReleaseOptions = { throwOnFail: true };
+ * await lock.release(options);
+ * ```
+ */
+export interface ReleaseOptions {
+  /**
+   * Reject with `LockReleaseError` when the lock is no longer ours (it
+   * expired or another holder owns the key), and with `LoccoError` on a
+   * second release. Backend failures reject in either mode.
+   *
+   * @default {false}
+   */
+  throwOnFail?: boolean | undefined;
+}
+
+type State = "idle" | "acquiring" | "held" | "released";
+
+function validateSignal(options: unknown): AbortSignal | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== "object") {
+    throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
+  }
+  const { signal } = options as { signal?: unknown };
+  if (signal === undefined) return undefined;
+  const candidate = signal as Partial<AbortSignal> | null;
+  if (
+    typeof candidate !== "object" || candidate === null ||
+    typeof candidate.aborted !== "boolean" || typeof candidate.addEventListener !== "function"
+  ) {
+    throw new ValidationError(
+      `options.signal should be an AbortSignal: got ${describe(signal)}`,
+      "options.signal",
+    );
+  }
+  return signal as AbortSignal;
+}
+
+/**
+ * One lock on one resource, created by {@linkcode Locker.lock}. A Lock is
+ * single-use: once acquired, it can be extended and released, but not
+ * acquired again; ask the Locker for a new one.
+ *
+ * @example Acquire, extend and release
+ * ```ts
+ * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+ * });
+ * const lock = await locker.lock("user:123", 3000).acquire();
+ * try {
+ *   await lock.extend(2000);
+ *   assert.equal(await lock.isLocked(), true);
+ * } finally {
+ *   await lock.release();
+ * }
+ * assert.equal(await lock.isLocked(), false);
+ * ```
+ */
+export class Lock {
+  /** The resource key. */
+  readonly key: string;
+  /** The TTL given at creation, in milliseconds (`extend` does not change it). */
+  readonly ttl: number;
+  /** The holder's unique value (owner id): only this value can release or extend the lock. */
+  readonly uniqueValue: string;
+  /** The retry settings `acquire()` uses (a frozen copy). */
+  readonly retrySettings: Readonly<RetrySettings>;
+  #adapter: ILockAdapter;
+  #state: State = "idle";
+
+  /**
+   * Creates a Lock without touching storage. Validates the retry settings,
+   * the ttl, the key, the unique value and the adapter, in that order.
+   *
+   * @param options The adapter, key, ttl, retry settings and optional unique value.
+   * @throws {ValidationError} When an option is invalid.
+   * @example Construct a Lock
+   * ```ts
+   * import { InMemoryAdapter, Lock } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock({
+   *   adapter: new InMemoryAdapter(),
+   *   key: "k",
+   *   ttl: 1000,
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * assert.match(lock.uniqueValue, /^[0-9a-f]{32}$/);
+   * ```
+   */
+  constructor(options: LockOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
+    }
+    const { adapter, key, ttl, retrySettings, uniqueValue } = options;
+    this.retrySettings = validateRetrySettings(retrySettings);
+    this.ttl = validateTtl(ttl);
+    this.key = validateKey(key);
+    this.uniqueValue = uniqueValue === undefined || uniqueValue === null
+      ? randomUniqueValue()
+      : validateUniqueValue(uniqueValue);
+    this.#adapter = validateAdapter(adapter);
+  }
+
+  /**
+   * Acquires the lock, retrying as the retry settings allow, and resolves to
+   * this Lock, which you must release (in a `finally`, or with `await using`).
+   *
+   * @param cb Leave out (or pass `undefined`) for this form.
+   * @param options `signal` to abort the wait.
+   * @returns This Lock, now held.
+   * @throws {RetryError} When the retry settings are exhausted.
+   * @throws {LoccoError} When this Lock was already acquired, or is being acquired.
+   * @throws {ValidationError} When `options` is invalid.
+   * @example Acquire and release
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 200, retryTimes: 10 },
+   * });
+   * const lock = await locker.lock("user:123", 3000).acquire();
+   * try {
+   *   assert.equal(await lock.isLocked(), true);
+   * } finally {
+   *   await lock.release();
+   * }
+   * ```
+   */
+  acquire(cb?: undefined | null, options?: AcquireOptions): Promise<Lock>;
+  /**
+   * Acquires the lock, retrying as the retry settings allow, runs `cb(lock)`
+   * while holding it, releases it when the callback settles, and resolves to
+   * the callback's result. If the
+   * callback throws, the lock is released and its error is rethrown. If the
+   * lock turns out to have been lost by then (it expired and someone else
+   * may have taken it), the call rejects with `LockReleaseError` instead of
+   * reporting success.
+   *
+   * @typeParam T The callback's result.
+   * @param cb The critical section.
+   * @param options `signal` to abort the wait.
+   * @returns The callback's result.
+   * @throws {RetryError} When the retry settings are exhausted.
+   * @throws {LoccoError} When this Lock was already acquired, or is being acquired.
+   * @throws {LockReleaseError} When the lock was lost before the callback's release.
+   * @throws {ValidationError} When `cb` or `options` is invalid.
+   * @example Run a critical section
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 200, retryTimes: 10 },
+   * });
+   * const result = await locker.lock("user:123", 3000).acquire(async (lock) => {
+   *   await lock.extend(2000);
+   *   return { success: true };
+   * });
+   * assert.deepEqual(result, { success: true });
+   * ```
+   */
+  acquire<T>(cb: (lock: Lock) => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>>;
+  async acquire<T>(
+    cb?: ((lock: Lock) => T | PromiseLike<T>) | null,
+    options?: AcquireOptions,
+  ): Promise<Lock | Awaited<T>> {
+    if (cb !== undefined && cb !== null && typeof cb !== "function") {
+      throw new ValidationError(`cb should be a function: got ${describe(cb)}`, "cb");
+    }
+    const signal = validateSignal(options);
+    if (this.#state === "acquiring") throw new LoccoError("Lock is already being acquired");
+    if (this.#state !== "idle") throw new LoccoError("Lock is already acquired");
+    this.#state = "acquiring";
+    const adapter = this.#adapter;
+    const lease = { key: this.key, uniqueValue: this.uniqueValue, ttl: this.ttl };
+    try {
+      await retryLoop({
+        key: this.key,
+        settings: this.retrySettings,
+        signal,
+        attempt: () => adapter.createLock(lease),
+      });
+    } catch (error) {
+      this.#state = "idle";
+      throw error;
+    }
+    this.#state = "held";
+    if (typeof cb !== "function") return this;
+
+    let result: Awaited<T>;
+    try {
+      result = await cb(this);
+    } catch (error) {
+      await this.release().catch(() => {});
+      throw error;
+    }
+    await this.release({ throwOnFail: true });
+    return result;
+  }
+
+  /**
+   * Releases the lock.
+   *
+   * By default a lock that is no longer ours (it expired, or another holder
+   * owns the key now) and a second release resolve quietly, as the seed
+   * README promises; `{ throwOnFail: true }` turns them into
+   * `LockReleaseError` and `LoccoError`. A backend failure (a connection
+   * error, say) always rejects with the backend's error: it is never
+   * mistaken for a successful release.
+   *
+   * @param options `throwOnFail`.
+   * @returns A promise that resolves once the lock is released.
+   * @throws {LockReleaseError} With `throwOnFail`, when the lock is no longer ours.
+   * @throws {LoccoError} With `throwOnFail`, on a second release; always, while `acquire()` is in progress.
+   * @throws {ValidationError} When `options` is invalid.
+   * @example Release quietly or strictly
+   * ```ts
+   * import { InMemoryAdapter, Locker, LockReleaseError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * let now = 0;
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter({ now: () => now }),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock("k", 1000).acquire();
+   * now = 1000; // the lock expired
+   * await lock.release();
+   * await assert.rejects(lock.release({ throwOnFail: true }), LockReleaseError);
+   * ```
+   */
+  async release(options?: ReleaseOptions | null): Promise<void> {
+    let throwOnFail = false;
+    if (options !== undefined && options !== null) {
+      if (typeof options !== "object") {
+        throw new ValidationError(
+          `options should be an object: got ${describe(options)}`,
+          "options",
+        );
+      }
+      const value = options.throwOnFail;
+      if (value !== undefined && typeof value !== "boolean") {
+        throw new ValidationError(
+          `options.throwOnFail should be a boolean: got ${describe(value)}`,
+          "options.throwOnFail",
+        );
+      }
+      throwOnFail = value ?? false;
+    }
+    if (this.#state === "acquiring") {
+      throw new LoccoError(
+        "Cannot release a lock while acquire() is in progress: abort it instead",
+      );
+    }
+    if (this.#state === "released") {
+      if (throwOnFail) throw new LoccoError("Locco:::Lock:::release Can't release resource twice");
+      return;
+    }
+    try {
+      await this.#adapter.releaseLock({ key: this.key, uniqueValue: this.uniqueValue });
+    } catch (error) {
+      if (error instanceof LockReleaseError && !throwOnFail) return;
+      throw error;
+    }
+    this.#state = "released";
+  }
+
+  /**
+   * Sets the lock's expiry to now + `ttl`. A smaller `ttl` than the time
+   * left shortens the lock.
+   *
+   * @param ttl The new time to live in milliseconds: an integer from 1 to 2147483647.
+   * @returns A promise that resolves once the expiry is updated.
+   * @throws {LockExtendError} When the lock expired or another holder owns the key.
+   * @throws {LoccoError} Before a successful acquire, or after release.
+   * @throws {ValidationError} When `ttl` is invalid.
+   * @example Extend a held lock
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * let now = 0;
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter({ now: () => now }),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock("k", 1000).acquire();
+   * now = 900;
+   * await lock.extend(5000);
+   * now = 5000;
+   * assert.equal(await lock.isLocked(), true);
+   * await lock.release();
+   * ```
+   */
+  async extend(ttl: number): Promise<void> {
+    if (this.#state === "idle" || this.#state === "acquiring") {
+      throw new LoccoError("Locco:::Lock:::extend Can't extend a lock before a lock success");
+    }
+    if (this.#state === "released") {
+      throw new LoccoError("Locco:::Lock:::extend Can't extend a released lock");
+    }
+    await this.#adapter.extendLock({
+      key: this.key,
+      uniqueValue: this.uniqueValue,
+      ttl: validateTtl(ttl),
+    });
+  }
+
+  /**
+   * Tells whether storage still holds this lock: this unique value, under
+   * this key, unexpired. It asks the backend every time.
+   *
+   * @returns Whether this lock is still held.
+   * @example Check before a long step
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = locker.lock("k", 1000);
+   * assert.equal(await lock.isLocked(), false);
+   * await lock.acquire();
+   * assert.equal(await lock.isLocked(), true);
+   * await lock.release();
+   * ```
+   */
+  isLocked(): Promise<boolean> {
+    return this.#adapter.isValidLock({ key: this.key, uniqueValue: this.uniqueValue });
+  }
+
+  /**
+   * Returns a new, unacquired Lock on the same key and ttl with other retry
+   * settings. The new Lock gets its own unique value, so neither Lock can
+   * release or extend the other's lock.
+   *
+   * @param settings The retry settings for the new Lock.
+   * @returns A new Lock.
+   * @throws {LoccoError} When this Lock was already acquired.
+   * @throws {ValidationError} When `settings` is invalid.
+   * @example Retry longer for one lock
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 200, retryTimes: 10 },
+   * });
+   * const lock = await locker
+   *   .lock("key", 3000)
+   *   .setRetrySettings({ retryDelay: 100, retryTimes: 50 })
+   *   .acquire();
+   * assert.equal(lock.retrySettings.retryTimes, 50);
+   * await lock.release();
+   * ```
+   */
+  setRetrySettings(settings: RetrySettings): Lock {
+    if (this.#state === "held" || this.#state === "released") {
+      throw new LoccoError(
+        "Locco:::setRetrySettings Can't change retry settings after lock success",
+      );
+    }
+    return new Lock({
+      adapter: this.#adapter,
+      key: this.key,
+      ttl: this.ttl,
+      retrySettings: validateRetrySettings(settings),
+    });
+  }
+
+  /**
+   * Releases the lock if it is held, so that `await using` frees it at the
+   * end of the scope. Like `release()`, it rejects only on a backend failure.
+   *
+   * @returns A promise that resolves once the lock is released.
+   * @example Release at scope exit
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * let outer;
+   * {
+   *   await using lock = await locker.lock("k", 1000).acquire();
+   *   outer = lock;
+   *   assert.equal(await lock.isLocked(), true);
+   * }
+   * assert.equal(await outer.isLocked(), false);
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === "held") await this.release();
+  }
+}

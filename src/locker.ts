@@ -1,0 +1,115 @@
+// Copyright 2026 the locco authors. MIT license.
+
+import type { ILockAdapter } from "./adapter.ts";
+import { ValidationError } from "./errors.ts";
+import { Lock } from "./lock.ts";
+import type { RetrySettings } from "./retry_settings.ts";
+import {
+  describe,
+  validateAdapter,
+  validateKey,
+  validateRetrySettings,
+  validateTtl,
+} from "./_validate.ts";
+
+/**
+ * What `new Locker()` takes.
+ *
+ * @example Options for an in-memory Locker
+ * ```ts
+ * import { InMemoryAdapter, Locker, type LockerOptions } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LockerOptions = {
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+ * };
+ * assert.ok(new Locker(options));
+ * ```
+ */
+export interface LockerOptions {
+  /** The backend adapter: Redis, MongoDB, in-memory or your own {@linkcode ILockAdapter}. */
+  adapter: ILockAdapter;
+  /** Default retry behaviour of every Lock this Locker creates (copied). */
+  retrySettings: RetrySettings;
+}
+
+/**
+ * Creates {@linkcode Lock}s bound to one backend adapter and default retry
+ * settings.
+ *
+ * @example Lock a resource, do work, release
+ * ```ts
+ * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+ * });
+ * const lock = await locker.lock("resource:1", 1000).acquire();
+ * assert.equal(await lock.isLocked(), true);
+ * await lock.release();
+ * ```
+ */
+export class Locker {
+  #adapter: ILockAdapter;
+  #retrySettings: Readonly<RetrySettings>;
+
+  /**
+   * Creates a Locker. Validates the adapter first, then the retry settings,
+   * and keeps a copy of the settings.
+   *
+   * @param options The adapter and the default retry settings.
+   * @throws {ValidationError} When the adapter or the retry settings are invalid.
+   * @example A Locker with a custom delay function
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: {
+   *     retryDelayFn: ({ attemptNumber }) => Math.min(2 ** attemptNumber * 50, 5000),
+   *     totalTime: 10_000,
+   *   },
+   * });
+   * assert.equal(locker.lock("k", 1000).retrySettings.totalTime, 10_000);
+   * ```
+   */
+  constructor(options: LockerOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
+    }
+    this.#adapter = validateAdapter(options.adapter);
+    this.#retrySettings = validateRetrySettings(options.retrySettings);
+  }
+
+  /**
+   * Creates a Lock on `key`. It does not acquire it and does no I/O: call
+   * `.acquire()` on the result.
+   *
+   * @param key A non-empty string identifying the resource.
+   * @param ttl Time to live in milliseconds: an integer from 1 to 2147483647.
+   * @returns A new, unacquired Lock with its own unique value.
+   * @throws {ValidationError} When `ttl` (checked first) or `key` is invalid.
+   * @example Create a Lock
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+   * });
+   * const lock = locker.lock("orders:456", 5000);
+   * assert.equal(lock.key, "orders:456");
+   * assert.equal(await lock.isLocked(), false);
+   * ```
+   */
+  lock(key: string, ttl: number): Lock {
+    validateTtl(ttl);
+    validateKey(key);
+    return new Lock({ adapter: this.#adapter, key, ttl, retrySettings: this.#retrySettings });
+  }
+}
