@@ -93,6 +93,15 @@ export interface ILockAdapter {
    * @returns A promise that resolves once the lock is stored.
    * @throws {LockCreateError} When an unexpired lock holds the key.
    * @throws {ValidationError} When an argument is invalid.
+   * @example Lock a free key
+   * ```ts
+   * import { type ILockAdapter, InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter: ILockAdapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "me", ttl: 1000 });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "me" }), true);
+   * ```
    */
   createLock(lease: LockLease): Promise<void>;
   /**
@@ -102,6 +111,16 @@ export interface ILockAdapter {
    * @returns A promise that resolves once the lock is deleted.
    * @throws {LockReleaseError} When the lock expired or another holder owns the key.
    * @throws {ValidationError} When an argument is invalid.
+   * @example Release by the owner
+   * ```ts
+   * import { type ILockAdapter, InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter: ILockAdapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "me", ttl: 1000 });
+   * await adapter.releaseLock({ key: "k", uniqueValue: "me" });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "me" }), false);
+   * ```
    */
   releaseLock(identity: LockIdentity): Promise<void>;
   /**
@@ -111,6 +130,16 @@ export interface ILockAdapter {
    * @returns A promise that resolves once the expiry is updated.
    * @throws {LockExtendError} When the lock expired or another holder owns the key.
    * @throws {ValidationError} When an argument is invalid.
+   * @example Extend by the owner
+   * ```ts
+   * import { type ILockAdapter, InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter: ILockAdapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "me", ttl: 1000 });
+   * await adapter.extendLock({ key: "k", uniqueValue: "me", ttl: 60_000 });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "me" }), true);
+   * ```
    */
   extendLock(lease: LockLease): Promise<void>;
   /**
@@ -119,6 +148,15 @@ export interface ILockAdapter {
    * @param identity The key and the holder's unique value.
    * @returns Whether the lock is held by this unique value.
    * @throws {ValidationError} When an argument is invalid.
+   * @example Ask about someone else's lock
+   * ```ts
+   * import { type ILockAdapter, InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter: ILockAdapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "me", ttl: 1000 });
+   * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "someone-else" }), false);
+   * ```
    */
   isValidLock(identity: LockIdentity): Promise<boolean>;
 }

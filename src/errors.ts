@@ -2,7 +2,19 @@
 
 const BRAND: symbol = Symbol.for("@kontsedal/locco.error");
 
-/** The `code` of every error class locco throws. */
+/**
+ * The `code` of every error class locco throws.
+ *
+ * @example Narrow a caught error by code
+ * ```ts
+ * import { isLoccoError, type LoccoErrorCode, RetryError } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const error: unknown = new RetryError("Reached retry times limit", 3, "k");
+ * const code: LoccoErrorCode | undefined = isLoccoError(error) ? error.code : undefined;
+ * assert.equal(code, "RETRY_FAILED");
+ * ```
+ */
 export type LoccoErrorCode =
   | "LOCCO_ERROR"
   | "LOCK_CREATE_FAILED"
