@@ -287,10 +287,11 @@ export class Lock {
     try {
       result = await cb(this);
     } catch (error) {
-      await this.release().catch(() => {});
+      if (this.#state === "held") await this.release().catch(() => {});
       throw error;
     }
-    await this.release({ throwOnFail: true });
+    // The callback may have released the lock itself.
+    if (this.#state === "held") await this.release({ throwOnFail: true });
     return result;
   }
 

@@ -59,7 +59,7 @@ Deno.test("Lock constructor validates settings, then ttl, then key, then the ada
   check(undefined, "options");
 });
 
-Deno.test("Lock constructor keeps a given uniqueValue, so a lock can be released elsewhere (B24, B58)", async () => {
+Deno.test("Lock constructor keeps a given uniqueValue, so a lock can be checked and released elsewhere (B24, B58, B71)", async () => {
   const { adapter, locker } = setup();
   const holder = await locker.lock("k", 1000).acquire();
   const handle = new Lock({
@@ -70,6 +70,7 @@ Deno.test("Lock constructor keeps a given uniqueValue, so a lock can be released
     uniqueValue: holder.uniqueValue,
   });
   assert.equal(handle.uniqueValue, holder.uniqueValue);
+  assert.equal(await handle.isLocked(), true);
   await handle.release({ throwOnFail: true });
   assert.equal(await holder.isLocked(), false);
 });
@@ -170,6 +171,16 @@ Deno.test("Lock.acquire(cb) rejects with LockReleaseError when the lock was lost
     LockReleaseError,
   );
   assert.equal(await thief.isLocked(), true);
+});
+
+Deno.test("Lock.acquire(cb) accepts a callback that released the lock itself", async () => {
+  const { adapter, locker } = setup();
+  const result = await locker.lock("k", 1000).acquire(async (lock) => {
+    await lock.release();
+    return 7;
+  });
+  assert.equal(result, 7);
+  assert.equal(adapter.count("releaseLock"), 1);
 });
 
 Deno.test("Lock.acquire(cb) keeps the callback's error when the release fails too", async () => {
