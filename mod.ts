@@ -39,3 +39,8 @@ export { type AcquireOptions, Lock, type LockOptions, type ReleaseOptions } from
 export { Locker, type LockerOptions } from "./src/locker.ts";
 export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
 export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";
+export {
+  IoRedisAdapter,
+  type IoRedisAdapterOptions,
+  type IoRedisLikeClient,
+} from "./src/adapters/redis.ts";

@@ -1,0 +1,268 @@
+// Copyright 2026 the locco authors. MIT license.
+
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { Redis as Redis6 } from "ioredis6";
+import {
+  type ILockAdapter,
+  IoRedisAdapter,
+  isLoccoError,
+  LockCreateError,
+  Locker,
+  RetryError,
+} from "@kontsedal/locco";
+import { delay, uniqueKey } from "../_helpers.ts";
+import {
+  assertRedisReachable,
+  REDIS_URL,
+  RedisServer,
+  type TestRedisClient,
+} from "../_redis_server.ts";
+
+type Status = { status: string };
+interface ClientOptions {
+  enableOfflineQueue?: boolean;
+  maxRetriesPerRequest?: number;
+  retryStrategy?: () => number | null;
+}
+const DRIVERS = [
+  {
+    name: "ioredis 5",
+    make: (url: string, options: ClientOptions = {}) => new Redis(url, options),
+  },
+  {
+    name: "ioredis 6",
+    make: (url: string, options: ClientOptions = {}) => new Redis6(url, options),
+  },
+] as const;
+
+// Fail fast while the server is away: no offline queue, no per-command
+// retries, reconnect every 50 ms.
+const FAIL_FAST: ClientOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  retryStrategy: () => 50,
+};
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await delay(10);
+  }
+}
+
+/** Rejects if `promise` takes longer than `ms`: the tests below must never hang. */
+async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} hung for more than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function countingAdapter(inner: ILockAdapter): ILockAdapter & { creates: number } {
+  const counted = {
+    creates: 0,
+    createLock: (lease: Parameters<ILockAdapter["createLock"]>[0]) => {
+      counted.creates++;
+      return inner.createLock(lease);
+    },
+    releaseLock: (identity: Parameters<ILockAdapter["releaseLock"]>[0]) =>
+      inner.releaseLock(identity),
+    extendLock: (lease: Parameters<ILockAdapter["extendLock"]>[0]) => inner.extendLock(lease),
+    isValidLock: (identity: Parameters<ILockAdapter["isValidLock"]>[0]) =>
+      inner.isValidLock(identity),
+  };
+  return counted;
+}
+
+function assertDriverError(error: unknown): void {
+  assert.ok(error instanceof Error, String(error));
+  assert.equal(isLoccoError(error), false, `${error.name}: ${error.message}`);
+}
+
+for (const driver of DRIVERS) {
+  Deno.test(`IoRedisAdapter: with Redis down, every call rejects at once with the driver error and acquire() does not retry it (${driver.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = driver.make(server.url, FAIL_FAST);
+    client.on("error", () => {});
+    try {
+      await waitFor("the client to connect", () => (client as Status).status === "ready");
+      const adapter = countingAdapter(new IoRedisAdapter({ client }));
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 200, retryTimes: 20 } });
+      const held = await locker.lock("held", 10_000).acquire();
+      await server.stop();
+      await waitFor(
+        "the client to see the server gone",
+        () => (client as Status).status !== "ready",
+      );
+
+      adapter.creates = 0;
+      const started = performance.now();
+      const error = await within(2000, locker.lock("k", 1000).acquire(), "acquire()").then(
+        () => assert.fail("acquire() resolved while Redis is down"),
+        (e: unknown) => e,
+      );
+      assertDriverError(error);
+      assert.equal(adapter.creates, 1);
+      assert.ok(performance.now() - started < 200, "acquire() waited for a retry");
+      for (
+        const [what, call] of [
+          ["extend()", () => held.extend(5000)],
+          ["release()", () => held.release()],
+          ["isLocked()", () => held.isLocked()],
+        ] as const
+      ) {
+        await assert.rejects(within<unknown>(2000, call(), what), (e) => {
+          assertDriverError(e);
+          return true;
+        });
+      }
+
+      await server.restart();
+      await waitFor("the client to reconnect", () => (client as Status).status === "ready");
+      assert.equal(await held.isLocked(), false, "a restart without persistence drops locks");
+      const again = await locker.lock("held", 1000).acquire();
+      assert.equal(await again.isLocked(), true);
+      await again.release({ throwOnFail: true });
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
+  Deno.test(`IoRedisAdapter: a run of acquire(cb) survives Redis being killed and restarted, with clear errors and no hang (${driver.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = driver.make(server.url, FAIL_FAST);
+    client.on("error", () => {});
+    try {
+      await waitFor("the client to connect", () => (client as Status).status === "ready");
+      const locker = new Locker({
+        adapter: new IoRedisAdapter({ client }),
+        retrySettings: { retryDelay: 5, retryTimes: 5 },
+      });
+      const key = uniqueKey();
+      let phase: "before" | "down" | "after" = "before";
+      const ok = { before: 0, down: 0, after: 0 };
+      const failures: unknown[] = [];
+      let running = true;
+      const run = (async () => {
+        while (running) {
+          const current = phase;
+          try {
+            await within(2000, locker.lock(key, 1000).acquire(() => delay(2)), "acquire(cb)");
+            ok[current]++;
+          } catch (error) {
+            failures.push(error);
+            await delay(10);
+          }
+        }
+      })();
+      await delay(200);
+      phase = "down";
+      await server.stop();
+      await delay(300);
+      await server.restart();
+      await waitFor("the client to reconnect", () => (client as Status).status === "ready");
+      phase = "after";
+      await delay(200);
+      running = false;
+      await run;
+      assert.ok(ok.before > 0 && ok.after > 0, JSON.stringify(ok));
+      assert.ok(failures.length > 0, "no call failed while Redis was down");
+      for (const failure of failures) {
+        assertDriverError(failure);
+        assert.ok(!(failure instanceof LockCreateError) && !(failure instanceof RetryError));
+      }
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
+  Deno.test(`IoRedisAdapter: release() rejects with the driver error when the client disconnected after acquire, and the lock frees after its ttl (${driver.name})`, async () => {
+    await assertRedisReachable();
+    const client = driver.make(REDIS_URL);
+    const other = driver.make(REDIS_URL);
+    try {
+      const key = uniqueKey();
+      const retrySettings = { retryDelay: 20, retryTimes: 100 };
+      const locker = new Locker({ adapter: new IoRedisAdapter({ client }), retrySettings });
+      const lock = await locker.lock(key, 300).acquire();
+      client.disconnect();
+      await assert.rejects(within(2000, lock.release(), "release()"), (e) => {
+        assertDriverError(e);
+        assert.match((e as Error).message, /Connection is closed/);
+        return true;
+      });
+      const otherLocker = new Locker({
+        adapter: new IoRedisAdapter({ client: other }),
+        retrySettings,
+      });
+      const started = performance.now();
+      const taken = await otherLocker.lock(key, 1000).acquire();
+      assert.ok(performance.now() - started > 150, "the lock was free before its ttl");
+      await taken.release({ throwOnFail: true });
+    } finally {
+      await other.quit();
+    }
+  });
+
+  Deno.test(`IoRedisAdapter: release() rejects with the driver error when the server kills the connection (${driver.name})`, async () => {
+    await assertRedisReachable();
+    const client = driver.make(REDIS_URL, { retryStrategy: () => null });
+    client.on("error", () => {});
+    const admin = new Redis(REDIS_URL);
+    try {
+      const key = uniqueKey();
+      const locker = new Locker({
+        adapter: new IoRedisAdapter({ client }),
+        retrySettings: { retryDelay: 20, retryTimes: 3 },
+      });
+      const lock = await locker.lock(key, 300).acquire();
+      const id = await client.client("ID");
+      await admin.client("KILL", "ID", String(id));
+      await assert.rejects(within(2000, lock.release(), "release()"), (e) => {
+        assertDriverError(e);
+        return true;
+      });
+      assert.equal(await admin.get(key), lock.uniqueValue);
+      await delay(400);
+      assert.equal(await admin.exists(key), 0);
+      await waitFor("the client to end", () => (client as Status).status === "end");
+    } finally {
+      if ((client as Status).status !== "end") client.disconnect();
+      await admin.quit();
+    }
+  });
+
+  Deno.test(`IoRedisAdapter: release() succeeds after a killed connection is re-established (${driver.name})`, async () => {
+    await assertRedisReachable();
+    const client: TestRedisClient & { client(sub: "ID"): Promise<number> } = driver.make(
+      REDIS_URL,
+    );
+    client.on("error", () => {});
+    const admin = new Redis(REDIS_URL);
+    try {
+      const key = uniqueKey();
+      const locker = new Locker({
+        adapter: new IoRedisAdapter({ client }),
+        retrySettings: { retryDelay: 20, retryTimes: 3 },
+      });
+      const lock = await locker.lock(key, 5000).acquire();
+      await admin.client("KILL", "ID", String(await client.client("ID")));
+      await within(5000, lock.release({ throwOnFail: true }), "release()");
+      assert.equal(await admin.exists(key), 0);
+    } finally {
+      await client.quit();
+      await admin.quit();
+    }
+  });
+}

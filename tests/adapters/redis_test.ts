@@ -1,0 +1,427 @@
+// Copyright 2026 the locco authors. MIT license.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import IoRedis, { Redis } from "ioredis";
+import { Redis as Redis6 } from "ioredis6";
+import {
+  IoRedisAdapter,
+  type IoRedisLikeClient,
+  LoccoError,
+  LockCreateError,
+  Locker,
+  LockReleaseError,
+  ValidationError,
+} from "@kontsedal/locco";
+import * as redisEntry from "@kontsedal/locco/redis";
+import {
+  EXTEND_SCRIPT,
+  EXTEND_SCRIPT_SHA,
+  RELEASE_SCRIPT,
+  RELEASE_SCRIPT_SHA,
+} from "../../src/adapters/_redis_scripts.ts";
+import { testAdapterContract } from "../_adapter_contract.ts";
+import { uniqueKey } from "../_helpers.ts";
+import {
+  assertRedisReachable,
+  commandCalls,
+  monitorCommands,
+  openIoRedisBackend,
+  REDIS_URL,
+  RedisServer,
+} from "../_redis_server.ts";
+
+const DRIVERS = [
+  { name: "ioredis 5", make: (url: string) => new Redis(url) },
+  { name: "ioredis 6", make: (url: string) => new Redis6(url) },
+] as const;
+
+for (const driver of DRIVERS) {
+  testAdapterContract(
+    `IoRedisAdapter (${driver.name})`,
+    () => openIoRedisBackend(() => driver.make(REDIS_URL)),
+  );
+}
+testAdapterContract(
+  `IoRedisAdapter (ioredis 5, prefix "locco-test:{p}:")`,
+  () => openIoRedisBackend(() => new Redis(REDIS_URL), REDIS_URL, "locco-test:{p}:"),
+);
+
+function fakeClient(overrides: Partial<IoRedisLikeClient> = {}): IoRedisLikeClient {
+  const fail = () => Promise.reject(new Error("fake client: unexpected call"));
+  return { set: fail, get: fail, evalsha: fail, eval: fail, ...overrides };
+}
+
+async function withClient(
+  fn: (client: Redis, admin: Redis) => Promise<void>,
+  url: string = REDIS_URL,
+): Promise<void> {
+  await assertRedisReachable(url);
+  const client = new Redis(url);
+  const admin = new Redis(url);
+  try {
+    await fn(client, admin);
+  } finally {
+    await Promise.all([client.quit(), admin.quit()]);
+  }
+}
+
+Deno.test("IoRedisAdapter is the same class from the root and from ./redis", () => {
+  assert.equal(redisEntry.IoRedisAdapter, IoRedisAdapter);
+});
+
+Deno.test("IoRedisAdapter scripts match their SHA-1 digests and Redis's SCRIPT LOAD", async () => {
+  const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+  assert.equal(sha1(RELEASE_SCRIPT), RELEASE_SCRIPT_SHA);
+  assert.equal(sha1(EXTEND_SCRIPT), EXTEND_SCRIPT_SHA);
+  await withClient(async (client) => {
+    assert.equal(await client.script("LOAD", RELEASE_SCRIPT), RELEASE_SCRIPT_SHA);
+    assert.equal(await client.script("LOAD", EXTEND_SCRIPT), EXTEND_SCRIPT_SHA);
+  });
+});
+
+Deno.test("IoRedisAdapter() throws ValidationError naming client when it lacks a method", async (t) => {
+  const cases: Array<[string, unknown]> = [
+    ["no options", undefined],
+    ["null options", null],
+    ["no client", {}],
+    ["client null", { client: null }],
+    ["client a string", { client: "redis://localhost" }],
+    ["client without evalsha", { client: { ...fakeClient(), evalsha: undefined } }],
+    ["client without eval", { client: { ...fakeClient(), eval: 1 } }],
+    ["client without set", { client: { ...fakeClient(), set: undefined } }],
+    ["client without get", { client: { ...fakeClient(), get: "x" } }],
+  ];
+  for (const [label, options] of cases) {
+    await t.step(label, () => {
+      assert.throws(
+        () => new IoRedisAdapter(options as ConstructorParameters<typeof IoRedisAdapter>[0]),
+        (error: unknown) => {
+          assert.ok(error instanceof ValidationError);
+          assert.equal(error.parameter, options == null ? "options" : "client");
+          return true;
+        },
+      );
+    });
+  }
+});
+
+Deno.test("IoRedisAdapter() throws ValidationError naming prefix when it is not a string", () => {
+  for (const prefix of [1, null, {}, ["a"]]) {
+    assert.throws(
+      () => new IoRedisAdapter({ client: fakeClient(), prefix: prefix as string }),
+      (error: unknown) => error instanceof ValidationError && error.parameter === "prefix",
+    );
+  }
+});
+
+Deno.test("IoRedisAdapter validates arguments before any I/O", async () => {
+  let calls = 0;
+  const count = () => {
+    calls++;
+    return Promise.resolve(null);
+  };
+  const adapter = new IoRedisAdapter({
+    client: { set: count, get: count, evalsha: count, eval: count },
+  });
+  const bad = { key: "", uniqueValue: "a", ttl: 0 };
+  await assert.rejects(adapter.createLock(bad), ValidationError);
+  await assert.rejects(adapter.extendLock(bad), ValidationError);
+  await assert.rejects(adapter.releaseLock(bad), ValidationError);
+  await assert.rejects(adapter.isValidLock(bad), ValidationError);
+  assert.equal(calls, 0);
+});
+
+Deno.test("IoRedisAdapter.createLock() passes a driver error through unchanged and acquire() does not retry it", async () => {
+  const driverError = new Error("Connection is closed.");
+  let calls = 0;
+  const adapter = new IoRedisAdapter({
+    client: fakeClient({
+      set: () => {
+        calls++;
+        return Promise.reject(driverError);
+      },
+    }),
+  });
+  await assert.rejects(
+    adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 }),
+    (e) => e === driverError,
+  );
+  const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 5 } });
+  await assert.rejects(locker.lock("k", 1000).acquire(), (e) => e === driverError);
+  assert.equal(calls, 2);
+});
+
+Deno.test("IoRedisAdapter rejects with LoccoError (not contention) on an unexpected reply", async () => {
+  const adapter = new IoRedisAdapter({
+    client: fakeClient({
+      set: () => Promise.resolve("QUEUED"),
+      evalsha: () => Promise.resolve("weird"),
+    }),
+  });
+  const notContention = (e: unknown) =>
+    e instanceof LoccoError && !(e instanceof LockCreateError) &&
+    !(e instanceof LockReleaseError) && /Unexpected reply/.test(e.message);
+  await assert.rejects(adapter.createLock({ key: "k", uniqueValue: "a", ttl: 10 }), notContention);
+  await assert.rejects(adapter.releaseLock({ key: "k", uniqueValue: "a" }), notContention);
+});
+
+Deno.test("IoRedisAdapter.createLock() sends exactly one SET key value PX ttl NX", async () => {
+  const sent: unknown[][] = [];
+  const adapter = new IoRedisAdapter({
+    client: fakeClient({
+      set: (...args: unknown[]) => {
+        sent.push(args);
+        return Promise.resolve(sent.length === 1 ? "OK" : null);
+      },
+    }),
+    prefix: "p:",
+  });
+  await adapter.createLock({ key: "k", uniqueValue: "v", ttl: 1234 });
+  await assert.rejects(adapter.createLock({ key: "k", uniqueValue: "w", ttl: 1 }), LockCreateError);
+  assert.deepEqual(sent, [["p:k", "v", "PX", 1234, "NX"], ["p:k", "w", "PX", 1, "NX"]]);
+});
+
+Deno.test("IoRedisAdapter applies the prefix to every key it touches", async () => {
+  await withClient(async (client, admin) => {
+    const key = uniqueKey();
+    const adapter = new IoRedisAdapter({ client, prefix: "locco-test:{prefix}:" });
+    const full = `locco-test:{prefix}:${key}`;
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+    assert.equal(await admin.get(full), "a");
+    assert.equal(await admin.exists(key), 0);
+    await admin.set(key, "a", "PX", 5000);
+    await adapter.extendLock({ key, uniqueValue: "a", ttl: 3000 });
+    const pttl = await admin.pttl(full);
+    assert.ok(pttl > 2000 && pttl <= 3000, `pttl ${pttl}`);
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+    assert.equal(await admin.exists(full), 0);
+    assert.equal(await admin.get(key), "a");
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: "a" }), false);
+    await admin.del(key);
+  });
+});
+
+Deno.test("IoRedisAdapter.extendLock() sets PTTL to the new ttl, shorter or longer, and keeps the value", async () => {
+  await withClient(async (client, admin) => {
+    const key = uniqueKey();
+    const adapter = new IoRedisAdapter({ client });
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 3000 });
+    await adapter.extendLock({ key, uniqueValue: "a", ttl: 2000 });
+    const shorter = await admin.pttl(key);
+    assert.ok(shorter > 1500 && shorter <= 2000, `pttl ${shorter}`);
+    await adapter.extendLock({ key, uniqueValue: "a", ttl: 60_000 });
+    const longer = await admin.pttl(key);
+    assert.ok(longer > 59_000 && longer <= 60_000, `pttl ${longer}`);
+    assert.equal(await admin.get(key), "a");
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+  });
+});
+
+Deno.test("IoRedisAdapter release/extend tell an expired lock from another owner's", async () => {
+  await withClient(async (client) => {
+    const key = uniqueKey();
+    const adapter = new IoRedisAdapter({ client });
+    await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), {
+      name: "LockReleaseError",
+      message: "Lock is already expired",
+    });
+    await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 10 }), {
+      name: "LockExtendError",
+      message: "Lock is already expired",
+    });
+    await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
+    await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), {
+      name: "LockReleaseError",
+      message: "Lock is already taken",
+    });
+    await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 10 }), {
+      name: "LockExtendError",
+      message: "Lock is already taken",
+    });
+    await adapter.releaseLock({ key, uniqueValue: "b" });
+  });
+});
+
+Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another type (B93)", async () => {
+  await withClient(async (client, admin) => {
+    const key = uniqueKey();
+    await admin.rpush(key, "x");
+    const adapter = new IoRedisAdapter({ client });
+    const wrongType = (e: unknown) =>
+      !(e instanceof LoccoError) && /^WRONGTYPE/.test((e as Error).message);
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
+    await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), wrongType);
+    await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 1000 }), wrongType);
+    await assert.rejects(adapter.isValidLock({ key, uniqueValue: "a" }), wrongType);
+    assert.equal(await admin.lrange(key, 0, -1).then((l) => l.join()), "x");
+    await admin.del(key);
+  });
+});
+
+Deno.test("IoRedisAdapter never adds, changes or removes properties of the user's client", async () => {
+  await withClient(async (client) => {
+    const existing = () => "the user's own releaseLock";
+    const target = client as unknown as Record<string, unknown>;
+    target.releaseLock = existing;
+    await client.set(uniqueKey(), "warm-up", "PX", 100);
+    await client.evalsha(RELEASE_SCRIPT_SHA, 1, uniqueKey(), "x").catch(() => {});
+    const ownBefore = Reflect.ownKeys(client);
+    const protoBefore = Reflect.ownKeys(Object.getPrototypeOf(client));
+    const adapter = new IoRedisAdapter({ client });
+    const key = uniqueKey();
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+    await adapter.extendLock({ key, uniqueValue: "a", ttl: 5000 });
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: "a" }), true);
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+    assert.deepEqual(Reflect.ownKeys(client), ownBefore);
+    assert.deepEqual(Reflect.ownKeys(Object.getPrototypeOf(client)), protoBefore);
+    assert.equal(target.releaseLock, existing);
+    assert.equal(target.extendLock, undefined);
+    assert.equal(target.releaseLockBuffer, undefined);
+    delete target.releaseLock;
+  });
+});
+
+for (const driver of DRIVERS) {
+  Deno.test(`IoRedisAdapter: uncontended acquire + release is exactly 2 round trips once the script is cached (${driver.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = driver.make(server.url);
+    const admin = new Redis(server.url);
+    try {
+      const locker = new Locker({
+        adapter: new IoRedisAdapter({ client }),
+        retrySettings: { retryDelay: 10, retryTimes: 3 },
+      });
+      await (await locker.lock("warm-up", 1000).acquire()).release({ throwOnFail: true });
+      await admin.config("RESETSTAT");
+      const monitor = await monitorCommands(() => new Redis(server.url));
+      try {
+        await monitor.settle();
+        const lock = await locker.lock("orders:42", 1000).acquire();
+        await lock.release({ throwOnFail: true });
+        const sent = await monitor.settle();
+        assert.deepEqual(sent.map((c) => c.args[0]), ["set", "evalsha"]);
+        assert.deepEqual(sent[0]!.args.slice(1), [
+          "orders:42",
+          lock.uniqueValue,
+          "PX",
+          "1000",
+          "NX",
+        ]);
+        assert.equal(new Set(sent.map((c) => c.source)).size, 1);
+      } finally {
+        await monitor.stop();
+      }
+      const calls = await commandCalls(admin);
+      assert.equal(calls.set, 1);
+      assert.equal(calls.evalsha, 1);
+      assert.equal(calls.eval, undefined);
+      assert.equal(await admin.exists("orders:42"), 0);
+    } finally {
+      await Promise.all([client.quit(), admin.quit()]);
+      await server.stop();
+    }
+  });
+
+  Deno.test(`IoRedisAdapter falls back to EVAL once after SCRIPT FLUSH, then uses EVALSHA again (${driver.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = driver.make(server.url);
+    const admin = new Redis(server.url);
+    try {
+      const adapter = new IoRedisAdapter({ client });
+      for (const round of [1, 2, 3]) {
+        await admin.script("FLUSH");
+        await admin.config("RESETSTAT");
+        const key = `k${round}`;
+        await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+        await adapter.extendLock({ key, uniqueValue: "a", ttl: 4000 });
+        await adapter.releaseLock({ key, uniqueValue: "a" });
+        const calls = await commandCalls(admin);
+        assert.equal(calls.set, 1);
+        assert.equal(calls.eval, 2, JSON.stringify(calls));
+        assert.equal(await admin.exists(key), 0);
+        await admin.config("RESETSTAT");
+        await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
+        await adapter.extendLock({ key, uniqueValue: "b", ttl: 4000 });
+        await adapter.releaseLock({ key, uniqueValue: "b" });
+        const cached = await commandCalls(admin);
+        assert.equal(cached.evalsha, 2, JSON.stringify(cached));
+        assert.equal(cached.eval, undefined, JSON.stringify(cached));
+      }
+    } finally {
+      await Promise.all([client.quit(), admin.quit()]);
+      await server.stop();
+    }
+  });
+}
+
+// The seed README's Redis example; `Redis` is a stand-in for ioredis's default
+// export that connects to REDIS_URL and records what the adapter sends.
+const seedClients: SeedRedis[] = [];
+const seedSent: unknown[][] = [];
+class SeedRedis implements IoRedisLikeClient {
+  readonly inner: Redis = new Redis(REDIS_URL);
+  constructor() {
+    seedClients.push(this);
+  }
+  set(...args: Parameters<IoRedisLikeClient["set"]>): Promise<string | null> {
+    seedSent.push(["SET", ...args]);
+    return this.inner.set(...args);
+  }
+  get(key: string): Promise<string | null> {
+    seedSent.push(["GET", key]);
+    return this.inner.get(key);
+  }
+  async evalsha(sha1: string, numkeys: number, ...rest: (string | number)[]): Promise<unknown> {
+    seedSent.push(["EVALSHA", sha1, numkeys, ...rest]);
+    const reply = await this.inner.evalsha(sha1, numkeys, ...rest);
+    if (sha1 === EXTEND_SCRIPT_SHA) {
+      seedSent.push(["(pttl)", await this.inner.pttl(String(rest[0]))]);
+    }
+    return reply;
+  }
+  async eval(script: string, numkeys: number, ...rest: (string | number)[]): Promise<unknown> {
+    seedSent.push(["EVAL", numkeys, ...rest]);
+    const reply = await this.inner.eval(script, numkeys, ...rest);
+    if (script === EXTEND_SCRIPT) seedSent.push(["(pttl)", await this.inner.pttl(String(rest[0]))]);
+    return reply;
+  }
+}
+
+Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async () => {
+  await withClient(async (client) => {
+    await client.script("LOAD", RELEASE_SCRIPT);
+    await client.script("LOAD", EXTEND_SCRIPT);
+  });
+  const Redis = SeedRedis;
+  try {
+    // ---- seed README, "Quick start" (only the imports differ) ----
+    const adapter = new IoRedisAdapter({ client: new Redis() });
+    const locker = new Locker({
+      adapter,
+      retrySettings: { retryDelay: 200, retryTimes: 10 },
+    });
+    const lock = await locker.lock("user:123", 3000).acquire();
+    try {
+      // critical section
+      await lock.extend(2000); // need more time? extend the TTL
+      // continue working
+    } finally {
+      await lock.release();
+    }
+    // ---- end of the example ----
+    const [set, extend, pttl, release] = seedSent.filter((c) => c[0] !== "EVAL");
+    assert.deepEqual(set, ["SET", "user:123", lock.uniqueValue, "PX", 3000, "NX"]);
+    assert.deepEqual(extend, ["EVALSHA", EXTEND_SCRIPT_SHA, 1, "user:123", lock.uniqueValue, 2000]);
+    assert.ok((pttl![1] as number) > 1500 && (pttl![1] as number) <= 2000, String(pttl));
+    assert.deepEqual(release, ["EVALSHA", RELEASE_SCRIPT_SHA, 1, "user:123", lock.uniqueValue]);
+    assert.equal(await lock.isLocked(), false);
+  } finally {
+    await Promise.all(seedClients.splice(0).map((c) => c.inner.quit()));
+  }
+});
+
+Deno.test("IoRedisAdapter: the seed's default import of ioredis is the Redis class at run time", () => {
+  assert.equal(IoRedis as unknown, Redis);
+});
