@@ -1,20 +1,12 @@
 // Copyright 2026 the locco authors. MIT license.
-// The demo's Redis backend (`deno task demo --redis <url>`): an IoRedisAdapter
-// on its own ioredis client, plus a plain (non-atomic) counter in Redis that
-// the demo increments under the lock. Clients fail fast if Redis goes away.
+// The demo's Redis backend (`deno task demo --redis <url>`): each worker gets
+// an IoRedisAdapter on its own ioredis connection, and the shared counter is
+// a plain Redis string read and written in two round trips. Clients fail fast
+// if Redis goes away.
 
 import { Redis } from "ioredis";
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
-
-/** What the demo needs from a backend. */
-export interface DemoRedisBackend {
-  /** The adapter to give to `new Locker({ adapter, ... })`. */
-  adapter: IoRedisAdapter;
-  /** A counter stored in Redis, read and written in two separate round trips. */
-  counter: { get(): Promise<number>; set(value: number): Promise<void> };
-  /** Quits the Redis connection. */
-  close(): Promise<void>;
-}
+import type { DemoBackend } from "./demo.ts";
 
 /** Options of {@linkcode redisBackend}. */
 export interface DemoRedisOptions {
@@ -24,15 +16,7 @@ export interface DemoRedisOptions {
   counterKey?: string;
 }
 
-/**
- * Connects to Redis at `url` and returns the demo backend. Rejects with a
- * clear error when Redis does not answer within about 2 seconds.
- */
-export async function redisBackend(
-  url: string,
-  options: DemoRedisOptions = {},
-): Promise<DemoRedisBackend> {
-  const { prefix = "locco-demo:lock:", counterKey = "locco-demo:counter" } = options;
+async function connect(url: string): Promise<Redis> {
   let lastError: Error | undefined;
   const client = new Redis(url, {
     connectTimeout: 2000,
@@ -48,18 +32,37 @@ export async function redisBackend(
       cause: error,
     });
   }
+  return client;
+}
+
+/**
+ * Connects to Redis at `url` and returns the demo backend. Rejects with a
+ * clear error when Redis does not answer within about 2 seconds.
+ */
+export async function redisBackend(
+  url: string,
+  options: DemoRedisOptions = {},
+): Promise<DemoBackend> {
+  const { prefix = "locco-demo:lock:", counterKey = "locco-demo:counter" } = options;
+  const main = await connect(url);
+  const clients = [main];
   return {
-    adapter: new IoRedisAdapter({ client, prefix }),
+    name: `Redis at ${url}`,
+    async adapter() {
+      const client = await connect(url);
+      clients.push(client);
+      return new IoRedisAdapter({ client, prefix });
+    },
     counter: {
       async get(): Promise<number> {
-        return Number(await client.get(counterKey) ?? 0);
+        return Number(await main.get(counterKey) ?? 0);
       },
       async set(value: number): Promise<void> {
-        await client.set(counterKey, String(value));
+        await main.set(counterKey, String(value));
       },
     },
     async close(): Promise<void> {
-      await client.quit();
+      await Promise.all(clients.map((client) => client.quit()));
     },
   };
 }

@@ -62,8 +62,10 @@ for (const [file, module] of Object.entries(nodes)) {
           problems.push(`${name}: new ${symbol.name}() has no titled @example`);
         }
       }
+      // Methods of an interface describe a shape (a driver's client, say);
+      // a class's methods are API and need an example each.
       const methods = new Map<string, boolean>();
-      for (const method of declaration.def?.methods ?? []) {
+      for (const method of declaration.kind === "class" ? declaration.def?.methods ?? [] : []) {
         if (method.accessibility === "private") continue;
         methods.set(
           method.name,
