@@ -77,10 +77,11 @@ export async function runChecks({ label, own, other }) {
 
   const adapter = new MemoryAdapter();
   await adapter.createLock({ key: "smoke:2", uniqueValue: "a", ttl: 1000 });
-  const createError = await adapter.createLock({ key: "smoke:2", uniqueValue: "b", ttl: 1000 }).then(
-    () => assert.fail("createLock on a held key resolved"),
-    (error) => error,
-  );
+  const createError = await adapter.createLock({ key: "smoke:2", uniqueValue: "b", ttl: 1000 })
+    .then(
+      () => assert.fail("createLock on a held key resolved"),
+      (error) => error,
+    );
   assert.ok(createError instanceof LockCreateError, "adapter entry error is not the root's class");
   assert.ok(isLoccoError(createError, "LOCK_CREATE_FAILED"));
   const held = new Locker({ adapter, retrySettings: { retryDelay: 5, retryTimes: 1 } });

@@ -2,7 +2,13 @@
 // Type-checked (never run) by scripts/npm_smoke.sh against the packed package's CommonJS
 // declarations: tsc with moduleResolution node16, skipLibCheck off.
 
-import { InMemoryAdapter, isLoccoError, type Lock, Locker, type RetrySettings } from "@kontsedal/locco";
+import {
+  InMemoryAdapter,
+  isLoccoError,
+  type Lock,
+  Locker,
+  type RetrySettings,
+} from "@kontsedal/locco";
 import { InMemoryAdapter as MemoryAdapter } from "@kontsedal/locco/memory";
 
 const settings: RetrySettings = { retryDelay: 50, retryTimes: 5 };

@@ -6,12 +6,12 @@ import {
   type ILockAdapter,
   InMemoryAdapter,
   isLoccoError,
+  LoccoError,
   type Lock,
   Locker,
-  LoccoError,
   LockReleaseError,
-  type RetrySettings,
   RetryError,
+  type RetrySettings,
   ValidationError,
 } from "@kontsedal/locco";
 import { InMemoryAdapter as MemoryAdapter } from "@kontsedal/locco/memory";
