@@ -23,7 +23,7 @@ filters=("$@")
 
 npm_consumer_install
 
-mapfile -t files < <(cd tests && find . -name '*_test.ts' -not -path './npm/*' -not -path './_shim/*' | sort)
+mapfile -t files < <(cd tests && find . -name '*_test.ts' -not -path './npm/*' -not -path './_shim/*' | sed 's|^\./||' | sort)
 if [[ ${#filters[@]} -gt 0 ]]; then
   mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -F "${filters[@]/#/-e}")
 fi
@@ -71,7 +71,10 @@ else
   dir=$(prepare t-bun '{"private": true, "type": "module"}')
   bun_flags=(--preload ./deno_shim.mjs --timeout=120000)
   [[ $only_used == 0 ]] || bun_flags+=(--only)
-  echo "--- bun $(bun --version) test: ${#files[@]} files"
+  where=$(cd "$dir" && bun -e 'process.stdout.write(import.meta.resolve("@kontsedal/locco"))')
+  [[ $where == */node_modules/@kontsedal/locco/esm/* ]] ||
+    { echo "expected bun to load the esm build, it loads $where" >&2; exit 1; }
+  echo "--- bun $(bun --version) test ($where): ${#files[@]} files"
   (cd "$dir" && ../../scripts/test_counts.sh run "bun" -- bun test "${bun_flags[@]}" "${files[@]/#/./tests/}") || rc=1
 fi
 
