@@ -5,6 +5,7 @@
 #   scripts/test_counts.sh reset                 forget earlier counts
 #   scripts/test_counts.sh run LABEL -- CMD...   run CMD (output shown as usual), record its
 #                                                summary under LABEL, exit with CMD's code
+#   scripts/test_counts.sh record LABEL P F      record a non-test step as P passed, F failed
 #   scripts/test_counts.sh total                 print "N passed, N failed" (skips listed
 #                                                before it); exit 1 if anything failed or
 #                                                nothing was recorded
@@ -74,13 +75,21 @@ case "${1:-}" in
     echo "$label: $p passed, $f failed, $s skipped"
     exit "$rc"
     ;;
+  record)
+    label=${2:?label}
+    mkdir -p "$(dirname "$COUNTS")"
+    touch "$COUNTS"
+    grep -v -P "^\Q$label\E\t" "$COUNTS" >"$COUNTS.tmp" || true
+    printf '%s\t%s\t%s\t0\n' "$label" "${3:?passed}" "${4:?failed}" >>"$COUNTS.tmp"
+    mv "$COUNTS.tmp" "$COUNTS"
+    ;;
   total)
     [[ -s $COUNTS ]] || { echo "0 passed, 1 failed (no test counts recorded)"; exit 1; }
     awk -F'\t' '{ printf "  %s: %d passed, %d failed, %d skipped\n", $1, $2, $3, $4 }' "$COUNTS"
     awk -F'\t' '{ p += $2; f += $3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$COUNTS"
     ;;
   *)
-    echo "usage: $0 reset | run LABEL -- CMD... | total" >&2
+    echo "usage: $0 reset | run LABEL -- CMD... | record LABEL P F | total" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,7 @@
 
 import { spawn } from "node:child_process";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import type { ILockAdapter, LockIdentity, LockLease } from "@kontsedal/locco";
 
 /** Resolves after `ms` milliseconds. */
@@ -86,40 +87,62 @@ export class RecordingAdapter {
   }
 }
 
+const DENO_CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+
 /**
  * The command that runs a TypeScript file on the runtime running this test:
- * Deno, Bun, or Node (through tsx).
+ * Deno (with the repository's import map), Bun, or Node (through tsx).
+ * Runtimes are told apart by `process.versions`, since under Node and Bun the
+ * test shim defines a `globalThis.Deno` of its own.
  */
-export function runtimeCommand(script: string): { command: string; args: string[] } {
-  const execPath = process.execPath;
-  if ((globalThis as { Deno?: unknown }).Deno !== undefined && !("bun" in process.versions)) {
-    return { command: execPath, args: ["run", "-A", script] };
+export function runtimeCommand(
+  script: string,
+  args: string[] = [],
+): { command: string; args: string[] } {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.bun !== undefined) return { command: process.execPath, args: [script, ...args] };
+  if (versions.deno !== undefined) {
+    return {
+      command: process.execPath,
+      args: ["run", "-A", `--config=${DENO_CONFIG}`, script, ...args],
+    };
   }
-  if ("bun" in process.versions) return { command: execPath, args: [script] };
-  return { command: execPath, args: ["--import", "tsx", script] };
+  return { command: process.execPath, args: ["--import", "tsx", script, ...args] };
 }
 
-/** Runs a TypeScript file in a child process; resolves with its exit code and output. */
+/** What {@linkcode runScript} resolves to. */
+export interface ScriptResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a TypeScript file in a child process on the current runtime; SIGKILLs it after `timeoutMs`. */
 export function runScript(
   script: string,
-  { timeoutMs = 60_000, env = {} }: { timeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  const { command, args } = runtimeCommand(script);
+  { args = [], timeoutMs = 60_000, env = {} }: {
+    args?: string[];
+    timeoutMs?: number;
+    env?: Record<string, string>;
+  } = {},
+): Promise<ScriptResult> {
+  const { command, args: argv } = runtimeCommand(script, args);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
+    const child = spawn(command, argv, {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (error) => {
+    child.once("error", (error) => {
       clearTimeout(timer);
       reject(error);
     });
-    child.on("close", (code, signal) => {
+    child.once("close", (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });

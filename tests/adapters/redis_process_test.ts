@@ -1,39 +1,18 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { uniqueKey } from "../_helpers.ts";
+import { runScript, uniqueKey } from "../_helpers.ts";
 import { assertRedisReachable, REDIS_URL } from "../_redis_server.ts";
 
 const WORKER = fileURLToPath(new URL("./_redis_counter_worker.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 const WORKERS = 4;
 const ITERATIONS = 250;
 
-// The command that runs a TypeScript file on the current runtime. Bun and
-// Deno are told apart by process.versions, since under Node the test shim
-// defines a globalThis.Deno of its own.
-function runtimeCommand(script: string, args: string[]): [string, string[]] {
-  if (process.versions.bun !== undefined) return [process.execPath, [script, ...args]];
-  if ((process.versions as Record<string, string | undefined>).deno !== undefined) {
-    return [process.execPath, ["run", "-A", `--config=${CONFIG}`, script, ...args]];
-  }
-  return [process.execPath, ["--import", "tsx", script, ...args]];
-}
-
-function runWorker(args: string[]): Promise<{ code: number | null; output: string }> {
-  const [command, argv] = runtimeCommand(WORKER, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => output += chunk);
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => output += chunk);
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, output }));
-  });
+async function runWorker(args: string[]): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runScript(WORKER, { args, timeoutMs: 120_000 });
+  return { code, output: stdout + stderr };
 }
 
 async function runCounter(mode: "lock" | "nolock"): Promise<number> {
