@@ -39,3 +39,9 @@ export { type AcquireOptions, Lock, type LockOptions, type ReleaseOptions } from
 export { Locker, type LockerOptions } from "./src/locker.ts";
 export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
 export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";
+export {
+  MongoAdapter,
+  type MongoAdapterOptions,
+  type MongoLikeClient,
+  type MongoLikeCollection,
+} from "./src/adapters/mongodb.ts";
