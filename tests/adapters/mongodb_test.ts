@@ -21,7 +21,7 @@ import {
   type MongoLikeCollection,
 } from "@kontsedal/locco/mongodb";
 import { testAdapterContract } from "../_adapter_contract.ts";
-import { delay, uniqueKey } from "../_helpers.ts";
+import { uniqueKey } from "../_helpers.ts";
 import { startJongodb } from "../_jongodb.ts";
 
 const MONGODB_URL = Deno.env.get("MONGODB_URL");
@@ -80,6 +80,19 @@ const TARGETS: Target[] = [
 ];
 
 const COLLECTION = "locco-locks";
+
+/**
+ * A wall clock the test moves forward. Locks "expire" by moving it past a
+ * long ttl, so a real server's TTL monitor (which uses the server clock)
+ * never deletes a document during a test.
+ */
+class ShiftedClock {
+  shift = 0;
+  now = (): number => Date.now() + this.shift;
+}
+
+const LONG_TTL = 60_000;
+const PAST_LONG_TTL = 120_000;
 
 /** One test's MongoDB: a fresh database, clients that are all closed at the end. */
 class MongoEnv {
@@ -267,15 +280,16 @@ for (const target of TARGETS) {
       driver,
       "MongoAdapter.createLock() takes over an expired lock by updating its document (B81)",
       async (env) => {
-        const adapter = env.adapter({ clockDriftMargin: 0 });
+        const clock = new ShiftedClock();
+        const adapter = env.adapter({ now: clock.now });
         const key = uniqueKey();
-        await adapter.createLock({ key, uniqueValue: "a", ttl: 100 });
+        await adapter.createLock({ key, uniqueValue: "a", ttl: LONG_TTL });
         await assert.rejects(
           adapter.createLock({ key, uniqueValue: "b", ttl: 5000 }),
           LockCreateError,
         );
         const [held] = await env.locks().find({ key }).toArray();
-        await delay(150);
+        clock.shift = PAST_LONG_TTL;
         await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
         const documents = await env.locks().find({ key }).toArray();
         assert.equal(documents.length, 1);
@@ -292,11 +306,12 @@ for (const target of TARGETS) {
       driver,
       "MongoAdapter.extendLock() of an expired lock rejects and leaves its document unchanged (B69)",
       async (env) => {
-        const adapter = env.adapter();
+        const clock = new ShiftedClock();
+        const adapter = env.adapter({ now: clock.now });
         const key = uniqueKey();
-        await adapter.createLock({ key, uniqueValue: "a", ttl: 100 });
+        await adapter.createLock({ key, uniqueValue: "a", ttl: LONG_TTL });
         const [before] = await env.locks().find({ key }).toArray();
-        await delay(150);
+        clock.shift = PAST_LONG_TTL;
         await assert.rejects(
           adapter.extendLock({ key, uniqueValue: "a", ttl: 5000 }),
           LockExtendError,
@@ -312,7 +327,8 @@ for (const target of TARGETS) {
       driver,
       "MongoAdapter.extendLock() of a released or taken-over lock never inserts a document (B69)",
       async (env) => {
-        const adapter = env.adapter({ clockDriftMargin: 0 });
+        const clock = new ShiftedClock();
+        const adapter = env.adapter({ now: clock.now });
         const released = uniqueKey();
         await adapter.createLock({ key: released, uniqueValue: "a", ttl: 5000 });
         await adapter.releaseLock({ key: released, uniqueValue: "a" });
@@ -323,8 +339,8 @@ for (const target of TARGETS) {
         assert.equal(await env.locks().countDocuments({ key: released }), 0);
 
         const taken = uniqueKey();
-        await adapter.createLock({ key: taken, uniqueValue: "a", ttl: 100 });
-        await delay(150);
+        await adapter.createLock({ key: taken, uniqueValue: "a", ttl: LONG_TTL });
+        clock.shift = PAST_LONG_TTL;
         await adapter.createLock({ key: taken, uniqueValue: "b", ttl: 5000 });
         await assert.rejects(
           adapter.extendLock({ key: taken, uniqueValue: "a", ttl: 5000 }),
@@ -375,12 +391,13 @@ for (const target of TARGETS) {
       "MongoAdapter.createLock() lets exactly one of 40 clients take over an expired lock",
       async (env) => {
         const key = uniqueKey();
-        const adapters = Array.from({ length: 40 }, () => env.adapter({ clockDriftMargin: 0 }));
-        await adapters[0]!.createLock({ key, uniqueValue: "old", ttl: 100 });
+        const clock = new ShiftedClock();
+        const adapters = Array.from({ length: 40 }, () => env.adapter({ now: clock.now }));
+        await adapters[0]!.createLock({ key, uniqueValue: "old", ttl: LONG_TTL });
         await Promise.all(
           adapters.map((adapter) => adapter.isValidLock({ key, uniqueValue: "x" })),
         );
-        await delay(150);
+        clock.shift = PAST_LONG_TTL;
         const results = await Promise.allSettled(
           adapters.map((adapter, i) =>
             adapter.createLock({ key, uniqueValue: `r${i}`, ttl: 5000 })
@@ -543,10 +560,14 @@ const ok = (method: string): Promise<unknown> =>
       : { acknowledged: true, matchedCount: 1, deletedCount: 1 },
   );
 
-Deno.test("MongoAdapter() does no I/O and validates its options", () => {
+Deno.test("MongoAdapter() does no I/O", () => {
   const { client, calls } = fakeClient(ok);
   new MongoAdapter({ client });
   assert.deepEqual(calls, []);
+});
+
+Deno.test("MongoAdapter() throws ValidationError naming the invalid option", () => {
+  const { client } = fakeClient(ok);
   const bad: Array<[unknown, string]> = [
     [undefined, "options"],
     [null, "options"],
