@@ -339,6 +339,7 @@ export class MongoAdapter implements ILockAdapter {
    * @throws {LockCreateError} When an unexpired lock holds the key (a duplicate
    *   key error, code 11000, from the unique index on `key`). Every other error,
    *   including an index creation failure, rejects unchanged.
+   * @throws {LoccoError} When the write is unacknowledged (write concern `w: 0`).
    * @throws {ValidationError} When an argument is invalid.
    * @example Contention
    * ```ts
@@ -382,6 +383,7 @@ export class MongoAdapter implements ILockAdapter {
    * @param identity The key and unique value.
    * @returns A promise that resolves once the lock is deleted.
    * @throws {LockReleaseError} When the lock expired or another owner holds the key.
+   * @throws {LoccoError} When the write is unacknowledged (write concern `w: 0`).
    * @throws {ValidationError} When an argument is invalid.
    * @example Release by a non-owner
    * ```ts
@@ -420,6 +422,7 @@ export class MongoAdapter implements ILockAdapter {
    * @param lease The key, unique value and new ttl in milliseconds.
    * @returns A promise that resolves once the expiry is updated.
    * @throws {LockExtendError} When the lock expired or another owner holds the key.
+   * @throws {LoccoError} When the write is unacknowledged (write concern `w: 0`).
    * @throws {ValidationError} When an argument is invalid.
    * @example Extend by the owner
    * ```ts
