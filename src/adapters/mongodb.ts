@@ -172,8 +172,10 @@ export interface MongoAdapterOptions {
    * `expireAt + clockDriftMargin`, so no host takes a lock that its holder
    * still considers valid while their clocks differ by at most this much.
    * The holder's own view is unchanged (valid until `expireAt`); waiters pay
-   * up to this much extra delay. `0` gives the plain `expireAt < now` check.
-   * An integer from 0 to 2147483647.
+   * up to this much extra delay. `0` gives the plain `expireAt <= now` check.
+   * An integer from 0 to 2147483647. The TTL index deletes expired documents
+   * by the database server's clock (about once a minute), which this margin
+   * does not cover: keep the server's clock from running ahead of the hosts'.
    *
    * @default {50}
    */
