@@ -44,3 +44,9 @@ export {
   type IoRedisAdapterOptions,
   type IoRedisLikeClient,
 } from "./src/adapters/redis.ts";
+export {
+  MongoAdapter,
+  type MongoAdapterOptions,
+  type MongoLikeClient,
+  type MongoLikeCollection,
+} from "./src/adapters/mongodb.ts";
