@@ -1,49 +1,49 @@
 // Copyright 2026 the locco authors. MIT license.
-// The demo's MongoDB backend: a MongoAdapter and a shared counter on one
-// MongoClient. Without a url it starts the jongodb stand-in and stops it on close().
+// The demo's MongoDB backend (`deno task demo --mongodb <url>`, or
+// `--mongodb ""` for the bundled jongodb stand-in): each worker gets a
+// MongoAdapter on its own MongoClient, and the shared counter is a document
+// read and written in two round trips.
 
-import { MongoClient } from "mongodb";
+import { MongoClient, type MongoClientOptions } from "mongodb";
 import { MongoAdapter } from "@kontsedal/locco/mongodb";
 import { startJongodb } from "../tests/_jongodb.ts";
-
-/** What the demo needs from a backend. */
-export interface MongoDemoBackend {
-  /** The adapter the demo's Lockers use. */
-  adapter: MongoAdapter;
-  /** A number stored next to the locks, read and written under the lock. */
-  counter: { get(): Promise<number>; set(n: number): Promise<void> };
-  /** Closes the client (and stops the stand-in when one was started). */
-  close(): Promise<void>;
-}
+import type { DemoBackend } from "./demo.ts";
 
 interface CounterDocument {
   _id: string;
   value: number;
 }
 
+const DB_NAME = "locco-demo";
+
 /** Connects to `url`, or starts the jongodb stand-in when no url is given. */
-export async function mongoBackend(url?: string): Promise<MongoDemoBackend> {
+export async function mongoBackend(url?: string): Promise<DemoBackend> {
   const server = url === undefined ? await startJongodb() : undefined;
-  const client = new MongoClient(
-    url ?? server!.uri,
-    server === undefined ? { maxPoolSize: 10 } : { directConnection: true, maxPoolSize: 10 },
-  );
-  const dbName = "locco-demo";
-  const counters = client.db(dbName).collection<CounterDocument>("demo-counters");
+  const uri = url ?? server!.uri;
+  const options: MongoClientOptions = server === undefined
+    ? { maxPoolSize: 2, serverSelectionTimeoutMS: 3000 }
+    : { directConnection: true, maxPoolSize: 2 };
+  const main = new MongoClient(uri, options);
+  const clients = [main];
+  const counters = main.db(DB_NAME).collection<CounterDocument>("demo-counters");
   return {
-    adapter: new MongoAdapter({ client, dbName }),
+    name: server === undefined ? `MongoDB at ${url}` : `the MongoDB stand-in (jongodb) at ${uri}`,
+    adapter() {
+      const client = new MongoClient(uri, options);
+      clients.push(client);
+      return new MongoAdapter({ client, dbName: DB_NAME });
+    },
     counter: {
       async get(): Promise<number> {
-        const document = await counters.findOne({ _id: "counter" });
-        return document?.value ?? 0;
+        return (await counters.findOne({ _id: "counter" }))?.value ?? 0;
       },
-      async set(n: number): Promise<void> {
-        await counters.updateOne({ _id: "counter" }, { $set: { value: n } }, { upsert: true });
+      async set(value: number): Promise<void> {
+        await counters.updateOne({ _id: "counter" }, { $set: { value } }, { upsert: true });
       },
     },
     async close(): Promise<void> {
       try {
-        await client.close();
+        await Promise.all(clients.map((client) => client.close()));
       } finally {
         await server?.stop();
       }
