@@ -11,7 +11,7 @@ export interface RetryLoopOptions {
   settings: Readonly<RetrySettings>;
   signal: AbortSignal | undefined;
   /** One attempt; a LockCreateError means "held, try again", anything else ends the loop. */
-  attempt: () => Promise<void>;
+  attempt: () => Promise<unknown>;
 }
 
 /**

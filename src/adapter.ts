@@ -90,7 +90,8 @@ export interface ILockAdapter {
    * Stores the lock if the key is free or its previous lock expired.
    *
    * @param lease The key, the holder's unique value and the TTL in milliseconds.
-   * @returns A promise that resolves once the lock is stored.
+   * @returns A promise that resolves once the lock is stored, optionally
+   * with `{ fence }`, the lock's fencing token.
    * @throws {LockCreateError} When an unexpired lock holds the key.
    * @throws {ValidationError} When an argument is invalid.
    * @example Lock a free key
@@ -103,7 +104,7 @@ export interface ILockAdapter {
    * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "me" }), true);
    * ```
    */
-  createLock(lease: LockLease): Promise<void>;
+  createLock(lease: LockLease): Promise<void | { fence?: number | undefined }>;
   /**
    * Deletes the lock if this unique value holds it, unexpired.
    *

@@ -73,7 +73,7 @@ export class RecordingAdapter {
     return run();
   }
 
-  createLock(args: LockLease): Promise<void> {
+  createLock(args: LockLease): Promise<void | { fence?: number | undefined }> {
     return this.#record("createLock", args, () => this.#inner.createLock(args));
   }
   releaseLock(args: LockIdentity): Promise<void> {

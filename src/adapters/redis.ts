@@ -4,10 +4,11 @@
  * The Redis adapter, for an [ioredis](https://github.com/redis/ioredis) client
  * (version 5 or 6) that you create, own and close. A lock is one Redis string
  * key, `prefix + key`, holding the holder's unique value with a
- * millisecond expiry: acquire is one `SET key value PX ttl NX`, release and
- * extend are one atomic compare-and-act Lua script each (EVALSHA, with an EVAL
- * fallback), `isLocked()` is one `GET`. An uncontended acquire and release is
- * two round trips. Locks live on one Redis primary: see
+ * millisecond expiry. Acquire, release and extend are one atomic Lua script
+ * each (EVALSHA, with an EVAL fallback); acquire also issues a monotonic
+ * fencing token (`lock.fence`) from a counter key in the same Cluster slot.
+ * `isLocked()` is one `GET`. An uncontended acquire and release is two round
+ * trips. Locks live on one Redis primary: see
  * {@linkcode IoRedisAdapter} for what a failover or a restart without
  * persistence does to them.
  *
@@ -41,6 +42,8 @@ import {
 } from "../errors.ts";
 import { describe, validateIdentity, validateLease } from "../_validate.ts";
 import {
+  ACQUIRE_SCRIPT,
+  ACQUIRE_SCRIPT_SHA,
   EXTEND_SCRIPT,
   EXTEND_SCRIPT_SHA,
   RELEASE_SCRIPT,
@@ -51,7 +54,7 @@ import {
 } from "./_redis_scripts.ts";
 
 /**
- * The four methods {@linkcode IoRedisAdapter} calls on its client, with the
+ * The three methods {@linkcode IoRedisAdapter} calls on its client, with the
  * argument shapes it uses. An ioredis 5 or 6 `Redis` (or `Cluster`) instance
  * fits as it is; locco never imports ioredis. Each method returns a promise
  * that rejects with the driver's error, which the adapter passes on unchanged.
@@ -62,30 +65,11 @@ import {
  *
  * // Any `new Redis()` from "ioredis" is assignable to IoRedisLikeClient.
  * async function ping(client: IoRedisLikeClient): Promise<boolean> {
- *   await client.set("locco:ping", "1", "PX", 1000, "NX");
  *   return (await client.get("locco:ping")) !== null;
  * }
  * ```
  */
 export interface IoRedisLikeClient {
-  /**
-   * `SET key value PX milliseconds NX`: resolves `"OK"` when the key was set,
-   * `null` when it already existed.
-   *
-   * @param key The full key, prefix included.
-   * @param value The holder's unique value.
-   * @param millisecondsToken Always `"PX"`.
-   * @param milliseconds The time to live in milliseconds.
-   * @param nx Always `"NX"`.
-   * @returns `"OK"`, or `null` when the key exists.
-   */
-  set(
-    key: string,
-    value: string,
-    millisecondsToken: "PX",
-    milliseconds: number,
-    nx: "NX",
-  ): Promise<string | null>;
   /**
    * `GET key`.
    *
@@ -136,7 +120,7 @@ export interface IoRedisLikeClient {
 export interface IoRedisAdapterOptions {
   /**
    * The ioredis client (ioredis 5 or 6 `Redis`, or `Cluster`). The adapter
-   * only calls `set`, `get`, `evalsha` and `eval` on it and never adds,
+   * only calls `get`, `evalsha` and `eval` on it and never adds,
    * changes or removes any of its properties. You connect and close it.
    */
   client: IoRedisLikeClient;
@@ -152,7 +136,7 @@ export interface IoRedisAdapterOptions {
   prefix?: string | undefined;
 }
 
-const CLIENT_METHODS = ["set", "get", "evalsha", "eval"] as const;
+const CLIENT_METHODS = ["get", "evalsha", "eval"] as const;
 
 interface Script {
   readonly source: string;
@@ -161,27 +145,47 @@ interface Script {
 
 // Defined once for the whole module: nothing is registered per adapter, per
 // client or per call.
+const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCRIPT_SHA });
 const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
 const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
 
 function validateClient(client: unknown): IoRedisLikeClient {
   if ((typeof client !== "object" && typeof client !== "function") || client === null) {
     throw new ValidationError(
-      `client should be an ioredis client (set, get, evalsha and eval methods): got ${
-        describe(client)
-      }`,
+      `client should be an ioredis client (get, evalsha and eval methods): got ${describe(client)}`,
       "client",
     );
   }
   for (const method of CLIENT_METHODS) {
     if (typeof (client as Record<string, unknown>)[method] !== "function") {
       throw new ValidationError(
-        `client should be an ioredis client (set, get, evalsha and eval methods): "${method}" is not a function`,
+        `client should be an ioredis client (get, evalsha and eval methods): "${method}" is not a function`,
         "client",
       );
     }
   }
   return client as IoRedisLikeClient;
+}
+
+/** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
+const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * The key of a companion of `fullKey` (its fence counter, say), in the same
+ * Redis Cluster slot: `fullKey + suffix` when `fullKey` has a hash tag (a
+ * `{...}` with something inside: Cluster then hashes only that part), else
+ * `"{" + fullKey + "}" + suffix`, whose tag is the whole of `fullKey`. A key
+ * that contains `}` but no valid tag cannot be wrapped like that: its
+ * companion lands in another slot, which only Redis Cluster minds (it answers
+ * CROSSSLOT, passed on unchanged).
+ */
+function companionKey(fullKey: string, suffix: string): string {
+  const open = fullKey.indexOf("{");
+  if (open >= 0) {
+    const close = fullKey.indexOf("}", open + 1);
+    if (close > open + 1) return fullKey + suffix;
+  }
+  return `{${fullKey}}${suffix}`;
 }
 
 function isNoScriptError(error: unknown): boolean {
@@ -199,8 +203,19 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  * - **Keys.** Lock `key` is the Redis string `prefix + key` holding the
  *   holder's unique value, with a `PX` expiry set by Redis itself, so expiry
  *   follows the Redis server's clock, not the application's.
- * - **Acquire** is exactly one `SET key value PX ttl NX`: `OK` takes the lock,
- *   a nil reply rejects with `LockCreateError` (the only error retried).
+ * - **Acquire** is one script: `SET key value PX ttl NX`, and when that took
+ *   the key, the next fencing token, which resolves as `{ fence }`. When the
+ *   key is held, it rejects with `LockCreateError` (the only error retried).
+ * - **Fencing tokens.** The token is `max(counter + 1, server time in µs)`,
+ *   where the counter is the companion key `prefix + key + ":fence"` (when the
+ *   key has a Cluster hash tag) or `"{" + prefix + key + "}:fence"`, which
+ *   keeps the last token for 7 days after the last acquire. So tokens of a key
+ *   strictly increase across releases, expiries, a deleted or evicted
+ *   counter and a restart without persistence (the `TIME` floor), as long as
+ *   the Redis server's clock does not step back while the counter is gone.
+ *   On Redis Cluster, a key that contains `}` without a valid hash tag (such
+ *   as `"a{}b"`) cannot have its counter in its own slot: its acquire fails
+ *   with Cluster's `CROSSSLOT` error; add a hash tag (`"{a}b"`) to such keys.
  * - **Release / extend** are one Lua script each, which compares the stored
  *   value with the unique value and then `DEL`s the key or `PEXPIRE`s it to
  *   now + ttl. Extend never re-creates a key that is gone.
@@ -213,7 +228,7 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  *   `NOSCRIPT` (after a restart, a failover or `SCRIPT FLUSH`), one `EVAL`,
  *   which caches the script again. `defineCommand` would add properties to
  *   your client and overwrite any existing `releaseLock` command. So an
- *   uncontended acquire plus release costs two round trips.
+ *   uncontended acquire plus release costs two round trips: `EVALSHA` each.
  * - **Errors.** Connection and server errors (`Connection is closed.`,
  *   `WRONGTYPE ...`, `READONLY ...`) reject unchanged, so `acquire()` does not
  *   retry them as if the key were busy; configure ioredis
@@ -221,8 +236,8 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  *   fast instead of waiting for a reconnect.
  * - **Limits.** Locks live on one Redis primary. Replication is asynchronous:
  *   after a failover, or a restart without persistence, a lock can vanish and
- *   a second holder can take the key. Use a fencing check in the protected
- *   resource when that matters.
+ *   a second holder can take the key. Have the protected resource check the
+ *   fencing token when that matters: the new holder's token is larger.
  *
  * @example Lock with an ioredis client
  * ```ts
@@ -250,8 +265,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * Wraps an ioredis client. Does no I/O and does not modify the client.
    *
    * @param options `client`, and optionally the key `prefix`.
-   * @throws {ValidationError} When `client` lacks `set`, `get`, `evalsha` or
-   * `eval`, or `prefix` is not a string.
+   * @throws {ValidationError} When `client` lacks `get`, `evalsha` or `eval`, or `prefix` is not a string.
    * @example Wrap a client
    * ```ts
    * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
@@ -276,28 +290,40 @@ export class IoRedisAdapter implements ILockAdapter {
   }
 
   /**
-   * Sends `SET prefix+key uniqueValue PX ttl NX`.
+   * Runs the acquire script: `SET prefix+key uniqueValue PX ttl NX` and, when
+   * that took the key, the next fencing token for the key.
    *
    * @param lease The key, unique value and ttl in milliseconds.
-   * @returns A promise that resolves once the lock is stored.
+   * @returns The fencing token: a safe integer larger than every token this
+   * Redis issued for the key before.
    * @throws {LockCreateError} When the key exists (an unexpired lock, ours or another's).
    * @throws {ValidationError} When an argument is invalid.
    * @example Take a key
    * ```ts
    * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
    *
-   * async function take(client: IoRedisLikeClient): Promise<void> {
+   * async function take(client: IoRedisLikeClient): Promise<number> {
    *   const adapter = new IoRedisAdapter({ client });
-   *   await adapter.createLock({ key: "orders:42", uniqueValue: "me", ttl: 5000 });
+   *   const { fence } = await adapter.createLock({ key: "orders:42", uniqueValue: "me", ttl: 5000 });
+   *   return fence;
    * }
    * ```
    */
-  async createLock(lease: LockLease): Promise<void> {
+  async createLock(lease: LockLease): Promise<{ fence: number }> {
     const { key, uniqueValue, ttl } = validateLease(lease);
-    const reply = await this.#client.set(this.#prefix + key, uniqueValue, "PX", ttl, "NX");
-    if (reply === "OK") return;
-    if (reply === null) throw new LockCreateError(`Key ${describe(key)} is already locked`);
-    throw unexpectedReply("SET", reply);
+    const fullKey = this.#prefix + key;
+    const reply = await this.#eval(ACQUIRE, [fullKey, companionKey(fullKey, ":fence")], [
+      uniqueValue,
+      ttl,
+      FENCE_COUNTER_TTL_MS,
+    ]);
+    // ioredis with `stringNumbers` answers "123" instead of 123.
+    const code = typeof reply === "string" ? Number(reply) : reply;
+    if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
+      if (code > 0) return { fence: code };
+      throw new LockCreateError(`Key ${describe(key)} is already locked`);
+    }
+    throw unexpectedReply("the acquire script", reply);
   }
 
   /**
@@ -374,17 +400,19 @@ export class IoRedisAdapter implements ILockAdapter {
     return (await this.#client.get(this.#prefix + key)) === uniqueValue;
   }
 
-  // EVALSHA first; EVAL only when the server lost the script cache. Both pass
-  // the key in KEYS, so Redis Cluster routes them to the key's slot.
-  async #runScript(script: Script, key: string, args: (string | number)[]): Promise<number> {
-    const fullKey = this.#prefix + key;
-    let reply: unknown;
+  // EVALSHA first; EVAL only when the server lost the script cache. Every key
+  // a script touches is in KEYS, so Redis Cluster routes it to their slot.
+  async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
     try {
-      reply = await this.#client.evalsha(script.sha, 1, fullKey, ...args);
+      return await this.#client.evalsha(script.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!isNoScriptError(error)) throw error;
-      reply = await this.#client.eval(script.source, 1, fullKey, ...args);
+      return await this.#client.eval(script.source, keys.length, ...keys, ...args);
     }
+  }
+
+  async #runScript(script: Script, key: string, args: (string | number)[]): Promise<number> {
+    const reply = await this.#eval(script, [this.#prefix + key], args);
     // ioredis with `stringNumbers` answers "1" instead of 1.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (code === SCRIPT_DONE || code === SCRIPT_MISSING || code === SCRIPT_TAKEN) return code;

@@ -42,7 +42,7 @@ testAdapterContract(
 
 function fakeClient(overrides: Partial<IoRedisLikeClient> = {}): IoRedisLikeClient {
   const fail = () => Promise.reject(new Error("fake client: unexpected call"));
-  return { set: fail, get: fail, evalsha: fail, eval: fail, ...overrides };
+  return { get: fail, evalsha: fail, eval: fail, ...overrides };
 }
 
 async function withClient(
@@ -72,7 +72,6 @@ Deno.test("IoRedisAdapter() throws ValidationError naming client when it lacks a
     ["client a string", { client: "redis://localhost" }],
     ["client without evalsha", { client: { ...fakeClient(), evalsha: undefined } }],
     ["client without eval", { client: { ...fakeClient(), eval: 1 } }],
-    ["client without set", { client: { ...fakeClient(), set: undefined } }],
     ["client without get", { client: { ...fakeClient(), get: "x" } }],
   ];
   for (const [label, options] of cases) {
@@ -105,7 +104,7 @@ Deno.test("IoRedisAdapter validates arguments before any I/O", async () => {
     return Promise.resolve(null);
   };
   const adapter = new IoRedisAdapter({
-    client: { set: count, get: count, evalsha: count, eval: count },
+    client: { get: count, evalsha: count, eval: count },
   });
   const bad = { key: "", uniqueValue: "a", ttl: 0 };
   await assert.rejects(adapter.createLock(bad), ValidationError);
@@ -120,7 +119,7 @@ Deno.test("IoRedisAdapter.createLock() passes a driver error through unchanged a
   let calls = 0;
   const adapter = new IoRedisAdapter({
     client: fakeClient({
-      set: () => {
+      evalsha: () => {
         calls++;
         return Promise.reject(driverError);
       },
@@ -138,7 +137,6 @@ Deno.test("IoRedisAdapter.createLock() passes a driver error through unchanged a
 Deno.test("IoRedisAdapter rejects with LoccoError (not contention) on an unexpected reply", async () => {
   const adapter = new IoRedisAdapter({
     client: fakeClient({
-      set: () => Promise.resolve("QUEUED"),
       evalsha: () => Promise.resolve("weird"),
     }),
   });
@@ -149,20 +147,31 @@ Deno.test("IoRedisAdapter rejects with LoccoError (not contention) on an unexpec
   await assert.rejects(adapter.releaseLock({ key: "k", uniqueValue: "a" }), notContention);
 });
 
-Deno.test("IoRedisAdapter.createLock() sends exactly one SET key value PX ttl NX", async () => {
+Deno.test("IoRedisAdapter.createLock() sends one EVALSHA with the lock and fence keys, and reads its reply", async () => {
   const sent: unknown[][] = [];
+  const replies: unknown[] = [1_800_000_000_000_123, "1800000000000124", -1, -2501, 0, 1.5];
   const adapter = new IoRedisAdapter({
     client: fakeClient({
-      set: (...args: unknown[]) => {
+      evalsha: (...args: unknown[]) => {
         sent.push(args);
-        return Promise.resolve(sent.length === 1 ? "OK" : null);
+        return Promise.resolve(replies.shift());
       },
     }),
     prefix: "p:",
   });
-  await adapter.createLock({ key: "k", uniqueValue: "v", ttl: 1234 });
-  await assert.rejects(adapter.createLock({ key: "k", uniqueValue: "w", ttl: 1 }), LockCreateError);
-  assert.deepEqual(sent, [["p:k", "v", "PX", 1234, "NX"], ["p:k", "w", "PX", 1, "NX"]]);
+  const lease = { key: "k", uniqueValue: "v", ttl: 1234 };
+  assert.deepEqual(await adapter.createLock(lease), { fence: 1_800_000_000_000_123 });
+  assert.deepEqual(await adapter.createLock(lease), { fence: 1_800_000_000_000_124 });
+  await assert.rejects(adapter.createLock(lease), LockCreateError);
+  await assert.rejects(adapter.createLock(lease), LockCreateError);
+  for (const _ of [0, 1.5]) {
+    await assert.rejects(adapter.createLock(lease), /Unexpected reply from Redis/);
+  }
+  assert.equal(sent.length, 6);
+  const [sha, numkeys, ...rest] = sent[0]!;
+  assert.match(String(sha), /^[0-9a-f]{40}$/);
+  assert.equal(numkeys, 2);
+  assert.deepEqual(rest.slice(0, 4), ["p:k", "{p:k}:fence", "v", 1234]);
 });
 
 Deno.test("IoRedisAdapter applies the prefix to every key it touches", async () => {
@@ -242,6 +251,20 @@ Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another ty
   });
 });
 
+Deno.test("IoRedisAdapter.createLock() passes WRONGTYPE through and leaves no lock when the fence key holds another type", async () => {
+  await withClient(async (client, admin) => {
+    const key = uniqueKey();
+    await admin.rpush(`{${key}}:fence`, "x");
+    const adapter = new IoRedisAdapter({ client });
+    await assert.rejects(
+      adapter.createLock({ key, uniqueValue: "a", ttl: 5000 }),
+      (e: unknown) => !(e instanceof LoccoError) && /WRONGTYPE/.test((e as Error).message),
+    );
+    assert.equal(await admin.exists(key), 0);
+    await admin.del(`{${key}}:fence`);
+  });
+});
+
 Deno.test("IoRedisAdapter never adds, changes or removes properties of the user's client", async () => {
   await withClient(async (client) => {
     const existing = () => "the user's own releaseLock";
@@ -284,21 +307,19 @@ for (const driver of DRIVERS) {
         const lock = await locker.lock("orders:42", 1000).acquire();
         await lock.release({ throwOnFail: true });
         const sent = await monitor.settle();
-        assert.deepEqual(sent.map((c) => c.args[0]), ["set", "evalsha"]);
-        assert.deepEqual(sent[0]!.args.slice(1), [
+        assert.deepEqual(sent.map((c) => c.args[0]), ["evalsha", "evalsha"]);
+        assert.deepEqual(sent[0]!.args.slice(2, 6), [
+          "2",
           "orders:42",
+          "{orders:42}:fence",
           lock.uniqueValue,
-          "PX",
-          "1000",
-          "NX",
         ]);
         assert.equal(new Set(sent.map((c) => c.source)).size, 1);
       } finally {
         await monitor.stop();
       }
       const calls = await commandCalls(admin);
-      assert.equal(calls.set, 1);
-      assert.equal(calls.evalsha, 1);
+      assert.equal(calls.evalsha, 2);
       assert.equal(calls.eval, undefined);
       assert.equal(await admin.exists("orders:42"), 0);
     } finally {
@@ -321,15 +342,14 @@ for (const driver of DRIVERS) {
         await adapter.extendLock({ key, uniqueValue: "a", ttl: 4000 });
         await adapter.releaseLock({ key, uniqueValue: "a" });
         const calls = await commandCalls(admin);
-        assert.equal(calls.set, 1);
-        assert.equal(calls.eval, 2, JSON.stringify(calls));
+        assert.equal(calls.eval, 3, JSON.stringify(calls));
         assert.equal(await admin.exists(key), 0);
         await admin.config("RESETSTAT");
         await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
         await adapter.extendLock({ key, uniqueValue: "b", ttl: 4000 });
         await adapter.releaseLock({ key, uniqueValue: "b" });
         const cached = await commandCalls(admin);
-        assert.equal(cached.evalsha, 2, JSON.stringify(cached));
+        assert.equal(cached.evalsha, 3, JSON.stringify(cached));
         assert.equal(cached.eval, undefined, JSON.stringify(cached));
       }
     } finally {
@@ -347,10 +367,6 @@ class SeedRedis implements IoRedisLikeClient {
   readonly inner: Redis = new Redis(REDIS_URL);
   constructor() {
     seedClients.push(this);
-  }
-  set(...args: Parameters<IoRedisLikeClient["set"]>): Promise<string | null> {
-    seedSent.push(["SET", ...args]);
-    return this.inner.set(...args);
   }
   get(key: string): Promise<string | null> {
     seedSent.push(["GET", key]);
@@ -394,14 +410,17 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
     }
     // ---- end of the example ----
     assert.equal(seedSent.filter((c) => c[0] === "EVAL").length, 0, "scripts were cached");
-    const [set, extend, pttl, release] = seedSent;
-    assert.deepEqual(set, ["SET", "user:123", lock.uniqueValue, "PX", 3000, "NX"]);
+    const [acquire, acquirePttl, extend, pttl, release] = seedSent;
+    assert.deepEqual(acquire!.slice(2, 6), [2, "user:123", "{user:123}:fence", lock.uniqueValue]);
+    assert.equal(acquire![4 + 2], 3000);
+    assert.ok((acquirePttl![1] as number) > 2500, String(acquirePttl));
     assert.deepEqual(extend!.slice(2), [1, "user:123", lock.uniqueValue, 2000]);
     assert.equal(extend![0], "EVALSHA");
     assert.ok((pttl![1] as number) > 1500 && (pttl![1] as number) <= 2000, String(pttl));
     assert.deepEqual(release!.slice(2), [1, "user:123", lock.uniqueValue]);
     assert.equal(release![0], "EVALSHA");
     assert.notEqual(release![1], extend![1]);
+    assert.notEqual(acquire![1], release![1]);
     assert.equal(await lock.isLocked(), false);
   } finally {
     await Promise.all(seedClients.splice(0).map((c) => c.inner.quit()));
