@@ -1,5 +1,6 @@
 // Copyright 2026 the locco authors. MIT license.
 
+import type { ILockAdapter, LockIdentity } from "./adapter.ts";
 import { LockCreateError, RetryError } from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import { monotonicNow, sleep } from "./_timers.ts";
@@ -12,6 +13,10 @@ export interface RetryLoopOptions {
   signal: AbortSignal | undefined;
   /** One attempt; a LockCreateError means "held, try again", anything else ends the loop. */
   attempt: () => Promise<unknown>;
+  /** The adapter: its optional `waitForUnlock` replaces the sleep between attempts. */
+  adapter?: Pick<ILockAdapter, "waitForUnlock"> | undefined;
+  /** Who waits: passed to `waitForUnlock`. */
+  identity?: LockIdentity | undefined;
 }
 
 /**
@@ -22,9 +27,40 @@ export interface RetryLoopOptions {
  *   it and no sleep runs past it.
  * - `stop()` sets a flag that is honoured whether `retryDelayFn` returns or throws.
  * - An abort rejects with `signal.reason` before the next attempt or during a sleep.
+ * - When the adapter has `waitForUnlock`, the loop waits with it instead of
+ *   sleeping: the delay (`retryDelay` or `retryDelayFn`'s value, capped by
+ *   `totalTime`) becomes the longest wait, and the wait ends early when the
+ *   key is released. All waits of one loop share one session signal, aborted
+ *   when the loop ends for any reason, so the adapter can keep the waiter's
+ *   place in its queue between attempts and drop it afterwards.
  */
-export async function retryLoop(
+export async function retryLoop(options: RetryLoopOptions): Promise<void> {
+  const { signal, adapter, identity } = options;
+  if (typeof adapter?.waitForUnlock !== "function" || identity === undefined) {
+    return await loop(options, (ms) => sleep(ms, signal));
+  }
+  const session = new AbortController();
+  const onAbort = () => session.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const wait = async (ms: number): Promise<void> => {
+    try {
+      await adapter.waitForUnlock!(identity, ms, session.signal);
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw error;
+    }
+  };
+  try {
+    return await loop(options, wait);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (!session.signal.aborted) session.abort(new Error("The wait session ended"));
+  }
+}
+
+async function loop(
   { key, settings, signal, attempt }: RetryLoopOptions,
+  wait: (ms: number) => Promise<void>,
 ): Promise<void> {
   const { retryDelay, retryTimes, totalTime, retryDelayFn } = settings;
   const startedAt = Date.now();
@@ -74,7 +110,7 @@ export async function retryLoop(
     previousDelay = delay;
 
     const remaining = deadline - monotonicNow();
-    await sleep(Math.max(0, Math.min(delay, Math.ceil(remaining))), signal);
+    await wait(Math.max(0, Math.min(delay, Math.ceil(remaining))));
     signal?.throwIfAborted();
     if (monotonicNow() >= deadline) throw fail("Total time exceeded");
   }

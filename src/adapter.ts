@@ -160,4 +160,44 @@ export interface ILockAdapter {
    * ```
    */
   isValidLock(identity: LockIdentity): Promise<boolean>;
+  /**
+   * Optional: waits until an attempt to take the key may succeed, so that
+   * `acquire()` retries when the key is released instead of after a blind
+   * sleep. `acquire()` calls it after each attempt that met contention, in
+   * place of sleeping the retry delay, and attempts again once it settles.
+   *
+   * - Resolve when the key was released (or handed to this waiter), or after
+   *   `maxWaitMs` at the latest, which is the retry delay: the longest time
+   *   between two attempts (a bounded poll, so a lost notification only
+   *   delays a waiter). Resolving early is always safe.
+   * - One `acquire()` calls it repeatedly with the same `identity` and the
+   *   same `signal`: the wait session. `signal` aborts when that `acquire()`
+   *   stops waiting for good (it took the lock, gave up, or its caller
+   *   aborted); settle promptly then, and drop what you kept for this waiter
+   *   (its place in a queue, say). A backend failure should resolve rather
+   *   than reject, so that the next attempt reports it.
+   * - Never throw synchronously.
+   *
+   * Adapters without this method get the plain sleep.
+   *
+   * @param identity The key and the waiting lock's unique value.
+   * @param maxWaitMs The longest wait, in milliseconds (0 or more).
+   * @param signal Aborts when the wait session ends.
+   * @returns A promise that settles when the next attempt should be made.
+   * @example A waiter woken by a release
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter = new InMemoryAdapter();
+   * await adapter.createLock({ key: "k", uniqueValue: "holder", ttl: 60_000 });
+   * const session = new AbortController();
+   * const woken = adapter.waitForUnlock({ key: "k", uniqueValue: "waiter" }, 60_000, session.signal);
+   * await adapter.releaseLock({ key: "k", uniqueValue: "holder" });
+   * await woken; // well before 60 s
+   * await adapter.createLock({ key: "k", uniqueValue: "waiter", ttl: 1000 });
+   * session.abort();
+   * ```
+   */
+  waitForUnlock?(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void>;
 }

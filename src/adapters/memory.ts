@@ -64,6 +64,12 @@ interface Entry {
 
 const MIN_SWEEP_SIZE = 64;
 
+interface MemoryWaiter {
+  uniqueValue: string;
+  signal: AbortSignal;
+  wake: (() => void) | undefined;
+}
+
 /**
  * Keeps locks in a `Map` in this process. Two instances do not share locks.
  *
@@ -140,6 +146,9 @@ export class InMemoryAdapter implements ILockAdapter {
     if (entry !== undefined && now < entry.expireAt) {
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
+    if (!this.#mayTake(key, uniqueValue)) {
+      throw new LockCreateError(`Key ${describe(key)} is promised to an earlier waiter`);
+    }
     this.#locks.set(key, { uniqueValue, expireAt: now + ttl });
     if (this.#locks.size >= this.#sweepAt) this.#sweep(now);
   }
@@ -167,6 +176,7 @@ export class InMemoryAdapter implements ILockAdapter {
     if (entry === undefined) throw new LockReleaseError("Lock is already expired");
     if (entry.uniqueValue !== uniqueValue) throw new LockReleaseError("Lock is already taken");
     this.#locks.delete(key);
+    this.#wakeHead(key);
   }
 
   /**
@@ -231,5 +241,96 @@ export class InMemoryAdapter implements ILockAdapter {
       if (entry.expireAt <= now) this.#locks.delete(key);
     }
     this.#sweepAt = Math.max(MIN_SWEEP_SIZE, this.#locks.size * 2);
+  }
+
+  // ---- Waiting (issue 7): waiters of a key queue here, FIFO, and the one at
+  // the head is woken directly by a release. While a key has waiters, only
+  // the head may take it, so a newcomer cannot barge past them. A lock that
+  // expires wakes nobody: the head finds out at its next attempt, at most
+  // `maxWaitMs` (the retry delay) later.
+  #waiters: Map<string, MemoryWaiter[]> = new Map();
+
+  /**
+   * Waits, first come first served, until this waiter is at the head of the
+   * key's queue and the key was released, or `maxWaitMs` passed, or `signal`
+   * aborted. The waiter keeps its place between calls with the same `signal`
+   * and leaves the queue when it takes the key or `signal` aborts.
+   *
+   * @param identity The key and the waiting lock's unique value.
+   * @param maxWaitMs The longest wait in milliseconds.
+   * @param signal The wait session: aborting it leaves the queue.
+   * @returns A promise that resolves when the next attempt should be made.
+   * @example Two waiters served in arrival order
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10_000, retryTimes: 5 },
+   * });
+   * const order: string[] = [];
+   * const first = await locker.lock("k", 60_000).acquire();
+   * const a = locker.lock("k", 60_000).acquire(() => void order.push("a"));
+   * const b = locker.lock("k", 60_000).acquire(() => void order.push("b"));
+   * await new Promise((resolve) => setTimeout(resolve, 10));
+   * await first.release();
+   * await Promise.all([a, b]); // woken by the releases, not after 10 s
+   * assert.deepEqual(order, ["a", "b"]);
+   * ```
+   */
+  waitForUnlock(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void> {
+    let key: string;
+    try {
+      key = validateIdentity(identity).key;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal.aborted) return Promise.resolve();
+    let queue = this.#waiters.get(key);
+    if (queue === undefined) this.#waiters.set(key, queue = []);
+    let waiter = queue.find((w) => w.signal === signal);
+    if (waiter === undefined) {
+      const joined: MemoryWaiter = { uniqueValue: identity.uniqueValue, signal, wake: undefined };
+      waiter = joined;
+      queue.push(joined);
+      signal.addEventListener("abort", () => this.#leave(key, joined), { once: true });
+    }
+    if (queue[0] === waiter && this.#liveEntry(key) === undefined) return Promise.resolve();
+    const current = waiter;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        current.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      signal.addEventListener("abort", done, { once: true });
+      current.wake = done;
+    });
+  }
+
+  // Whether `uniqueValue` may take the free `key`: nobody waits, or it is the head.
+  #mayTake(key: string, uniqueValue: string): boolean {
+    const queue = this.#waiters.get(key);
+    if (queue === undefined || queue.length === 0) return true;
+    if (queue[0]!.uniqueValue !== uniqueValue) return false;
+    this.#leave(key, queue[0]!);
+    return true;
+  }
+
+  #leave(key: string, waiter: MemoryWaiter): void {
+    const queue = this.#waiters.get(key);
+    const index = queue?.indexOf(waiter) ?? -1;
+    if (queue === undefined || index < 0) return;
+    queue.splice(index, 1);
+    if (queue.length === 0) this.#waiters.delete(key);
+    // A new head may take the key if it is free now.
+    else if (index === 0 && this.#liveEntry(key) === undefined) this.#wakeHead(key);
+  }
+
+  #wakeHead(key: string): void {
+    this.#waiters.get(key)?.[0]?.wake?.();
   }
 }
