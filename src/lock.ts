@@ -275,6 +275,8 @@ export class Lock {
         settings: this.retrySettings,
         signal,
         attempt: () => adapter.createLock(lease),
+        adapter,
+        identity: lease,
       });
     } catch (error) {
       this.#state = "idle";
