@@ -167,14 +167,18 @@ export async function openIoRedisBackend(
 ): Promise<AdapterBackend & { clients: TestRedisClient[] }> {
   await assertRedisReachable(url);
   const clients: TestRedisClient[] = [];
+  const adapters: IoRedisAdapter[] = [];
   return {
     clients,
     connect(): IoRedisAdapter {
       const client = makeClient();
       clients.push(client);
-      return new IoRedisAdapter({ client, prefix });
+      const adapter = new IoRedisAdapter({ client, prefix });
+      adapters.push(adapter);
+      return adapter;
     },
     async close(): Promise<void> {
+      await Promise.all(adapters.splice(0).map((adapter) => adapter.close()));
       await Promise.all(clients.splice(0).map((client) => client.quit()));
     },
   };

@@ -40,12 +40,17 @@ import {
   LockReleaseError,
   ValidationError,
 } from "../errors.ts";
+import { monotonicNow } from "../_timers.ts";
 import { describe, validateIdentity, validateLease } from "../_validate.ts";
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SCRIPT_SHA,
+  ENQUEUE_SCRIPT,
+  ENQUEUE_SCRIPT_SHA,
   EXTEND_SCRIPT,
   EXTEND_SCRIPT_SHA,
+  LEAVE_SCRIPT,
+  LEAVE_SCRIPT_SHA,
   RELEASE_SCRIPT,
   RELEASE_SCRIPT_SHA,
   SCRIPT_DONE,
@@ -98,6 +103,60 @@ export interface IoRedisLikeClient {
    * @returns The script's reply.
    */
   eval(script: string, numkeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  /**
+   * Optional: a new connection with the same options (ioredis `duplicate()`),
+   * which the adapter uses, once, to subscribe to release notifications.
+   * Without it, waiters poll.
+   *
+   * @returns The new connection.
+   */
+  duplicate?(): IoRedisLikeSubscriber;
+}
+
+/**
+ * The connection on which {@linkcode IoRedisAdapter} listens for releases:
+ * what `duplicate()` of an ioredis client returns. The adapter owns it and
+ * closes it in {@linkcode IoRedisAdapter.close}.
+ *
+ * @example The subscriber is an ioredis client
+ * ```ts
+ * import type { IoRedisLikeSubscriber } from "@kontsedal/locco/redis";
+ *
+ * // `client.duplicate()` of a `new Redis()` from "ioredis" fits.
+ * async function listen(subscriber: IoRedisLikeSubscriber): Promise<void> {
+ *   subscriber.on("message", (channel: string, message: string) => {
+ *     console.assert(typeof channel === "string" && typeof message === "string");
+ *   });
+ *   await subscriber.subscribe("locco:handoff");
+ *   await subscriber.quit();
+ * }
+ * ```
+ */
+export interface IoRedisLikeSubscriber {
+  /**
+   * `SUBSCRIBE channel`.
+   *
+   * @param channel The channel.
+   * @returns A promise that resolves once subscribed.
+   */
+  subscribe(channel: string): Promise<unknown>;
+  /**
+   * Adds an event listener: the adapter listens to `"message"` and `"close"`.
+   *
+   * @param event The event name.
+   * @param listener The listener.
+   * @returns Anything.
+   */
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  /**
+   * Closes the connection gracefully (`QUIT`).
+   *
+   * @returns A promise that resolves once closed.
+   */
+  quit(): Promise<unknown>;
+  /** Closes the connection at once. */
+  disconnect(): void;
 }
 
 /**
@@ -134,6 +193,18 @@ export interface IoRedisAdapterOptions {
    * @default {""}
    */
   prefix?: string | undefined;
+  /**
+   * How `acquire()` waits while the key is held. `"notify"`: waiters are
+   * woken by the release (through one subscriber connection per adapter,
+   * `client.duplicate()`, opened when something first waits and closed by
+   * {@linkcode IoRedisAdapter.close}), queue first come first served, and
+   * poll at most every retry delay as a fallback. `"poll"`: retry every
+   * retry delay, like 0.1.0. `"notify"` needs `client.duplicate`; without it
+   * the adapter polls.
+   *
+   * @default {"notify"}
+   */
+  waitStrategy?: "notify" | "poll" | undefined;
 }
 
 const CLIENT_METHODS = ["get", "evalsha", "eval"] as const;
@@ -146,6 +217,8 @@ interface Script {
 // Defined once for the whole module: nothing is registered per adapter, per
 // client or per call.
 const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCRIPT_SHA });
+const ENQUEUE: Script = Object.freeze({ source: ENQUEUE_SCRIPT, sha: ENQUEUE_SCRIPT_SHA });
+const LEAVE: Script = Object.freeze({ source: LEAVE_SCRIPT, sha: LEAVE_SCRIPT_SHA });
 const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
 const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
 
@@ -165,6 +238,37 @@ function validateClient(client: unknown): IoRedisLikeClient {
     }
   }
   return client as IoRedisLikeClient;
+}
+
+/** How long a released key waits for the waiter it was handed to, in ms. */
+const HANDOFF_MS = 500;
+
+/** How long a waiter queue lives after its last enqueue: 1 hour, in ms. */
+const QUEUE_TTL_MS = 60 * 60 * 1000;
+
+/** The channel that announces hand-offs (one for every adapter and key). */
+const HANDOFF_CHANNEL = "locco:handoff";
+
+/** A waiting acquire() of this process (one wait session). */
+interface RedisWaiter {
+  readonly uniqueValue: string;
+  readonly signal: AbortSignal;
+  /** Ends the current wait early. */
+  wake: (() => void) | undefined;
+  /** Enqueued in Redis (only the local head is). */
+  queued: boolean;
+  /** The key was handed off to this waiter: attempt at once. */
+  handedOff: boolean;
+}
+
+/** What this process knows about a key some waiter waits for. */
+interface KeyState {
+  /** Local waiters, first come first served; only the first one talks to Redis. */
+  readonly waiters: RedisWaiter[];
+  /** Monotonic time until which the key is surely held (no attempt can succeed). */
+  heldUntil: number;
+  /** Bumped by every hand-off message for the key. */
+  epoch: number;
 }
 
 /** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
@@ -260,6 +364,11 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
 export class IoRedisAdapter implements ILockAdapter {
   #client: IoRedisLikeClient;
   #prefix: string;
+  #notify: boolean;
+  #keys: Map<string, KeyState> = new Map();
+  #subscriber: IoRedisLikeSubscriber | undefined;
+  #subscribed: Promise<boolean> | undefined;
+  #closed = false;
 
   /**
    * Wraps an ioredis client. Does no I/O and does not modify the client.
@@ -281,12 +390,19 @@ export class IoRedisAdapter implements ILockAdapter {
     if (typeof options !== "object" || options === null) {
       throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
     }
-    const { client, prefix = "" } = options;
+    const { client, prefix = "", waitStrategy = "notify" } = options;
     this.#client = validateClient(client);
     if (typeof prefix !== "string") {
       throw new ValidationError(`prefix should be a string: got ${describe(prefix)}`, "prefix");
     }
     this.#prefix = prefix;
+    if (waitStrategy !== "notify" && waitStrategy !== "poll") {
+      throw new ValidationError(
+        `waitStrategy should be "notify" or "poll": got ${describe(waitStrategy)}`,
+        "waitStrategy",
+      );
+    }
+    this.#notify = waitStrategy === "notify" && typeof client.duplicate === "function";
   }
 
   /**
@@ -312,15 +428,35 @@ export class IoRedisAdapter implements ILockAdapter {
   async createLock(lease: LockLease): Promise<{ fence: number }> {
     const { key, uniqueValue, ttl } = validateLease(lease);
     const fullKey = this.#prefix + key;
-    const reply = await this.#eval(ACQUIRE, [fullKey, companionKey(fullKey, ":fence")], [
-      uniqueValue,
-      ttl,
-      FENCE_COUNTER_TTL_MS,
-    ]);
+    const state = this.#keys.get(fullKey);
+    const head = state?.waiters[0];
+    // Known contention answers without I/O: a waiter of this process is
+    // ahead, or the key is surely held and nothing was handed to us.
+    if (
+      state !== undefined && (
+        (head !== undefined && head.uniqueValue !== uniqueValue) ||
+        (monotonicNow() < state.heldUntil && !head?.handedOff)
+      )
+    ) {
+      throw new LockCreateError(`Key ${describe(key)} is already locked`);
+    }
+    const waiting = head !== undefined && head.uniqueValue === uniqueValue;
+    const epoch = state?.epoch;
+    const sentAt = monotonicNow();
+    if (waiting) head.handedOff = false;
+    const reply = await this.#eval(ACQUIRE, [
+      fullKey,
+      companionKey(fullKey, ":fence"),
+      companionKey(fullKey, ":waiters"),
+    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, waiting ? "1" : "0"]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
-      if (code > 0) return { fence: code };
+      if (code > 0) {
+        if (waiting) this.#dequeue(fullKey, head);
+        return { fence: code };
+      }
+      this.#learnHeld(fullKey, epoch, sentAt, -1 - code);
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
     throw unexpectedReply("the acquire script", reply);
@@ -346,8 +482,17 @@ export class IoRedisAdapter implements ILockAdapter {
    */
   async releaseLock(identity: LockIdentity): Promise<void> {
     const { key, uniqueValue } = validateIdentity(identity);
-    const reply = await this.#runScript(RELEASE, key, [uniqueValue]);
-    if (reply === SCRIPT_DONE) return;
+    const fullKey = this.#prefix + key;
+    const reply = await this.#runScript(RELEASE, [fullKey, companionKey(fullKey, ":waiters")], [
+      uniqueValue,
+      HANDOFF_CHANNEL,
+      HANDOFF_MS,
+    ]);
+    if (reply === SCRIPT_DONE) {
+      const state = this.#keys.get(fullKey);
+      if (state !== undefined) state.heldUntil = 0;
+      return;
+    }
     if (reply === SCRIPT_MISSING) throw new LockReleaseError("Lock is already expired");
     throw new LockReleaseError("Lock is already taken");
   }
@@ -373,7 +518,7 @@ export class IoRedisAdapter implements ILockAdapter {
    */
   async extendLock(lease: LockLease): Promise<void> {
     const { key, uniqueValue, ttl } = validateLease(lease);
-    const reply = await this.#runScript(EXTEND, key, [uniqueValue, ttl]);
+    const reply = await this.#runScript(EXTEND, [this.#prefix + key], [uniqueValue, ttl]);
     if (reply === SCRIPT_DONE) return;
     if (reply === SCRIPT_MISSING) throw new LockExtendError("Lock is already expired");
     throw new LockExtendError("Lock is already taken");
@@ -400,6 +545,240 @@ export class IoRedisAdapter implements ILockAdapter {
     return (await this.#client.get(this.#prefix + key)) === uniqueValue;
   }
 
+  /**
+   * Waits until this waiter may take the key: with `waitStrategy: "notify"`
+   * (the default), waiters of one key in this process queue first come first
+   * served and only the first one enqueues itself in Redis, in a list next to
+   * the key; a release hands the key to the first waiter of that list (for
+   * 500 ms only that waiter can take it) and publishes it on the adapter's
+   * subscriber connection, which wakes that waiter at once. The wait also
+   * ends after `maxWaitMs` (the retry delay), whatever happens, so a lost
+   * message only delays a waiter; an expired lock (no release) is noticed
+   * that way too. With `waitStrategy: "poll"` it just sleeps `maxWaitMs`.
+   *
+   * @param identity The key and the waiting lock's unique value.
+   * @param maxWaitMs The longest wait in milliseconds.
+   * @param signal The wait session: aborting it leaves the queue.
+   * @returns A promise that resolves when the next attempt should be made.
+   * @example Called by acquire(), not by hand
+   * ```ts
+   * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * async function waitForIt(client: IoRedisLikeClient): Promise<void> {
+   *   const adapter = new IoRedisAdapter({ client });
+   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
+   *   try {
+   *     // woken by the holder's release, not after up to 1 s
+   *     await locker.lock("report", 10_000).acquire(async () => {});
+   *   } finally {
+   *     await adapter.close();
+   *   }
+   * }
+   * ```
+   */
+  async waitForUnlock(
+    identity: LockIdentity,
+    maxWaitMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { key, uniqueValue } = validateIdentity(identity);
+    if (signal.aborted) return;
+    if (!this.#notify || this.#closed) return await this.#pause(undefined, maxWaitMs, signal);
+    const fullKey = this.#prefix + key;
+    let state = this.#keys.get(fullKey);
+    if (state === undefined) {
+      state = { waiters: [], heldUntil: 0, epoch: 0 };
+      this.#keys.set(fullKey, state);
+    }
+    let waiter = state.waiters.find((w) => w.signal === signal);
+    if (waiter === undefined) {
+      const joined: RedisWaiter = {
+        uniqueValue,
+        signal,
+        wake: undefined,
+        queued: false,
+        handedOff: false,
+      };
+      waiter = joined;
+      state.waiters.push(joined);
+      signal.addEventListener("abort", () => this.#leave(fullKey, joined), { once: true });
+    }
+    const startedAt = monotonicNow();
+    if (state.waiters[0] === waiter && !waiter.handedOff) {
+      if (!(await this.#subscribe())) return await this.#pause(waiter, maxWaitMs, signal);
+      if (!waiter.queued && !signal.aborted && !this.#closed) {
+        const epoch = state.epoch;
+        let reply: unknown;
+        try {
+          reply = await this.#eval(ENQUEUE, [fullKey, companionKey(fullKey, ":waiters")], [
+            uniqueValue,
+            QUEUE_TTL_MS,
+          ]);
+        } catch {
+          return; // the next attempt reports the backend's error
+        }
+        const pttl = typeof reply === "string" ? Number(reply) : reply;
+        if (pttl === 0) return; // free, or handed to us: attempt now
+        waiter.queued = true;
+        if (typeof pttl === "number" && pttl > 0) this.#learnHeld(fullKey, epoch, startedAt, pttl);
+      }
+    }
+    if (waiter.handedOff || signal.aborted) return;
+    await this.#pause(waiter, maxWaitMs - (monotonicNow() - startedAt), signal);
+  }
+
+  /**
+   * Closes the subscriber connection that `waitStrategy: "notify"` opened
+   * (if any) and wakes every waiter, which then polls. Does not touch your
+   * client. Call it before you close the client; the adapter also closes
+   * the subscriber when the client emits `"end"`. Locking keeps working
+   * afterwards, with polling.
+   *
+   * @returns A promise that resolves once the subscriber is closed.
+   * @example Close the adapter, then the client
+   * ```ts
+   * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+   *
+   * async function shutdown(client: IoRedisLikeClient & { quit(): Promise<unknown> }) {
+   *   const adapter = new IoRedisAdapter({ client });
+   *   await adapter.close();
+   *   await client.quit();
+   * }
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#dropSubscriber();
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    this.#subscribed = undefined;
+    if (subscriber === undefined) return;
+    try {
+      await subscriber.quit();
+    } catch {
+      subscriber.disconnect();
+    }
+  }
+
+  // Subscribes once per adapter; resolves false when notifications are off.
+  #subscribe(): Promise<boolean> {
+    if (this.#subscribed !== undefined) return this.#subscribed;
+    const subscriber = this.#subscriber ??= this.#openSubscriber();
+    if (subscriber === undefined) return Promise.resolve(false);
+    const subscribed: Promise<boolean> = subscriber.subscribe(HANDOFF_CHANNEL).then(
+      (): boolean => !this.#closed && this.#subscribed === subscribed,
+      () => {
+        if (this.#subscribed === subscribed) this.#subscribed = undefined;
+        return false;
+      },
+    );
+    this.#subscribed = subscribed;
+    return subscribed;
+  }
+
+  #openSubscriber(): IoRedisLikeSubscriber | undefined {
+    let subscriber: IoRedisLikeSubscriber;
+    try {
+      subscriber = this.#client.duplicate!();
+    } catch {
+      this.#notify = false;
+      return undefined;
+    }
+    subscriber.on("message", (channel: unknown, message: unknown) => {
+      if (channel === HANDOFF_CHANNEL && typeof message === "string") this.#onHandoff(message);
+    });
+    subscriber.on("error", () => {}); // surfaced as "close"; the next waits poll
+    subscriber.on("close", () => {
+      // Messages may have been missed: forget what we knew and wake the heads.
+      this.#subscribed = undefined;
+      this.#dropSubscriber();
+    });
+    const client = this.#client as { on?: unknown };
+    if (typeof client.on === "function") {
+      (client as IoRedisLikeSubscriber).on("end", () => void this.close());
+    }
+    return subscriber;
+  }
+
+  #dropSubscriber(): void {
+    for (const state of this.#keys.values()) {
+      state.heldUntil = 0;
+      state.epoch++;
+      for (const waiter of state.waiters) waiter.queued = false;
+      state.waiters[0]?.wake?.();
+    }
+  }
+
+  // "fullKey\nwaiter": the key was handed to `waiter`.
+  #onHandoff(message: string): void {
+    for (let at = message.indexOf("\n"); at >= 0; at = message.indexOf("\n", at + 1)) {
+      const state = this.#keys.get(message.slice(0, at));
+      if (state === undefined) continue;
+      const target = message.slice(at + 1);
+      state.epoch++;
+      const head = state.waiters[0];
+      if (head !== undefined && head.uniqueValue === target) {
+        head.handedOff = true;
+        head.queued = false;
+        state.heldUntil = 0;
+        head.wake?.();
+      } else {
+        // Held for another waiter at most HANDOFF_MS, then by it: look again then.
+        state.heldUntil = Math.min(state.heldUntil, monotonicNow() + HANDOFF_MS);
+      }
+      return;
+    }
+  }
+
+  // The key was seen held with `pttl` ms to live by a command sent at `sentAt`.
+  #learnHeld(fullKey: string, epoch: number | undefined, sentAt: number, pttl: number): void {
+    const state = this.#keys.get(fullKey);
+    if (state === undefined || state.epoch !== epoch || this.#subscribed === undefined) return;
+    if (pttl <= 0) return;
+    // 1% for clock rate differences; a release before then wakes us anyway.
+    state.heldUntil = sentAt + pttl - Math.ceil(pttl / 100) - 1;
+  }
+
+  #dequeue(fullKey: string, waiter: RedisWaiter): void {
+    const state = this.#keys.get(fullKey);
+    const index = state?.waiters.indexOf(waiter) ?? -1;
+    if (state === undefined || index < 0) return;
+    state.waiters.splice(index, 1);
+    waiter.queued = false;
+    if (state.waiters.length === 0) this.#keys.delete(fullKey);
+    else if (index === 0) state.waiters[0]!.wake?.(); // the new head enqueues itself
+  }
+
+  #leave(fullKey: string, waiter: RedisWaiter): void {
+    const wasQueued = waiter.queued || waiter.handedOff;
+    this.#dequeue(fullKey, waiter);
+    waiter.wake?.();
+    if (!wasQueued || this.#closed) return;
+    // Leave the Redis queue, and pass on a hand-off meant for us.
+    this.#eval(LEAVE, [fullKey, companionKey(fullKey, ":waiters")], [
+      waiter.uniqueValue,
+      HANDOFF_CHANNEL,
+      HANDOFF_MS,
+    ]).catch(() => {});
+  }
+
+  // Sleeps up to `ms`, ended early by `waiter.wake()` or the session's abort.
+  #pause(waiter: RedisWaiter | undefined, ms: number, signal: AbortSignal): Promise<void> {
+    if (ms <= 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        if (waiter !== undefined && waiter.wake === done) waiter.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      if (waiter !== undefined) waiter.wake = done;
+    });
+  }
+
   // EVALSHA first; EVAL only when the server lost the script cache. Every key
   // a script touches is in KEYS, so Redis Cluster routes it to their slot.
   async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
@@ -411,8 +790,8 @@ export class IoRedisAdapter implements ILockAdapter {
     }
   }
 
-  async #runScript(script: Script, key: string, args: (string | number)[]): Promise<number> {
-    const reply = await this.#eval(script, [this.#prefix + key], args);
+  async #runScript(script: Script, keys: string[], args: (string | number)[]): Promise<number> {
+    const reply = await this.#eval(script, keys, args);
     // ioredis with `stringNumbers` answers "1" instead of 1.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (code === SCRIPT_DONE || code === SCRIPT_MISSING || code === SCRIPT_TAKEN) return code;

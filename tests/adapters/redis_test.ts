@@ -170,8 +170,8 @@ Deno.test("IoRedisAdapter.createLock() sends one EVALSHA with the lock and fence
   assert.equal(sent.length, 6);
   const [sha, numkeys, ...rest] = sent[0]!;
   assert.match(String(sha), /^[0-9a-f]{40}$/);
-  assert.equal(numkeys, 2);
-  assert.deepEqual(rest.slice(0, 4), ["p:k", "{p:k}:fence", "v", 1234]);
+  assert.equal(numkeys, 3);
+  assert.deepEqual(rest, ["p:k", "{p:k}:fence", "{p:k}:waiters", "v", 1234, 604_800_000, "0"]);
 });
 
 Deno.test("IoRedisAdapter applies the prefix to every key it touches", async () => {
@@ -308,10 +308,17 @@ for (const driver of DRIVERS) {
         await lock.release({ throwOnFail: true });
         const sent = await monitor.settle();
         assert.deepEqual(sent.map((c) => c.args[0]), ["evalsha", "evalsha"]);
-        assert.deepEqual(sent[0]!.args.slice(2, 6), [
-          "2",
+        assert.deepEqual(sent[0]!.args.slice(2, 7), [
+          "3",
           "orders:42",
           "{orders:42}:fence",
+          "{orders:42}:waiters",
+          lock.uniqueValue,
+        ]);
+        assert.deepEqual(sent[1]!.args.slice(2, 6), [
+          "2",
+          "orders:42",
+          "{orders:42}:waiters",
           lock.uniqueValue,
         ]);
         assert.equal(new Set(sent.map((c) => c.source)).size, 1);
@@ -411,13 +418,19 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
     // ---- end of the example ----
     assert.equal(seedSent.filter((c) => c[0] === "EVAL").length, 0, "scripts were cached");
     const [acquire, acquirePttl, extend, pttl, release] = seedSent;
-    assert.deepEqual(acquire!.slice(2, 6), [2, "user:123", "{user:123}:fence", lock.uniqueValue]);
-    assert.equal(acquire![4 + 2], 3000);
+    assert.deepEqual(acquire!.slice(2, 8), [
+      3,
+      "user:123",
+      "{user:123}:fence",
+      "{user:123}:waiters",
+      lock.uniqueValue,
+      3000,
+    ]);
     assert.ok((acquirePttl![1] as number) > 2500, String(acquirePttl));
     assert.deepEqual(extend!.slice(2), [1, "user:123", lock.uniqueValue, 2000]);
     assert.equal(extend![0], "EVALSHA");
     assert.ok((pttl![1] as number) > 1500 && (pttl![1] as number) <= 2000, String(pttl));
-    assert.deepEqual(release!.slice(2), [1, "user:123", lock.uniqueValue]);
+    assert.deepEqual(release!.slice(2, 6), [2, "user:123", "{user:123}:waiters", lock.uniqueValue]);
     assert.equal(release![0], "EVALSHA");
     assert.notEqual(release![1], extend![1]);
     assert.notEqual(acquire![1], release![1]);

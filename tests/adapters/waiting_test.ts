@@ -1,0 +1,256 @@
+// Copyright 2026 the locco authors. MIT license.
+// Waiting without polling (issue 7): a waiter is woken by the release, not
+// after its retry delay; waiters are served first come first served; a lost
+// notification only delays; abort and totalTime still bound the wait; the
+// Redis subscriber connection is closed. Times are generous upper bounds on
+// behaviour (woken long before a 5 s retry delay), never latency targets.
+
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { type ILockAdapter, InMemoryAdapter, Locker, RetryError } from "@kontsedal/locco";
+import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { delay, uniqueKey } from "../_helpers.ts";
+import { assertRedisReachable, REDIS_URL, RedisServer } from "../_redis_server.ts";
+
+interface Backend {
+  adapter(): ILockAdapter;
+  close(): Promise<void>;
+}
+
+function memoryBackend(): Backend {
+  const adapter = new InMemoryAdapter();
+  return { adapter: () => adapter, close: () => Promise.resolve() };
+}
+
+// Every adapter() is a new client, as if in another process.
+async function redisBackend(url: string = REDIS_URL): Promise<Backend & { clients: Redis[] }> {
+  await assertRedisReachable(url);
+  const clients: Redis[] = [];
+  const adapters: IoRedisAdapter[] = [];
+  return {
+    clients,
+    adapter(): IoRedisAdapter {
+      const client = new Redis(url);
+      client.on("error", () => {});
+      clients.push(client);
+      const adapter = new IoRedisAdapter({ client });
+      adapters.push(adapter);
+      return adapter;
+    },
+    async close(): Promise<void> {
+      await Promise.all(adapters.splice(0).map((a) => a.close()));
+      await Promise.all(clients.splice(0).map((c) => c.quit()));
+    },
+  };
+}
+
+const BACKENDS: Array<[string, () => Promise<Backend>]> = [
+  ["InMemoryAdapter", () => Promise.resolve(memoryBackend())],
+  ["IoRedisAdapter", () => redisBackend()],
+];
+
+for (const [name, open] of BACKENDS) {
+  Deno.test(`${name}.waitForUnlock() wakes a waiter on release, long before its 5 s retry delay`, async () => {
+    const backend = await open();
+    try {
+      const key = uniqueKey();
+      const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+      const holder = new Locker({ adapter: backend.adapter(), retrySettings });
+      const waiter = new Locker({ adapter: backend.adapter(), retrySettings });
+      const held = await holder.lock(key, 30_000).acquire();
+      const started = performance.now();
+      const waiting = waiter.lock(key, 30_000).acquire();
+      await delay(100);
+      await held.release({ throwOnFail: true });
+      const lock = await waiting;
+      const waited = performance.now() - started;
+      assert.ok(waited < 2500, `waited ${waited} ms`);
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await backend.close();
+    }
+  });
+
+  Deno.test(`${name}.waitForUnlock() serves the waiters of one process first come first served`, async () => {
+    const backend = await open();
+    try {
+      const key = uniqueKey();
+      const adapter = backend.adapter();
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } });
+      const held = await locker.lock(key, 30_000).acquire();
+      const order: number[] = [];
+      const waiting: Promise<unknown>[] = [];
+      for (let i = 0; i < 5; i++) {
+        waiting.push(
+          locker.lock(key, 30_000).acquire(async () => {
+            order.push(i);
+            await delay(5);
+          }),
+        );
+        await delay(30);
+      }
+      const started = performance.now();
+      await held.release({ throwOnFail: true });
+      await Promise.all(waiting);
+      assert.deepEqual(order, [0, 1, 2, 3, 4]);
+      assert.ok(performance.now() - started < 2500);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  Deno.test(`${name}.waitForUnlock() serves waiters on separate connections first come first served`, async () => {
+    const backend = await open();
+    try {
+      const key = uniqueKey();
+      const retrySettings = { retryDelay: 5000, retryTimes: 5 };
+      const held = await new Locker({ adapter: backend.adapter(), retrySettings })
+        .lock(key, 30_000).acquire();
+      const order: number[] = [];
+      const waiting: Promise<unknown>[] = [];
+      for (let i = 0; i < 4; i++) {
+        const locker = new Locker({ adapter: backend.adapter(), retrySettings });
+        waiting.push(
+          locker.lock(key, 30_000).acquire(async () => {
+            order.push(i);
+            await delay(5);
+          }),
+        );
+        await delay(50);
+      }
+      await held.release({ throwOnFail: true });
+      await Promise.all(waiting);
+      assert.deepEqual(order, [0, 1, 2, 3]);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  Deno.test(`${name}.waitForUnlock() still bounds the wait by abort and by totalTime`, async () => {
+    const backend = await open();
+    try {
+      const key = uniqueKey();
+      const adapter = backend.adapter();
+      const held = await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
+        .lock(key, 30_000).acquire();
+      const waiter = new Locker({
+        adapter: backend.adapter(),
+        retrySettings: { retryDelay: 5000, retryTimes: 10 },
+      });
+      const controller = new AbortController();
+      const reason = new Error("caller gave up");
+      const started = performance.now();
+      const aborted = waiter.lock(key, 1000).acquire(undefined, { signal: controller.signal });
+      setTimeout(() => controller.abort(reason), 100);
+      await assert.rejects(aborted, (e) => e === reason);
+      assert.ok(performance.now() - started < 2500);
+
+      const timed = new Locker({
+        adapter: backend.adapter(),
+        retrySettings: { retryDelay: 5000, retryTimes: 10, totalTime: 200 },
+      });
+      const before = performance.now();
+      await assert.rejects(
+        timed.lock(key, 1000).acquire(),
+        (e) => e instanceof RetryError && /Total time/.test(e.message),
+      );
+      assert.ok(performance.now() - before < 2500);
+      // The waiters that gave up left no trace: the next one is served at once.
+      await held.release({ throwOnFail: true });
+      const next = await waiter.lock(key, 1000).acquire();
+      await next.release({ throwOnFail: true });
+    } finally {
+      await backend.close();
+    }
+  });
+
+  Deno.test(`${name}.waitForUnlock() lets the bounded poll take a lock that expired instead of being released`, async () => {
+    const backend = await open();
+    try {
+      const key = uniqueKey();
+      await new Locker({
+        adapter: backend.adapter(),
+        retrySettings: { retryDelay: 10, retryTimes: 1 },
+      })
+        .lock(key, 300).acquire();
+      const started = performance.now();
+      const lock = await new Locker({
+        adapter: backend.adapter(),
+        retrySettings: { retryDelay: 100, retryTimes: 100 },
+      }).lock(key, 1000).acquire();
+      const waited = performance.now() - started;
+      assert.ok(waited >= 250 && waited < 2500, `waited ${waited} ms`);
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await backend.close();
+    }
+  });
+}
+
+Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscriber connection is killed", async () => {
+  const server = await RedisServer.start();
+  const backend = await redisBackend(server.url);
+  const admin = new Redis(server.url);
+  try {
+    const retrySettings = { retryDelay: 200, retryTimes: 50 };
+    const holder = new Locker({ adapter: backend.adapter(), retrySettings });
+    const waiter = new Locker({ adapter: backend.adapter(), retrySettings });
+    const held = await holder.lock("k", 30_000).acquire();
+    const waiting = waiter.lock("k", 1000).acquire();
+    await delay(100);
+    assert.equal(await admin.pubsub("NUMSUB", "locco:handoff").then((r) => r[1]), 1);
+    // The notification can no longer arrive: kill the subscriber, then release.
+    await admin.client("KILL", "TYPE", "pubsub");
+    await held.release({ throwOnFail: true });
+    const lock = await waiting;
+    await lock.release({ throwOnFail: true });
+  } finally {
+    await backend.close();
+    await admin.quit();
+    await server.stop();
+  }
+});
+
+Deno.test("IoRedisAdapter.close() closes the subscriber connection it opened", async () => {
+  const server = await RedisServer.start();
+  const client = new Redis(server.url);
+  const admin = new Redis(server.url);
+  try {
+    const adapter = new IoRedisAdapter({ client });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
+    const held = await locker.lock("k", 30_000).acquire();
+    const waiting = locker.lock("k", 1000).acquire();
+    await delay(100);
+    const clientsWhileWaiting = (await admin.client("LIST")) as string;
+    assert.equal(clientsWhileWaiting.trim().split("\n").length, 3, clientsWhileWaiting);
+    await held.release({ throwOnFail: true });
+    await (await waiting).release({ throwOnFail: true });
+    await adapter.close();
+    await delay(50);
+    const clientsAfter = (await admin.client("LIST")) as string;
+    assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
+    assert.equal(await admin.pubsub("NUMSUB", "locco:handoff").then((r) => r[1]), 0);
+  } finally {
+    await Promise.all([client.quit(), admin.quit()]);
+    await server.stop();
+  }
+});
+
+Deno.test('IoRedisAdapter with waitStrategy "poll" opens no subscriber and still waits', async () => {
+  const server = await RedisServer.start();
+  const client = new Redis(server.url);
+  const admin = new Redis(server.url);
+  try {
+    const adapter = new IoRedisAdapter({ client, waitStrategy: "poll" });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
+    const held = await locker.lock("k", 30_000).acquire();
+    const waiting = locker.lock("k", 1000).acquire();
+    await delay(120);
+    assert.equal(await admin.pubsub("NUMSUB", "locco:handoff").then((r) => r[1]), 0);
+    await held.release({ throwOnFail: true });
+    await (await waiting).release({ throwOnFail: true });
+  } finally {
+    await Promise.all([client.quit(), admin.quit()]);
+    await server.stop();
+  }
+});
