@@ -1,0 +1,154 @@
+// Copyright 2026 the locco authors. MIT license.
+// The contenders of the benchmark, behind one small interface: take a key
+// (waiting with the library's own mechanism) and give it back.
+
+import { createRequire } from "node:module";
+import { Redis } from "ioredis";
+import { Redlock } from "@sesamecare-oss/redlock";
+import { Mutex } from "redis-semaphore";
+import { Locker } from "@kontsedal/locco";
+import { IoRedisAdapter } from "@kontsedal/locco/redis";
+
+/** One held lock: give it back. */
+export type Release = () => Promise<unknown>;
+
+/** A library bound to one connection. */
+export interface Contender {
+  /** Takes `key` for `ttl` ms, retrying every `retryDelay` ms (or as the library waits). */
+  acquire(key: string, ttl: number, retryDelay: number): Promise<Release>;
+  close(): Promise<void>;
+}
+
+/** A library: opens a contender on a fresh connection to `url`. */
+export interface Library {
+  name: string;
+  open(url: string): Contender;
+}
+
+const COMPARE_AND_DELETE = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0`;
+
+function connect(url: string): Redis {
+  const client = new Redis(url, { enableAutoPipelining: false });
+  client.on("error", () => {});
+  return client;
+}
+
+// The floor: one SET NX PX, one compare-and-delete EVALSHA, on one connection.
+const floor: Library = {
+  name: "raw floor",
+  open(url) {
+    const client = connect(url);
+    let sha: Promise<string> | undefined;
+    return {
+      async acquire(key, ttl, retryDelay) {
+        const value = crypto.randomUUID();
+        while ((await client.set(key, value, "PX", ttl, "NX")) !== "OK") {
+          await new Promise((resolve) => setTimeout(resolve, retryDelay));
+        }
+        sha ??= client.script("LOAD", COMPARE_AND_DELETE) as Promise<string>;
+        const digest = await sha;
+        return () => client.evalsha(digest, 1, key, value);
+      },
+      close: async () => void await client.quit(),
+    };
+  },
+};
+
+const locco: Library = {
+  name: "locco (this)",
+  open(url) {
+    const client = connect(url);
+    const adapter = new IoRedisAdapter({ client });
+    const lockers = new Map<number, Locker>();
+    return {
+      async acquire(key, ttl, retryDelay) {
+        let locker = lockers.get(retryDelay);
+        if (!locker) {
+          locker = new Locker({ adapter, retrySettings: { retryDelay, retryTimes: 1_000_000 } });
+          lockers.set(retryDelay, locker);
+        }
+        const lock = await locker.lock(key, ttl).acquire();
+        return () => lock.release({ throwOnFail: true });
+      },
+      async close() {
+        await adapter.close();
+        await client.quit();
+      },
+    };
+  },
+};
+
+interface Locco010 {
+  Locker: new (options: unknown) => {
+    lock(key: string, ttl: number): { acquire(): Promise<{ release(): Promise<void> }> };
+  };
+  IoRedisAdapter: new (options: { client: unknown }) => unknown;
+}
+
+// 0.1.0's ESM build does not load in Node: use its CJS build.
+const locco010Module = createRequire(import.meta.url)("locco010") as Locco010;
+
+const locco010: Library = {
+  name: "locco 0.1.0",
+  open(url) {
+    const client = connect(url);
+    const adapter = new locco010Module.IoRedisAdapter({ client });
+    return {
+      async acquire(key, ttl, retryDelay) {
+        const locker = new locco010Module.Locker({
+          adapter,
+          retrySettings: { retryDelay, retryTimes: 1_000_000 },
+        });
+        const lock = await locker.lock(key, ttl).acquire();
+        return () => lock.release();
+      },
+      close: async () => void await client.quit(),
+    };
+  },
+};
+
+const redlock: Library = {
+  name: "@sesamecare-oss/redlock",
+  open(url) {
+    const client = connect(url);
+    const instances = new Map<number, Redlock>();
+    return {
+      async acquire(key, ttl, retryDelay) {
+        let instance = instances.get(retryDelay);
+        if (!instance) {
+          instance = new Redlock([client], { retryCount: 1_000_000, retryDelay, retryJitter: 0 });
+          instances.set(retryDelay, instance);
+        }
+        const lock = await instance.acquire([key], ttl);
+        return () => lock.release();
+      },
+      close: async () => void await client.quit(),
+    };
+  },
+};
+
+const semaphore: Library = {
+  name: "redis-semaphore Mutex",
+  open(url) {
+    const client = connect(url);
+    return {
+      async acquire(key, ttl, retryDelay) {
+        const mutex = new Mutex(client, key, {
+          lockTimeout: ttl,
+          acquireTimeout: 600_000,
+          retryInterval: retryDelay,
+          refreshInterval: 0,
+        });
+        await mutex.acquire();
+        return () => mutex.release();
+      },
+      close: async () => void await client.quit(),
+    };
+  },
+};
+
+/** Every contender, the floor first. */
+export const LIBRARIES: Library[] = [floor, locco, locco010, redlock, semaphore];

@@ -1,0 +1,338 @@
+// Copyright 2026 the locco authors. MIT license.
+// `deno task bench`: locco against the raw floor and its peers on one private
+// Redis, five scenarios, interleaved rounds, medians. Prints a table and
+// writes docs/bench.svg and docs/bench.json. Options (env): BENCH_ROUNDS
+// (default 3), BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1.
+
+import process from "node:process";
+import { writeFileSync } from "node:fs";
+import { Redis } from "ioredis";
+import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+import { MongoAdapter } from "@kontsedal/locco/mongodb";
+import { MongoClient } from "mongodb";
+import { RedisServer } from "../../tests/_redis_server.ts";
+import { startJongodb } from "../../tests/_jongodb.ts";
+import { LIBRARIES, type Library } from "./libraries.ts";
+import { renderSvg } from "./svg.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const TTL = 10_000;
+
+interface Scenario {
+  id: string;
+  title: string;
+  /** Workers, each on its own connection; 0 = `loops` loops sharing one connection. */
+  workers: number;
+  loops: number;
+  holdMs: number;
+  retryDelay: number;
+  contended: boolean;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    id: "seq",
+    title: "sequential, uncontended",
+    workers: 0,
+    loops: 1,
+    holdMs: 0,
+    retryDelay: 10,
+    contended: false,
+  },
+  {
+    id: "c64",
+    title: "64 concurrent loops, uncontended",
+    workers: 0,
+    loops: 64,
+    holdMs: 0,
+    retryDelay: 10,
+    contended: false,
+  },
+  {
+    id: "w8h1",
+    title: "8 workers, one key, hold 1 ms",
+    workers: 8,
+    loops: 1,
+    holdMs: 1,
+    retryDelay: 10,
+    contended: true,
+  },
+  {
+    id: "w2h10",
+    title: "2 workers, one key, hold 10 ms",
+    workers: 2,
+    loops: 1,
+    holdMs: 10,
+    retryDelay: 50,
+    contended: true,
+  },
+  {
+    id: "w8h50",
+    title: "8 workers, one key, hold 50 ms",
+    workers: 8,
+    loops: 1,
+    holdMs: 50,
+    retryDelay: 10,
+    contended: true,
+  },
+];
+
+/** One run's measurements. */
+interface Run {
+  ops: number;
+  opsPerSec: number;
+  maxWaitMs: number;
+  fairness: number;
+  commandsPerOp: number;
+  meanHoldMs: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function totalCommands(admin: Redis): Promise<number> {
+  const info = await admin.info("stats");
+  return Number(/total_commands_processed:(\d+)/.exec(info)![1]);
+}
+
+async function runOnce(
+  library: Library,
+  scenario: Scenario,
+  url: string,
+  admin: Redis,
+): Promise<Run> {
+  const tag = crypto.randomUUID();
+  const connections = scenario.workers === 0 ? 1 : scenario.workers;
+  const contenders = Array.from({ length: connections }, () => library.open(url));
+  const loops = scenario.workers === 0 ? scenario.loops : scenario.workers;
+  const counts = new Array<number>(loops).fill(0);
+  let maxWait = 0;
+  let holdTotal = 0;
+  try {
+    // Warm up: connect, load scripts, open subscribers.
+    for (const contender of contenders) {
+      const release = await contender.acquire(`bench:warm:${tag}`, TTL, scenario.retryDelay);
+      await release();
+    }
+    const before = await totalCommands(admin);
+    const startedAt = performance.now();
+    const endAt = startedAt + SECONDS * 1000;
+    await Promise.all(counts.map(async (_, index) => {
+      const contender = contenders[scenario.workers === 0 ? 0 : index]!;
+      const key = scenario.contended ? `bench:${tag}` : `bench:${tag}:${index}`;
+      while (performance.now() < endAt) {
+        const asked = performance.now();
+        const release = await contender.acquire(key, TTL, scenario.retryDelay);
+        const got = performance.now();
+        maxWait = Math.max(maxWait, got - asked);
+        if (scenario.holdMs > 0) await sleep(scenario.holdMs);
+        holdTotal += performance.now() - got;
+        await release();
+        counts[index]!++;
+      }
+    }));
+    const elapsed = (performance.now() - startedAt) / 1000;
+    const commands = (await totalCommands(admin)) - before - 1;
+    const ops = counts.reduce((a, b) => a + b, 0);
+    return {
+      ops,
+      opsPerSec: ops / elapsed,
+      maxWaitMs: maxWait,
+      fairness: Math.min(...counts) / (ops / loops),
+      commandsPerOp: commands / ops,
+      meanHoldMs: holdTotal / ops,
+    };
+  } finally {
+    await Promise.all(contenders.map((c) => c.close()));
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function roundTripMs(admin: Redis): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    await admin.ping();
+    samples.push(performance.now() - t);
+  }
+  return median(samples);
+}
+
+async function cycleRate(
+  name: string,
+  make: () => Promise<{ locker: Locker; close(): Promise<void> }>,
+): Promise<{ name: string; opsPerSec: number }> {
+  const { locker, close } = await make();
+  try {
+    const rates: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      let ops = 0;
+      const started = performance.now();
+      while (performance.now() - started < 1000) {
+        const lock = await locker.lock("bench:cycle", TTL).acquire();
+        await lock.release();
+        ops++;
+      }
+      rates.push(ops / ((performance.now() - started) / 1000));
+    }
+    return { name, opsPerSec: median(rates) };
+  } finally {
+    await close();
+  }
+}
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+async function main(): Promise<void> {
+  const server = await RedisServer.start();
+  const admin = new Redis(server.url);
+  const versions = process.versions as Record<string, string | undefined>;
+  const machine = `${navigator.hardwareConcurrency} cores, ${
+    versions.deno ? `Deno ${versions.deno}` : `Node ${versions.node}`
+  }, redis-server ${/redis_version:(\S+)/.exec(await admin.info("server"))![1]} on loopback`;
+  try {
+    const rtt = await roundTripMs(admin);
+    const runs = new Map<string, Run[]>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const scenario of SCENARIOS) {
+        // Interleaved, and the order of the libraries rotates every round.
+        const order = LIBRARIES.map((_, i) => LIBRARIES[(i + round) % LIBRARIES.length]!);
+        for (const library of order) {
+          if (scenario.contended && library.name === "raw floor") continue;
+          const run = await runOnce(library, scenario, server.url, admin);
+          const id = `${scenario.id}|${library.name}`;
+          runs.set(id, [...(runs.get(id) ?? []), run]);
+          process.stderr.write(
+            `round ${round} ${scenario.id} ${library.name}: ${run.opsPerSec.toFixed(0)} ops/s\n`,
+          );
+        }
+      }
+    }
+
+    const rows: Array<Record<string, string | number>> = [];
+    const lines: string[] = [];
+    lines.push(
+      `Machine: ${machine}. ${ROUNDS} rounds x ${SECONDS} s, medians. RTT ${rtt.toFixed(3)} ms.`,
+    );
+    for (const scenario of SCENARIOS) {
+      const get = (name: string) => runs.get(`${scenario.id}|${name}`) ?? [];
+      const med = (name: string, pick: (r: Run) => number) => median(get(name).map(pick));
+      let floorOps: number;
+      let floorLabel: string;
+      if (scenario.contended) {
+        const hold = median(LIBRARIES.slice(1).map((l) => med(l.name, (r) => r.meanHoldMs)));
+        floorOps = 1000 / (hold + rtt);
+        floorLabel = `ideal 1/(hold ${hold.toFixed(2)} ms + RTT)`;
+      } else {
+        floorOps = med("raw floor", (r) => r.opsPerSec);
+        floorLabel = "raw floor";
+      }
+      lines.push("");
+      lines.push(
+        `${scenario.title} (retry delay ${scenario.retryDelay} ms); ratio to ${floorLabel} = ${
+          floorOps.toFixed(0)
+        } ops/s`,
+      );
+      lines.push(
+        `  ${pad("library", 26)}${pad("ops/s", 9, true)}${pad("ratio", 7, true)}${
+          scenario.contended ? `${pad("max wait ms", 13, true)}${pad("fairness", 10, true)}` : ""
+        }${pad("cmds/op", 9, true)}`,
+      );
+      for (const library of LIBRARIES) {
+        if (get(library.name).length === 0) continue;
+        const ops = med(library.name, (r) => r.opsPerSec);
+        const row = {
+          scenario: scenario.id,
+          library: library.name,
+          opsPerSec: ops,
+          ratio: ops / floorOps,
+          maxWaitMs: med(library.name, (r) => r.maxWaitMs),
+          fairness: med(library.name, (r) => r.fairness),
+          commandsPerOp: med(library.name, (r) => r.commandsPerOp),
+        };
+        rows.push(row);
+        lines.push(
+          `  ${pad(library.name, 26)}${pad(ops.toFixed(0), 9, true)}${
+            pad(row.ratio.toFixed(2), 7, true)
+          }${
+            scenario.contended
+              ? `${pad(row.maxWaitMs.toFixed(1), 13, true)}${
+                pad(row.fairness.toFixed(2), 10, true)
+              }`
+              : ""
+          }${pad(row.commandsPerOp.toFixed(1), 9, true)}`,
+        );
+      }
+    }
+
+    const cycles = [
+      await cycleRate("InMemoryAdapter", async () => ({
+        locker: new Locker({
+          adapter: new InMemoryAdapter(),
+          retrySettings: { retryDelay: 10, retryTimes: 3 },
+        }),
+        close: () => Promise.resolve(),
+      })),
+    ];
+    if (process.env.BENCH_SKIP_MONGO !== "1") {
+      cycles.push(
+        await cycleRate("MongoAdapter (jongodb stand-in)", async () => {
+          const mongo = await startJongodb();
+          const client = new MongoClient(mongo.uri, { directConnection: true });
+          await client.connect();
+          return {
+            locker: new Locker({
+              adapter: new MongoAdapter({ client, dbName: "locco-bench" }),
+              retrySettings: { retryDelay: 10, retryTimes: 3 },
+            }),
+            async close() {
+              await client.close();
+              await mongo.stop();
+            },
+          };
+        }),
+      );
+    }
+    lines.push("");
+    lines.push("Uncontended acquire+release cycles, sequential:");
+    for (const { name, opsPerSec } of cycles) {
+      lines.push(`  ${pad(name, 34)}${pad(opsPerSec.toFixed(0), 9, true)} ops/s`);
+    }
+    process.stdout.write(lines.join("\n") + "\n");
+
+    const docs = new URL("../../docs/", import.meta.url);
+    writeFileSync(
+      new URL("bench.json", docs),
+      JSON.stringify(
+        { machine, rounds: ROUNDS, seconds: SECONDS, rttMs: rtt, rows, cycles },
+        null,
+        2,
+      ) + "\n",
+    );
+    writeFileSync(
+      new URL("bench.svg", docs),
+      renderSvg(
+        SCENARIOS.map((s) => ({ id: s.id, title: s.title, contended: s.contended })),
+        rows,
+        machine,
+      ),
+    );
+  } finally {
+    await admin.quit();
+    await server.stop();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error?.stack ?? error}\n`);
+  process.exitCode = 1;
+});
