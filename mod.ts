@@ -23,19 +23,28 @@
  * @module
  */
 
-export type { ILockAdapter, LockIdentity, LockLease } from "./src/adapter.ts";
+export type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "./src/adapter.ts";
 export {
   isLoccoError,
   LoccoError,
   type LoccoErrorCode,
   LockCreateError,
   LockExtendError,
+  LockLostError,
   LockReleaseError,
   RetryError,
+  StaleFenceError,
   ValidationError,
 } from "./src/errors.ts";
+export { checkFence } from "./src/fence.ts";
 export { errors } from "./src/errors_namespace.ts";
-export { type AcquireOptions, Lock, type LockOptions, type ReleaseOptions } from "./src/lock.ts";
+export {
+  type AcquireOptions,
+  type AutoExtendOptions,
+  Lock,
+  type LockOptions,
+  type ReleaseOptions,
+} from "./src/lock.ts";
 export { Locker, type LockerOptions } from "./src/locker.ts";
 export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
 export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";

@@ -33,6 +33,26 @@ export interface LockLease extends LockIdentity {
 }
 
 /**
+ * What {@linkcode ILockAdapter.createLock} may resolve to. Adapters that issue
+ * no fencing tokens resolve `undefined`.
+ *
+ * @example A grant with a token
+ * ```ts
+ * import type { LockGrant } from "@kontsedal/locco";
+ * const grant: LockGrant = { fence: 1_764_237_000_000_001 };
+ * console.assert(grant.fence! > 0);
+ * ```
+ */
+export interface LockGrant {
+  /**
+   * A monotonic fencing token for the key: a safe integer strictly greater
+   * than every token the store issued before for the same key, whoever held
+   * it, issued atomically with the acquisition.
+   */
+  fence?: number | undefined;
+}
+
+/**
  * The storage contract behind a {@linkcode Locker}. Implement these four
  * methods to plug in a backend of your own; the built-in adapters are
  * `InMemoryAdapter`, `IoRedisAdapter` and `MongoAdapter`.
@@ -47,6 +67,8 @@ export interface LockLease extends LockIdentity {
  *   lock that is gone.
  * - `isValidLock` resolves `true` only while this unique value holds the key,
  *   unexpired.
+ * - Optionally, `createLock` resolves to `{ fence }`, a token that grows
+ *   with every acquisition of the key (see {@linkcode LockGrant}).
  * - Invalid arguments reject with `ValidationError`; no method throws
  *   synchronously.
  *
@@ -55,6 +77,7 @@ export interface LockLease extends LockIdentity {
  * import {
  *   type ILockAdapter,
  *   InMemoryAdapter,
+ *   type LockGrant,
  *   type LockIdentity,
  *   type LockLease,
  *   Locker,
@@ -64,7 +87,7 @@ export interface LockLease extends LockIdentity {
  * class CountingAdapter implements ILockAdapter {
  *   creates = 0;
  *   #inner = new InMemoryAdapter();
- *   createLock(lease: LockLease): Promise<void> {
+ *   createLock(lease: LockLease): Promise<void | LockGrant> {
  *     this.creates++;
  *     return this.#inner.createLock(lease);
  *   }
@@ -90,7 +113,8 @@ export interface ILockAdapter {
    * Stores the lock if the key is free or its previous lock expired.
    *
    * @param lease The key, the holder's unique value and the TTL in milliseconds.
-   * @returns A promise that resolves once the lock is stored.
+   * @returns A promise that resolves once the lock is stored, to a
+   * {@linkcode LockGrant} when the adapter issues fencing tokens.
    * @throws {LockCreateError} When an unexpired lock holds the key.
    * @throws {ValidationError} When an argument is invalid.
    * @example Lock a free key
@@ -103,7 +127,7 @@ export interface ILockAdapter {
    * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "me" }), true);
    * ```
    */
-  createLock(lease: LockLease): Promise<void>;
+  createLock(lease: LockLease): Promise<void | LockGrant>;
   /**
    * Deletes the lock if this unique value holds it, unexpired.
    *

@@ -21,7 +21,9 @@ export type LoccoErrorCode =
   | "LOCK_RELEASE_FAILED"
   | "LOCK_EXTEND_FAILED"
   | "RETRY_FAILED"
-  | "VALIDATION_FAILED";
+  | "VALIDATION_FAILED"
+  | "LOCK_LOST"
+  | "STALE_FENCE";
 
 function captureStack(error: Error, ctor: unknown): void {
   const capture = (Error as { captureStackTrace?: (e: Error, c: unknown) => void })
@@ -299,6 +301,93 @@ export class ValidationError extends LoccoError {
     super(message, options);
     this.name = "ValidationError";
     this.parameter = parameter;
+  }
+}
+
+/**
+ * A held lock was lost: an extension found it expired or taken, or its lease
+ * ran out on the local monotonic clock before it could be renewed. This is
+ * the reason `lock.signal` aborts with, and what `acquire(cb)` rejects with
+ * when the callback ran (partly) without its lock.
+ *
+ * @example The signal says why
+ * ```ts
+ * import { InMemoryAdapter, Locker, LockLostError } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const adapter = new InMemoryAdapter();
+ * const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 3 } });
+ * const lock = await locker.lock("k", 1000).acquire();
+ * await adapter.releaseLock({ key: "k", uniqueValue: lock.uniqueValue }); // someone else frees it
+ * await lock.extend(1000).catch(() => {});
+ * assert.ok(lock.signal.reason instanceof LockLostError);
+ * ```
+ */
+export class LockLostError extends LoccoError {
+  /** Always `"LOCK_LOST"`. */
+  override readonly code: "LOCK_LOST" = "LOCK_LOST";
+  /** The key of the lost lock, when known. */
+  readonly key: string | undefined;
+
+  /**
+   * Creates a LockLostError.
+   *
+   * @param message How the lock was lost.
+   * @param key The key of the lost lock.
+   * @param options Standard error options; `cause` is the error that revealed the loss.
+   * @example Create one
+   * ```ts
+   * import { LockLostError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   * assert.equal(new LockLostError("gone", "k").key, "k");
+   * ```
+   */
+  constructor(message?: string, key?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LockLostError";
+    this.key = key;
+  }
+}
+
+/**
+ * A write carried a fencing token that is not newer than one the resource has
+ * already seen: it comes from a holder whose lock was lost meanwhile. Thrown
+ * by {@linkcode checkFence}.
+ *
+ * @example A stale token
+ * ```ts
+ * import { checkFence, StaleFenceError } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ * assert.throws(() => checkFence(42, 41), StaleFenceError);
+ * ```
+ */
+export class StaleFenceError extends LoccoError {
+  /** Always `"STALE_FENCE"`. */
+  override readonly code: "STALE_FENCE" = "STALE_FENCE";
+  /** The rejected token. */
+  readonly fence: number | undefined;
+  /** The newest token the resource had seen. */
+  readonly latest: number | undefined;
+
+  /**
+   * Creates a StaleFenceError.
+   *
+   * @param message What was rejected.
+   * @param fence The rejected token.
+   * @param latest The newest token seen before.
+   * @param options Standard error options.
+   * @example Create one
+   * ```ts
+   * import { StaleFenceError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   * assert.equal(new StaleFenceError("stale", 1, 2).latest, 2);
+   * ```
+   */
+  constructor(message?: string, fence?: number, latest?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StaleFenceError";
+    this.fence = fence;
+    this.latest = latest;
   }
 }
 

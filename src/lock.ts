@@ -1,12 +1,21 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import type { ILockAdapter } from "./adapter.ts";
-import { LoccoError, LockReleaseError, ValidationError } from "./errors.ts";
+import {
+  LoccoError,
+  LockExtendError,
+  LockLostError,
+  LockReleaseError,
+  ValidationError,
+} from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
+import { type AutoExtend, Lease } from "./_lease.ts";
 import { retryLoop } from "./_retry.ts";
+import { monotonicNow } from "./_timers.ts";
 import { randomUniqueValue } from "./_token.ts";
 import {
   describe,
+  MAX_TIMER_MS,
   validateAdapter,
   validateKey,
   validateRetrySettings,
@@ -73,6 +82,42 @@ export interface AcquireOptions {
    * `AbortSignal.timeout(ms)` makes an acquire timeout.
    */
   signal?: AbortSignal | undefined;
+  /**
+   * Keep the lock while it is held: extend it by its ttl every third of the
+   * ttl until it is released. `true`, or `{ maxHoldTime }` to stop extending
+   * that many milliseconds after the acquire (the lock then expires at that
+   * time unless released). If an extension finds the lock gone, or cannot
+   * reach the backend before the lease runs out, `lock.signal` aborts with
+   * `LockLostError`, and `acquire(cb)` rejects with it once `cb` settles.
+   *
+   * @default {false}
+   */
+  autoExtend?: boolean | AutoExtendOptions | undefined;
+}
+
+/**
+ * Options of auto-extension (see {@linkcode AcquireOptions.autoExtend}).
+ *
+ * @example Keep a lock for at most a minute
+ * ```ts
+ * import { type AutoExtendOptions, InMemoryAdapter, Locker } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const locker = new Locker({
+ *   adapter: new InMemoryAdapter(),
+ *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+ * });
+ * const autoExtend: AutoExtendOptions = { maxHoldTime: 60_000 };
+ * const done = await locker.lock("report", 1000).acquire(() => "done", { autoExtend });
+ * assert.equal(done, "done");
+ * ```
+ */
+export interface AutoExtendOptions {
+  /**
+   * Stop extending this many milliseconds after the acquire: an integer from
+   * 1 to 2147483647. Without it, extension goes on until release.
+   */
+  maxHoldTime?: number | undefined;
 }
 
 /**
@@ -104,24 +149,53 @@ export interface ReleaseOptions {
 
 type State = "idle" | "acquiring" | "held" | "released";
 
-function validateSignal(options: unknown): AbortSignal | undefined {
-  if (options === undefined || options === null) return undefined;
+function validateAcquireOptions(
+  options: unknown,
+): { signal: AbortSignal | undefined; autoExtend: AutoExtend | undefined } {
+  if (options === undefined || options === null) {
+    return { signal: undefined, autoExtend: undefined };
+  }
   if (typeof options !== "object") {
     throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
   }
-  const { signal } = options as { signal?: unknown };
-  if (signal === undefined) return undefined;
-  const candidate = signal as Partial<AbortSignal> | null;
+  const { signal, autoExtend } = options as { signal?: unknown; autoExtend?: unknown };
+  const candidate = signal as Partial<AbortSignal> | null | undefined;
   if (
-    typeof candidate !== "object" || candidate === null ||
-    typeof candidate.aborted !== "boolean" || typeof candidate.addEventListener !== "function"
+    signal !== undefined &&
+    (typeof candidate !== "object" || candidate === null ||
+      typeof candidate.aborted !== "boolean" || typeof candidate.addEventListener !== "function")
   ) {
     throw new ValidationError(
       `options.signal should be an AbortSignal: got ${describe(signal)}`,
       "options.signal",
     );
   }
-  return signal as AbortSignal;
+  return { signal: signal as AbortSignal | undefined, autoExtend: validateAutoExtend(autoExtend) };
+}
+
+function validateAutoExtend(autoExtend: unknown): AutoExtend | undefined {
+  if (autoExtend === undefined || autoExtend === false) return undefined;
+  if (autoExtend === true) return { maxHoldTime: undefined };
+  if (typeof autoExtend !== "object" || autoExtend === null) {
+    throw new ValidationError(
+      `options.autoExtend should be a boolean or { maxHoldTime }: got ${describe(autoExtend)}`,
+      "options.autoExtend",
+    );
+  }
+  const { maxHoldTime } = autoExtend as { maxHoldTime?: unknown };
+  if (
+    maxHoldTime !== undefined &&
+    (typeof maxHoldTime !== "number" || !Number.isInteger(maxHoldTime) || maxHoldTime < 1 ||
+      maxHoldTime > MAX_TIMER_MS)
+  ) {
+    throw new ValidationError(
+      `options.autoExtend.maxHoldTime should be an integer from 1 to ${MAX_TIMER_MS} milliseconds: got ${
+        describe(maxHoldTime)
+      }`,
+      "options.autoExtend.maxHoldTime",
+    );
+  }
+  return { maxHoldTime: maxHoldTime as number | undefined };
 }
 
 /**
@@ -159,6 +233,9 @@ export class Lock {
   readonly retrySettings: Readonly<RetrySettings>;
   #adapter: ILockAdapter;
   #state: State = "idle";
+  #lease: Lease | undefined;
+  #controller: AbortController | undefined;
+  #fence: number | undefined;
 
   /**
    * Creates a Lock without touching storage. Validates the retry settings,
@@ -227,9 +304,9 @@ export class Lock {
    * while holding it, releases it when the callback settles, and resolves to
    * the callback's result. If the
    * callback throws, the lock is released and its error is rethrown. If the
-   * lock turns out to have been lost by then (it expired and someone else
-   * may have taken it), the call rejects with `LockReleaseError` instead of
-   * reporting success.
+   * lock turns out to have been lost by then (its lease ran out, an
+   * extension or the release found it expired or taken), the call rejects
+   * with `LockLostError` instead of reporting success.
    *
    * @typeParam T The callback's result.
    * @param cb The critical section.
@@ -237,7 +314,7 @@ export class Lock {
    * @returns The callback's result.
    * @throws {RetryError} When the retry settings are exhausted.
    * @throws {LoccoError} When this Lock was already acquired, or is being acquired.
-   * @throws {LockReleaseError} When the lock was lost before the callback's release.
+   * @throws {LockLostError} When the lock was lost before the callback settled.
    * @throws {ValidationError} When `cb` or `options` is invalid.
    * @example Run a critical section
    * ```ts
@@ -263,24 +340,39 @@ export class Lock {
     if (cb !== undefined && cb !== null && typeof cb !== "function") {
       throw new ValidationError(`cb should be a function: got ${describe(cb)}`, "cb");
     }
-    const signal = validateSignal(options);
+    const { signal, autoExtend } = validateAcquireOptions(options);
     if (this.#state === "acquiring") throw new LoccoError("Lock is already being acquired");
     if (this.#state !== "idle") throw new LoccoError("Lock is already acquired");
     this.#state = "acquiring";
     const adapter = this.#adapter;
     const lease = { key: this.key, uniqueValue: this.uniqueValue, ttl: this.ttl };
+    let sentAt = 0;
+    let grant: unknown;
     try {
       await retryLoop({
         key: this.key,
         settings: this.retrySettings,
         signal,
-        attempt: () => adapter.createLock(lease),
+        attempt: async () => {
+          sentAt = monotonicNow();
+          grant = await adapter.createLock(lease);
+        },
       });
     } catch (error) {
       this.#state = "idle";
       throw error;
     }
     this.#state = "held";
+    const fence = (grant as { fence?: unknown } | undefined)?.fence;
+    this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
+    this.#lease = new Lease(
+      this.key,
+      this.ttl,
+      sentAt,
+      (ttl) => this.#adapter.extendLock({ key: this.key, uniqueValue: this.uniqueValue, ttl }),
+      autoExtend,
+      this.#controller,
+    );
     if (typeof cb !== "function") return this;
 
     let result: Awaited<T>;
@@ -290,8 +382,12 @@ export class Lock {
       if (this.#state === "held") await this.release().catch(() => {});
       throw error;
     }
-    // The callback may have released the lock itself.
-    if (this.#state === "held") await this.release({ throwOnFail: true });
+    // A lease that ran out on the local clock, or a release that finds the
+    // lock gone, means the callback may have run without its lock.
+    this.#lease.checkExpired();
+    if (this.#state === "held") await this.release();
+    const lost = this.#lease.lost;
+    if (lost !== undefined) throw lost;
     return result;
   }
 
@@ -353,13 +449,18 @@ export class Lock {
       if (throwOnFail) throw new LoccoError("Locco:::Lock:::release Can't release resource twice");
       return;
     }
+    this.#lease?.stopRenewal();
     try {
       await this.#adapter.releaseLock({ key: this.key, uniqueValue: this.uniqueValue });
     } catch (error) {
-      if (error instanceof LockReleaseError && !throwOnFail) return;
+      if (error instanceof LockReleaseError) {
+        this.#lease?.lose(this.#lostError("it expired or another holder took it", error));
+        if (!throwOnFail) return;
+      }
       throw error;
     }
     this.#state = "released";
+    this.#lease?.end();
   }
 
   /**
@@ -396,10 +497,141 @@ export class Lock {
     if (this.#state === "released") {
       throw new LoccoError("Locco:::Lock:::extend Can't extend a released lock");
     }
-    await this.#adapter.extendLock({
-      key: this.key,
-      uniqueValue: this.uniqueValue,
-      ttl: validateTtl(ttl),
+    const checkedTtl = validateTtl(ttl);
+    const sentAt = monotonicNow();
+    try {
+      await this.#adapter.extendLock({
+        key: this.key,
+        uniqueValue: this.uniqueValue,
+        ttl: checkedTtl,
+      });
+    } catch (error) {
+      if (error instanceof LockExtendError) {
+        this.#lease?.lose(this.#lostError("it expired or another holder took it", error));
+      }
+      throw error;
+    }
+    this.#lease?.renewed(sentAt, checkedTtl);
+  }
+
+  /**
+   * The fencing token of this acquisition: a number that grows with every
+   * acquisition of the key, whoever acquires it. Pass it to the resource you
+   * protect and let it reject writes whose token is not newer than the last
+   * one it accepted (see {@linkcode checkFence}): a holder that paused past
+   * its TTL is then refused instead of overwriting the new holder's work.
+   * `undefined` before acquire, and with custom adapters that issue none.
+   *
+   * @example Tokens grow with every acquisition
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const first = await locker.lock("k", 1000).acquire();
+   * await first.release();
+   * const second = await locker.lock("k", 1000).acquire();
+   * assert.ok(second.fence! > first.fence!);
+   * await second.release();
+   * ```
+   */
+  get fence(): number | undefined {
+    return this.#fence;
+  }
+
+  /**
+   * An `AbortSignal` that aborts when this lock stops being held: with a
+   * `LockLostError` when an extension finds it gone or its lease runs out on
+   * the local monotonic clock (before the backend's TTL lapses, thanks to a
+   * drift margin), or with a `LoccoError` when it is released. Pass it to the
+   * work you do under the lock so that work stops when the lock does. Its
+   * timer does not keep the process alive on its own.
+   *
+   * @example Stop work when the lock is lost
+   * ```ts
+   * import { InMemoryAdapter, Locker, LockLostError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock("k", 50).acquire();
+   * const work = new Promise((resolve) => setTimeout(resolve, 100)); // outlives the lease
+   * let stopped = false;
+   * lock.signal.addEventListener("abort", () => stopped = true);
+   * await work;
+   * assert.equal(stopped, true);
+   * assert.ok(lock.signal.reason instanceof LockLostError);
+   * ```
+   */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      this.#lease?.watch(this.#controller);
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * How many milliseconds this lock is surely still held, measured on the
+   * local monotonic clock from when the acquire (or the last extension) was
+   * sent, minus a drift margin (1 % of the ttl + 2 ms). 0 when not held.
+   *
+   * @returns Milliseconds of guaranteed validity left.
+   * @example Decide whether there is time for one more step
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock("k", 10_000).acquire();
+   * assert.ok(lock.remainingTtl() > 9000 && lock.remainingTtl() <= 10_000);
+   * await lock.release();
+   * assert.equal(lock.remainingTtl(), 0);
+   * ```
+   */
+  remainingTtl(): number {
+    if (this.#state !== "held" || this.#lease === undefined) return 0;
+    return Math.max(0, this.#lease.validUntil - monotonicNow());
+  }
+
+  /**
+   * The instant, in epoch milliseconds, until which this lock is surely held
+   * (see {@linkcode Lock.remainingTtl}); `undefined` when not held.
+   *
+   * @example When to be done
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock("k", 10_000).acquire();
+   * assert.ok(lock.expiresAt! > Date.now() + 9000);
+   * await lock.release();
+   * assert.equal(lock.expiresAt, undefined);
+   * ```
+   */
+  get expiresAt(): number | undefined {
+    if (this.#state !== "held" || this.#lease === undefined) return undefined;
+    const validUntil = this.#lease.validUntil;
+    return Number.isFinite(validUntil)
+      ? Math.floor(performance.timeOrigin + validUntil)
+      : undefined;
+  }
+
+  #lostError(why: string, cause: unknown): LockLostError {
+    return new LockLostError(`Lock ${JSON.stringify(this.key)} was lost: ${why}`, this.key, {
+      cause,
     });
   }
 

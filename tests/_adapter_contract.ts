@@ -4,12 +4,15 @@
 
 import assert from "node:assert/strict";
 import {
+  checkFence,
   type ILockAdapter,
   LockCreateError,
   Locker,
   LockExtendError,
+  LockLostError,
   LockReleaseError,
   RetryError,
+  StaleFenceError,
   ValidationError,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
@@ -78,6 +81,37 @@ export function testAdapterContract(
     await a.createLock({ key, uniqueValue: "b", ttl: 5000 });
     assert.equal(await a.isValidLock({ key, uniqueValue: "b" }), true);
   });
+
+  contract(
+    "createLock() issues fencing tokens that grow across release, expiry and takeover",
+    async (_, a) => {
+      const key = uniqueKey();
+      const fences: number[] = [];
+      const take = async (uniqueValue: string, ttl: number) => {
+        const grant = await a.createLock({ key, uniqueValue, ttl });
+        assert.ok(
+          grant !== undefined && Number.isSafeInteger(grant.fence),
+          `no fence: ${JSON.stringify(grant)}`,
+        );
+        fences.push(grant.fence!);
+      };
+      await take("a", 5000);
+      await a.releaseLock({ key, uniqueValue: "a" });
+      await take("b", 100);
+      await delay(200);
+      await take("c", 5000);
+      await a.releaseLock({ key, uniqueValue: "c" });
+      for (let i = 0; i < 20; i++) {
+        await take(`d${i}`, 5000);
+        await a.releaseLock({ key, uniqueValue: `d${i}` });
+      }
+      for (let i = 1; i < fences.length; i++) {
+        assert.ok(fences[i]! > fences[i - 1]!, `token ${i} did not grow: ${fences.join(", ")}`);
+      }
+      const other = await a.createLock({ key: uniqueKey(), uniqueValue: "x", ttl: 5000 });
+      assert.ok(other !== undefined && Number.isSafeInteger(other.fence));
+    },
+  );
 
   contract("releaseLock() by the owner frees the key at once (B52)", async (_, a) => {
     const key = uniqueKey();
@@ -253,6 +287,65 @@ export function testAdapterContract(
       for (const r of results) {
         if (r.status === "rejected") assert.ok(r.reason instanceof RetryError, String(r.reason));
       }
+    },
+  );
+
+  contract(
+    "a holder paused past its ttl has its late write rejected by checkFence()",
+    async (_, adapter) => {
+      const key = uniqueKey();
+      const locker = new Locker({ adapter, retrySettings: { retryTimes: 100, retryDelay: 20 } });
+      const store = { value: "initial", fence: undefined as number | undefined };
+      const write = (value: string, fence: number | undefined) => {
+        checkFence(store.fence, fence!);
+        store.value = value;
+        store.fence = fence;
+      };
+      const paused = await locker.lock(key, 150).acquire();
+      await locker.lock(key, 5000).acquire((lock) => write("new holder", lock.fence));
+      assert.throws(() => write("paused holder", paused.fence), StaleFenceError);
+      assert.equal(store.value, "new holder");
+    },
+  );
+
+  contract(
+    "acquire({ autoExtend }) keeps a 200 ms lock through 2 s of work",
+    async (backend, adapter) => {
+      const key = uniqueKey();
+      const locker = new Locker({ adapter, retrySettings: { retryTimes: 1, retryDelay: 10 } });
+      const rival = new Locker({
+        adapter: await backend.connect(),
+        retrySettings: { retryTimes: 1, retryDelay: 10 },
+      });
+      const result = await locker.lock(key, 200).acquire(async (lock) => {
+        for (let i = 0; i < 8; i++) {
+          await delay(250);
+          await assert.rejects(rival.lock(key, 200).acquire(), RetryError);
+        }
+        assert.equal(lock.signal.aborted, false);
+        return "done";
+      }, { autoExtend: true });
+      assert.equal(result, "done");
+      await rival.lock(key, 200).acquire();
+    },
+  );
+
+  contract(
+    "lock.signal aborts with LockLostError when the key is deleted under an auto-extended lock",
+    async (_, adapter) => {
+      const key = uniqueKey();
+      const locker = new Locker({ adapter, retrySettings: { retryTimes: 1, retryDelay: 10 } });
+      const lock = await locker.lock(key, 300).acquire(undefined, { autoExtend: true });
+      await adapter.releaseLock({ key, uniqueValue: lock.uniqueValue });
+      const reason = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("lock.signal did not abort")), 3000);
+        lock.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve(lock.signal.reason);
+        }, { once: true });
+      });
+      assert.ok(reason instanceof LockLostError, String(reason));
+      await lock.release();
     },
   );
 

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { ILockAdapter, LockIdentity, LockLease } from "@kontsedal/locco";
+import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "@kontsedal/locco";
 
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
@@ -73,7 +73,7 @@ export class RecordingAdapter {
     return run();
   }
 
-  createLock(args: LockLease): Promise<void> {
+  createLock(args: LockLease): Promise<void | LockGrant> {
     return this.#record("createLock", args, () => this.#inner.createLock(args));
   }
   releaseLock(args: LockIdentity): Promise<void> {

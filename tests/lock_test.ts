@@ -7,6 +7,7 @@ import {
   Lock,
   Locker,
   LockExtendError,
+  LockLostError,
   LockReleaseError,
   RetryError,
   ValidationError,
@@ -159,7 +160,7 @@ Deno.test("Lock.acquire() rejects a callback that is not a function, before any 
   assert.equal(adapter.calls.length, 0);
 });
 
-Deno.test("Lock.acquire(cb) rejects with LockReleaseError when the lock was lost during the callback (B36)", async () => {
+Deno.test("Lock.acquire(cb) rejects with LockLostError when the lock was lost during the callback (B36)", async () => {
   const { clock, locker } = setup();
   const thief = locker.lock("k", 1000);
   await assert.rejects(
@@ -168,7 +169,7 @@ Deno.test("Lock.acquire(cb) rejects with LockReleaseError when the lock was lost
       await thief.acquire();
       return "done";
     }),
-    LockReleaseError,
+    (e) => e instanceof LockLostError && e.cause instanceof LockReleaseError && e.key === "k",
   );
   assert.equal(await thief.isLocked(), true);
 });

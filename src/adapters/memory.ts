@@ -24,7 +24,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
 import { describe, validateIdentity, validateLease } from "../_validate.ts";
@@ -58,11 +58,18 @@ export interface InMemoryAdapterOptions {
 }
 
 interface Entry {
-  uniqueValue: string;
+  /** `undefined` once released: the entry stays for a while to keep `fence`. */
+  uniqueValue: string | undefined;
   expireAt: number;
+  fence: number;
 }
 
 const MIN_SWEEP_SIZE = 64;
+// An entry is dropped only after it has been expired this long, and a new
+// key's first token is at least the clock in microseconds, so tokens keep
+// growing across a sweep (unless a key sees a million acquisitions within
+// one millisecond of the clock).
+const SWEEP_AFTER_MS = 1000;
 
 /**
  * Keeps locks in a `Map` in this process. Two instances do not share locks.
@@ -71,6 +78,10 @@ const MIN_SWEEP_SIZE = 64;
  * `now < expireAt`, where `expireAt = now + ttl` at create or extend time.
  * Expired entries are taken over on create and swept in bulk as the map grows,
  * so memory stays bounded without any timer.
+ *
+ * Every acquisition gets a fencing token (`lock.fence`): the key's previous
+ * token plus one, and at least the clock in microseconds, so it keeps growing
+ * after releases, expiries and sweeps.
  *
  * @example Contention, then release
  * ```ts
@@ -121,7 +132,7 @@ export class InMemoryAdapter implements ILockAdapter {
    * Stores the lock if the key is free or its lock expired.
    *
    * @param lease The key, unique value and ttl in milliseconds.
-   * @returns A promise that resolves once the lock is stored.
+   * @returns A promise that resolves to the lock's fencing token once the lock is stored.
    * @throws {LockCreateError} When an unexpired lock holds the key (even with the same unique value).
    * @throws {ValidationError} When an argument is invalid.
    * @example Take a free key
@@ -133,15 +144,17 @@ export class InMemoryAdapter implements ILockAdapter {
    * assert.equal(await adapter.isValidLock({ key: "k", uniqueValue: "a" }), true);
    * ```
    */
-  async createLock(lease: LockLease): Promise<void> {
+  async createLock(lease: LockLease): Promise<LockGrant> {
     const { key, uniqueValue, ttl } = validateLease(lease);
     const now = this.#now();
     const entry = this.#locks.get(key);
-    if (entry !== undefined && now < entry.expireAt) {
+    if (entry?.uniqueValue !== undefined && now < entry.expireAt) {
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
-    this.#locks.set(key, { uniqueValue, expireAt: now + ttl });
+    const fence = Math.max((entry?.fence ?? 0) + 1, Math.floor(now * 1000));
+    this.#locks.set(key, { uniqueValue, expireAt: now + ttl, fence });
     if (this.#locks.size >= this.#sweepAt) this.#sweep(now);
+    return { fence };
   }
 
   /**
@@ -166,7 +179,8 @@ export class InMemoryAdapter implements ILockAdapter {
     const entry = this.#liveEntry(key);
     if (entry === undefined) throw new LockReleaseError("Lock is already expired");
     if (entry.uniqueValue !== uniqueValue) throw new LockReleaseError("Lock is already taken");
-    this.#locks.delete(key);
+    entry.uniqueValue = undefined;
+    entry.expireAt = this.#now();
   }
 
   /**
@@ -218,17 +232,16 @@ export class InMemoryAdapter implements ILockAdapter {
 
   #liveEntry(key: string): Entry | undefined {
     const entry = this.#locks.get(key);
-    if (entry === undefined) return undefined;
-    if (this.#now() < entry.expireAt) return entry;
-    this.#locks.delete(key);
-    return undefined;
+    if (entry?.uniqueValue === undefined || this.#now() >= entry.expireAt) return undefined;
+    return entry;
   }
 
-  // Drops expired entries once the map has doubled since the last sweep:
-  // amortised O(1) per create, and memory bounded by twice the live locks.
+  // Drops long-expired entries once the map has doubled since the last sweep:
+  // amortised O(1) per create, and memory bounded by about twice the keys used
+  // in the last second.
   #sweep(now: number): void {
     for (const [key, entry] of this.#locks) {
-      if (entry.expireAt <= now) this.#locks.delete(key);
+      if (entry.expireAt <= now - SWEEP_AFTER_MS) this.#locks.delete(key);
     }
     this.#sweepAt = Math.max(MIN_SWEEP_SIZE, this.#locks.size * 2);
   }

@@ -1,7 +1,7 @@
 // Copyright 2026 the locco authors. MIT license.
 
 /**
- * The MongoDB adapter: locks are documents `{ key, uniqueValue, expireAt }`
+ * The MongoDB adapter: locks are documents `{ key, uniqueValue, expireAt, ... }`
  * in one collection (default `"locco-locks"`) with a unique index on `key`.
  * You bring the client (the `mongodb` driver 6 or 7, or anything shaped like
  * it); locco does not import the driver. Lock creation is one filtered upsert
@@ -30,7 +30,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
 import {
   LoccoError,
   LockCreateError,
@@ -69,24 +69,20 @@ export interface MongoLikeCollection {
    * Updates the first document matching `filter`, or inserts one when `upsert` is set.
    *
    * @param filter The query.
-   * @param update A `$set` update.
+   * @param update `$set`, with `$inc` and `$setOnInsert` (acquire) or `$unset` (release).
    * @param options `{ upsert: true }` for lock creation only.
    * @returns The write result; `acknowledged` is false for write concern `w: 0`.
    */
   updateOne(
     filter: { [field: string]: unknown },
-    update: { $set: { [field: string]: unknown } },
+    update: {
+      $set: { [field: string]: unknown };
+      $inc?: { [field: string]: number };
+      $setOnInsert?: { [field: string]: unknown };
+      $unset?: { [field: string]: "" };
+    },
     options?: { upsert?: boolean },
   ): Promise<{ acknowledged?: boolean; matchedCount: number }>;
-  /**
-   * Deletes the first document matching `filter`.
-   *
-   * @param filter The query.
-   * @returns The write result.
-   */
-  deleteOne(
-    filter: { [field: string]: unknown },
-  ): Promise<{ acknowledged?: boolean; deletedCount: number }>;
   /**
    * Finds the first document matching `filter`.
    *
@@ -187,9 +183,21 @@ export interface MongoAdapterOptions {
    * @default {Date.now}
    */
   now?: (() => number) | undefined;
+  /**
+   * Issue a fencing token with every acquisition (`lock.fence`). It costs one
+   * `findOne` after the acquiring `updateOne`; turn it off to save that round
+   * trip when nothing checks the tokens.
+   *
+   * @default {true}
+   */
+  fencing?: boolean | undefined;
 }
 
 const DEFAULT_COLLECTION = "locco-locks";
+// A released lock's document is kept (unowned) this long, so the key's
+// fencing counter survives quick release/acquire cycles; the TTL index
+// removes it afterwards.
+const RELEASED_RETENTION_MS = 3_600_000;
 const DEFAULT_DRIFT_MARGIN_MS = 50;
 const DUPLICATE_KEY = 11000;
 
@@ -197,17 +205,24 @@ const DUPLICATE_KEY = 11000;
  * Keeps locks in a MongoDB collection. Several adapters (in several
  * processes) on the same collection share the locks.
  *
- * Storage: one document per key, `{ key, uniqueValue, expireAt }`, with a
- * unique index on `key` and a TTL index on `expireAt` (`expireAfterSeconds:
- * 0`, cleanup only: expiry never depends on documents being deleted). The
- * first `createLock` creates both indexes (once, even under concurrent first
- * calls); a failure rejects that call and is retried by the next one.
+ * Storage: one document per key, `{ key, uniqueValue, expireAt, fence,
+ * fenceBase }`, with a unique index on `key` and a TTL index on `expireAt`
+ * (`expireAfterSeconds: 0`, cleanup only: expiry never depends on documents
+ * being deleted). The first `createLock` creates both indexes (once, even
+ * under concurrent first calls); a failure rejects that call and is retried
+ * by the next one.
  *
- * - `createLock`: `updateOne({ key, expireAt: { $lte: now - clockDriftMargin } },
- *   { $set: { key, uniqueValue, expireAt: now + ttl } }, { upsert: true })`. A held
- *   key makes the upsert insert a second document, which the unique index
- *   rejects with E11000: that, and only that, is `LockCreateError`.
- * - `releaseLock`: `deleteOne({ key, uniqueValue, expireAt: { $gt: now } })`.
+ * - `createLock`: `updateOne({ key, $or: [{ expireAt: { $lte: now -
+ *   clockDriftMargin } }, { uniqueValue: null }] }, { $set: { key, uniqueValue,
+ *   expireAt: now + ttl }, $inc: { fence: 1 }, $setOnInsert: { fenceBase:
+ *   nowMicros } }, { upsert: true })`. A held key makes the upsert insert a
+ *   second document, which the unique index rejects with E11000: that, and
+ *   only that, is `LockCreateError`. Then one `findOne` reads the fencing
+ *   token, `fenceBase + fence` (unless `fencing: false`).
+ * - `releaseLock`: `updateOne({ key, uniqueValue, expireAt: { $gt: now } },
+ *   { $set: { expireAt: now + 1 hour }, $unset: { uniqueValue: "" } })`: the
+ *   key is free at once, and its document (with the fencing counter) stays
+ *   for an hour before the TTL index removes it.
  * - `extendLock`: `updateOne({ key, uniqueValue, expireAt: { $gt: now } },
  *   { $set: { expireAt: now + ttl } })`, never an upsert, so a lock that is gone
  *   is never re-created.
@@ -239,6 +254,7 @@ export class MongoAdapter implements ILockAdapter {
   #collection: MongoLikeCollection;
   #driftMargin: number;
   #now: () => number;
+  #fencing: boolean;
   #indexes: Promise<void> | undefined;
 
   /**
@@ -272,6 +288,7 @@ export class MongoAdapter implements ILockAdapter {
       locksCollectionName = DEFAULT_COLLECTION,
       clockDriftMargin = DEFAULT_DRIFT_MARGIN_MS,
       now = Date.now,
+      fencing = true,
     } = options;
     if (typeof client !== "object" || client === null || typeof client.db !== "function") {
       throw new ValidationError(
@@ -304,6 +321,12 @@ export class MongoAdapter implements ILockAdapter {
         "options.clockDriftMargin",
       );
     }
+    if (typeof fencing !== "boolean") {
+      throw new ValidationError(
+        `options.fencing should be a boolean: got ${describe(fencing)}`,
+        "options.fencing",
+      );
+    }
     if (typeof now !== "function") {
       throw new ValidationError(
         `options.now should be a function: got ${describe(now)}`,
@@ -314,7 +337,7 @@ export class MongoAdapter implements ILockAdapter {
     const collection = typeof db?.collection === "function"
       ? db.collection(locksCollectionName)
       : undefined;
-    const methods = ["createIndex", "updateOne", "deleteOne", "findOne"] as const;
+    const methods = ["createIndex", "updateOne", "findOne"] as const;
     if (
       typeof collection !== "object" || collection === null ||
       methods.some((method) => typeof collection[method] !== "function")
@@ -329,6 +352,7 @@ export class MongoAdapter implements ILockAdapter {
     this.#collection = collection;
     this.#driftMargin = clockDriftMargin;
     this.#now = now;
+    this.#fencing = fencing;
   }
 
   /**
@@ -337,7 +361,7 @@ export class MongoAdapter implements ILockAdapter {
    * first call.
    *
    * @param lease The key, unique value and ttl in milliseconds.
-   * @returns A promise that resolves once the lock is stored.
+   * @returns The fencing token (unless `fencing: false`), once the lock is stored.
    * @throws {LockCreateError} When an unexpired lock holds the key (a duplicate
    *   key error, code 11000, from the unique index on `key`). Every other error,
    *   including an index creation failure, rejects unchanged.
@@ -359,15 +383,22 @@ export class MongoAdapter implements ILockAdapter {
    * }
    * ```
    */
-  async createLock(lease: LockLease): Promise<void> {
+  async createLock(lease: LockLease): Promise<LockGrant> {
     const { key, uniqueValue, ttl } = validateLease(lease);
     await this.#ensureIndexes();
     const now = this.#clock();
     let result: { acknowledged?: boolean; matchedCount: number };
     try {
       result = await this.#collection.updateOne(
-        { key, expireAt: { $lte: new Date(now - this.#driftMargin) } },
-        { $set: { key, uniqueValue, expireAt: new Date(now + ttl) } },
+        {
+          key,
+          $or: [{ expireAt: { $lte: new Date(now - this.#driftMargin) } }, { uniqueValue: null }],
+        },
+        {
+          $set: { key, uniqueValue, expireAt: new Date(now + ttl) },
+          $inc: { fence: 1 },
+          $setOnInsert: { fenceBase: now * 1000 },
+        },
         { upsert: true },
       );
     } catch (error) {
@@ -377,13 +408,25 @@ export class MongoAdapter implements ILockAdapter {
       throw error;
     }
     checkAcknowledged(result);
+    if (!this.#fencing) return {};
+    // The counter was bumped atomically with the acquisition; only reading it
+    // needs a second round trip.
+    const document = await this.#collection.findOne(
+      { key, uniqueValue },
+      { projection: { fence: 1, fenceBase: 1 } },
+    ) as { fence?: unknown; fenceBase?: unknown } | null;
+    if (document === null || document === undefined) {
+      throw new LockCreateError(`Key ${describe(key)} was taken over right after its acquisition`);
+    }
+    const fence = Number(document.fenceBase ?? 0) + Number(document.fence);
+    return Number.isSafeInteger(fence) ? { fence } : {};
   }
 
   /**
    * Deletes the lock if this unique value holds it, unexpired.
    *
    * @param identity The key and unique value.
-   * @returns A promise that resolves once the lock is deleted.
+   * @returns A promise that resolves once the lock is released.
    * @throws {LockReleaseError} When the lock expired or another owner holds the key.
    * @throws {LoccoError} When the write is unacknowledged (write concern `w: 0`).
    * @throws {ValidationError} When an argument is invalid.
@@ -403,13 +446,13 @@ export class MongoAdapter implements ILockAdapter {
    */
   async releaseLock(identity: LockIdentity): Promise<void> {
     const { key, uniqueValue } = validateIdentity(identity);
-    const result = await this.#collection.deleteOne({
-      key,
-      uniqueValue,
-      expireAt: { $gt: new Date(this.#clock()) },
-    });
+    const now = this.#clock();
+    const result = await this.#collection.updateOne(
+      { key, uniqueValue, expireAt: { $gt: new Date(now) } },
+      { $set: { expireAt: new Date(now + RELEASED_RETENTION_MS) }, $unset: { uniqueValue: "" } },
+    );
     checkAcknowledged(result);
-    if (!(result.deletedCount > 0)) {
+    if (!(result.matchedCount > 0)) {
       throw new LockReleaseError(
         `Cannot release lock ${describe(key)}: it expired or another owner holds it`,
       );

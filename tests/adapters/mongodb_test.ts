@@ -178,7 +178,6 @@ function wrapClient(
           return {
             createIndex: (spec, options) => createIndex(inner, spec, options),
             updateOne: (filter, update, options) => inner.updateOne(filter, update, options),
-            deleteOne: (filter) => inner.deleteOne(filter),
             findOne: (filter, options) => inner.findOne(filter, options),
           };
         },
@@ -258,7 +257,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter.createLock() stores one document { key, uniqueValue, expireAt } per key",
+      "MongoAdapter.createLock() stores one document { key, uniqueValue, expireAt, fence, fenceBase } per key",
       async (env) => {
         const adapter = env.adapter({ clockDriftMargin: 0 });
         const key = uniqueKey();
@@ -267,8 +266,13 @@ for (const target of TARGETS) {
         const documents = await env.locks().find({ key }).toArray();
         assert.equal(documents.length, 1);
         const [document] = documents;
-        assert.deepEqual(Object.keys(document!).sort(), ["_id", "expireAt", "key", "uniqueValue"]);
+        assert.deepEqual(
+          Object.keys(document!).sort(),
+          ["_id", "expireAt", "fence", "fenceBase", "key", "uniqueValue"],
+        );
         assert.equal(document!.uniqueValue, "a");
+        assert.equal(document!.fence, 1);
+        assert.ok(document!.fenceBase >= before * 1000 && document!.fenceBase <= Date.now() * 1000);
         assert.ok(document!.expireAt instanceof Date);
         const expireAt = document!.expireAt.getTime();
         assert.ok(expireAt >= before + 5000 && expireAt <= Date.now() + 5000, String(expireAt));
@@ -336,7 +340,9 @@ for (const target of TARGETS) {
           adapter.extendLock({ key: released, uniqueValue: "a", ttl: 5000 }),
           LockExtendError,
         );
-        assert.equal(await env.locks().countDocuments({ key: released }), 0);
+        const [kept] = await env.locks().find({ key: released }).toArray();
+        assert.equal(kept?.uniqueValue, undefined, "the released document keeps no owner");
+        assert.equal(await adapter.isValidLock({ key: released, uniqueValue: "a" }), false);
 
         const taken = uniqueKey();
         await adapter.createLock({ key: taken, uniqueValue: "a", ttl: LONG_TTL });
@@ -545,7 +551,6 @@ function fakeClient(
   const collection = {
     createIndex: call("createIndex"),
     updateOne: call("updateOne"),
-    deleteOne: call("deleteOne"),
     findOne: call("findOne"),
   } as unknown as MongoLikeCollection;
   return { client: { db: () => ({ collection: () => collection }) }, calls };
@@ -626,15 +631,13 @@ Deno.test("MongoAdapter methods reject with ValidationError before any I/O (B83)
 
 Deno.test("MongoAdapter methods reject with the driver's own error, never a lock error", async (t) => {
   const failure = Object.assign(new Error("connection reset"), { name: "MongoNetworkError" });
-  for (const method of ["updateOne", "deleteOne", "findOne"]) {
+  for (const method of ["updateOne", "findOne"]) {
     await t.step(method, async () => {
       const { client } = fakeClient((m) => m === method ? Promise.reject(failure) : ok(m));
       const adapter = new MongoAdapter({ client });
       const lease = { key: "k", uniqueValue: "a", ttl: 1000 };
       const operations = method === "updateOne"
-        ? [adapter.createLock(lease), adapter.extendLock(lease)]
-        : method === "deleteOne"
-        ? [adapter.releaseLock(lease)]
+        ? [adapter.createLock(lease), adapter.extendLock(lease), adapter.releaseLock(lease)]
         : [adapter.isValidLock(lease)];
       for (const operation of operations) {
         await assert.rejects(operation, (error: unknown) => error === failure);

@@ -9,6 +9,7 @@ import {
   isLoccoError,
   LockCreateError,
   Locker,
+  LockLostError,
   RetryError,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "../_helpers.ts";
@@ -132,6 +133,38 @@ for (const driver of DRIVERS) {
       const again = await locker.lock("held", 1000).acquire();
       assert.equal(await again.isLocked(), true);
       await again.release({ throwOnFail: true });
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
+  Deno.test(`IoRedisAdapter: lock.signal aborts with LockLostError when Redis stops under an auto-extended lock (${driver.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = driver.make(server.url, FAIL_FAST);
+    client.on("error", () => {});
+    try {
+      await waitFor("the client to connect", () => (client as Status).status === "ready");
+      const locker = new Locker({
+        adapter: new IoRedisAdapter({ client }),
+        retrySettings: { retryDelay: 5, retryTimes: 5 },
+      });
+      const lock = await locker.lock(uniqueKey(), 400).acquire(undefined, { autoExtend: true });
+      const lost = new Promise<unknown>((resolve) =>
+        lock.signal.addEventListener("abort", () => resolve(lock.signal.reason), { once: true })
+      );
+      await delay(300);
+      assert.equal(lock.signal.aborted, false, "auto-extension kept the lock while Redis was up");
+      const stoppedAt = performance.now();
+      await server.stop();
+      const reason = await within(3000, lost, "lock.signal");
+      assert.ok(reason instanceof LockLostError, String(reason));
+      assert.ok(!isLoccoError(reason.cause), `cause should be the driver error: ${reason.cause}`);
+      assert.ok(performance.now() - stoppedAt < 400 + 200, "the signal fired long after the TTL");
+      assert.equal(lock.remainingTtl(), 0);
+      await assert.rejects(within(2000, lock.release(), "release()"), (e) => !isLoccoError(e));
+      await server.restart();
+      await waitFor("the client to reconnect", () => (client as Status).status === "ready");
     } finally {
       client.disconnect();
       await server.stop();

@@ -1,0 +1,76 @@
+// Copyright 2026 the locco authors. MIT license.
+// One OS process of the multi-process fencing test (fence_process_test.ts):
+// acquires one key `iterations` times on Redis or MongoDB and, under the lock,
+// reads and bumps a shared sequence number (a plain read then write), then
+// prints "<sequence> <fence>" per acquisition. The parent checks that the
+// sequence has no gap (exclusion held) and that fences grow along it.
+// Runs on Deno, Node (through tsx) and Bun; no top-level await (Node's CJS run).
+
+import process from "node:process";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { type ILockAdapter, Locker } from "@kontsedal/locco";
+import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { MongoAdapter } from "@kontsedal/locco/mongodb";
+
+interface Store {
+  adapter: ILockAdapter;
+  next(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function openStore(backend: string, url: string, key: string): Promise<Store> {
+  if (backend === "redis") {
+    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+    return {
+      adapter: new IoRedisAdapter({ client }),
+      async next() {
+        const value = Number(await client.get(`${key}:sequence`) ?? 0);
+        await client.set(`${key}:sequence`, String(value + 1));
+        return value;
+      },
+      close: async () => void await client.quit(),
+    };
+  }
+  const client = new MongoClient(url, { directConnection: true, maxPoolSize: 2 });
+  const sequences = client.db("locco-fence").collection<{ _id: string; value: number }>("seq");
+  return {
+    adapter: new MongoAdapter({ client, dbName: "locco-fence" }),
+    async next() {
+      const value = (await sequences.findOne({ _id: key }))?.value ?? 0;
+      await sequences.updateOne({ _id: key }, { $set: { value: value + 1 } }, { upsert: true });
+      return value;
+    },
+    close: () => client.close(),
+  };
+}
+
+async function main(): Promise<void> {
+  const [backend, url, key, iterationsArg] = process.argv.slice(2);
+  if (!backend || !url || !key || !iterationsArg) {
+    throw new Error("usage: _fence_worker <redis|mongodb> <url> <key> <iterations>");
+  }
+  const store = await openStore(backend, url, key);
+  const lines: string[] = [];
+  try {
+    const locker = new Locker({
+      adapter: store.adapter,
+      retrySettings: { retryDelayFn: () => 1 + Math.random() * 3, totalTime: 60_000 },
+    });
+    for (let i = 0; i < Number(iterationsArg); i++) {
+      // Short ttls, some left to expire instead of released: tokens must grow across both.
+      const lock = await locker.lock(key, 50).acquire();
+      lines.push(`${await store.next()} ${lock.fence}`);
+      if (i % 10 !== 9) await lock.release();
+      else await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+  } finally {
+    await store.close();
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error?.stack ?? error}\n`);
+  process.exitCode = 1;
+});
