@@ -69,6 +69,8 @@ const OPTION_NAMES = [
   "ttl",
   "uniqueValue",
   "signal",
+  "autoExtend",
+  "maxHoldTime",
   "throwOnFail",
   "client",
   "prefix",
@@ -315,6 +317,7 @@ function fuzzPublicApi(name: string, open: () => Promise<Backend>, numRuns: numb
               true,
             );
             await attempt("lock.isLocked()", () => lock.isLocked(), true);
+            assert.ok(lock.remainingTtl() >= 0);
             if (extendFirst) {
               await attempt("lock.extend()", () => lock.extend(extendTtl as never), true);
             }

@@ -222,7 +222,7 @@ async function main(): Promise<number> {
     const anyGaveUp = () => crashes.some((c) => c.includes("exited (3)"));
     const deadline = started + deadlineMs;
     const findHolder = async (): Promise<{ entry: Slot; it: string } | undefined> => {
-      for (let tries = 0; tries < 50 && performance.now() < deadline; tries++) {
+      for (let tries = 0; tries < 300 && performance.now() < deadline; tries++) {
         const inside = await resource.hgetall(keys.inside);
         const candidates = Object.entries(inside).flatMap(([slot, at]) => {
           const entry = slots[Number(slot)];

@@ -57,7 +57,10 @@ Deno.test("MongoAdapter.createLock() keeps a key exclusive after the server rest
     );
     const before = uniqueKey();
     await a!.createLock({ key: before, uniqueValue: "a", ttl: 5000 });
-    await assert.rejects(b!.createLock({ key: before, uniqueValue: "b", ttl: 5000 }), LockCreateError);
+    await assert.rejects(
+      b!.createLock({ key: before, uniqueValue: "b", ttl: 5000 }),
+      LockCreateError,
+    );
 
     await servers[0]!.stop();
     servers.push(await startJongodb());
@@ -67,7 +70,10 @@ Deno.test("MongoAdapter.createLock() keeps a key exclusive after the server rest
     await a!.createLock({ key: after, uniqueValue: "a", ttl: 5000 }).catch(() =>
       a!.createLock({ key: after, uniqueValue: "a", ttl: 5000 })
     );
-    await assert.rejects(b!.createLock({ key: after, uniqueValue: "b", ttl: 5000 }), LockCreateError);
+    await assert.rejects(
+      b!.createLock({ key: after, uniqueValue: "b", ttl: 5000 }),
+      LockCreateError,
+    );
   } finally {
     await Promise.all(clients.map((client) => client.close()));
     await proxy.close();
