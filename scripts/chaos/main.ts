@@ -59,7 +59,7 @@ if (values.backend !== backend && values.backend !== "mongodb") {
 const MONGODB_URL = process.env.MONGODB_URL;
 const short = values.short;
 const workers = Number(values.workers);
-const iterations = Number(values.iterations ?? (short ? 40 : 1000));
+const iterations = Number(values.iterations ?? (short ? (backend === "mongo" ? 60 : 120) : 1000));
 const keyCount = Number(values.keys ?? (short ? 2 : 3));
 const ttl = Number(values.ttl);
 const hold = Number(values.hold);
