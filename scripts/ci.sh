@@ -34,6 +34,8 @@ check "doc lint + titled examples" deno task doc
 suite "deno test + doc examples" scripts/with_redis.sh deno task test
 check "jsr publish dry run" deno task publish:dry
 check "demo (in-memory)" deno task demo --workers 4 --iterations 10
+check "chaos, Redis (short)" deno task chaos --short
+check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
 check "npm build, publint, attw" deno task build:npm
 check "npm smoke (node, bun, tsc)" scripts/npm_smoke.sh node bun
 # test_npm.sh records its own runs: "bun", "node (commonjs build)", "node (module build)".

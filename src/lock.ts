@@ -163,7 +163,9 @@ function validateAcquireOptions(
   if (
     signal !== undefined &&
     (typeof candidate !== "object" || candidate === null ||
-      typeof candidate.aborted !== "boolean" || typeof candidate.addEventListener !== "function")
+      typeof candidate.aborted !== "boolean" || typeof candidate.addEventListener !== "function" ||
+      typeof candidate.removeEventListener !== "function" ||
+      typeof candidate.throwIfAborted !== "function")
   ) {
     throw new ValidationError(
       `options.signal should be an AbortSignal: got ${describe(signal)}`,

@@ -70,6 +70,8 @@ const MIN_SWEEP_SIZE = 64;
 // growing across a sweep (unless a key sees a million acquisitions within
 // one millisecond of the clock).
 const SWEEP_AFTER_MS = 1000;
+// Fences are the clock in microseconds: keep that a safe integer.
+const MAX_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 
 interface MemoryWaiter {
   uniqueValue: string;
@@ -131,7 +133,20 @@ export class InMemoryAdapter implements ILockAdapter {
         "options.now",
       );
     }
-    this.#now = now;
+    this.#now = () => {
+      const value = now();
+      // The clock decides who holds a lock: a value it cannot order (NaN) or
+      // one past the safe integer range (fences are microseconds) is refused.
+      if (typeof value !== "number" || !Number.isFinite(value) || Math.abs(value) > MAX_CLOCK_MS) {
+        throw new ValidationError(
+          `options.now should return a finite number of milliseconds up to ${MAX_CLOCK_MS}: got ${
+            describe(value)
+          }`,
+          "options.now",
+        );
+      }
+      return value;
+    };
   }
 
   /**
@@ -140,7 +155,7 @@ export class InMemoryAdapter implements ILockAdapter {
    * @param lease The key, unique value and ttl in milliseconds.
    * @returns A promise that resolves to the lock's fencing token once the lock is stored.
    * @throws {LockCreateError} When an unexpired lock holds the key (even with the same unique value).
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or `options.now` returned an unusable time.
    * @example Take a free key
    * ```ts
    * import { InMemoryAdapter } from "@kontsedal/locco/memory";
@@ -172,7 +187,7 @@ export class InMemoryAdapter implements ILockAdapter {
    * @param identity The key and unique value.
    * @returns A promise that resolves once the lock is deleted.
    * @throws {LockReleaseError} "Lock is already expired" or "Lock is already taken".
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or `options.now` returned an unusable time.
    * @example Release by the owner
    * ```ts
    * import { InMemoryAdapter } from "@kontsedal/locco/memory";
@@ -199,7 +214,7 @@ export class InMemoryAdapter implements ILockAdapter {
    * @param lease The key, unique value and new ttl in milliseconds.
    * @returns A promise that resolves once the expiry is updated.
    * @throws {LockExtendError} "Lock is already expired" or "Lock is already taken".
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or `options.now` returned an unusable time.
    * @example Extend by the owner
    * ```ts
    * import { InMemoryAdapter } from "@kontsedal/locco/memory";
@@ -225,7 +240,7 @@ export class InMemoryAdapter implements ILockAdapter {
    *
    * @param identity The key and unique value.
    * @returns Whether the lock is held by this unique value.
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or `options.now` returned an unusable time.
    * @example Another owner's lock
    * ```ts
    * import { InMemoryAdapter } from "@kontsedal/locco/memory";

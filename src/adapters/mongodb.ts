@@ -38,6 +38,7 @@ import {
   LockReleaseError,
   ValidationError,
 } from "../errors.ts";
+import { monotonicNow } from "../_timers.ts";
 import { describe, MAX_TIMER_MS, validateIdentity, validateLease } from "../_validate.ts";
 
 /**
@@ -82,7 +83,15 @@ export interface MongoLikeCollection {
       $unset?: { [field: string]: "" };
     },
     options?: { upsert?: boolean },
-  ): Promise<{ acknowledged?: boolean; matchedCount: number }>;
+  ): Promise<{ acknowledged?: boolean; matchedCount: number; upsertedCount?: number }>;
+  /**
+   * Deletes the first document matching `filter`. Used only to undo an
+   * acquisition that found the collection without its unique index.
+   *
+   * @param filter The query.
+   * @returns The write result.
+   */
+  deleteOne(filter: { [field: string]: unknown }): Promise<unknown>;
   /**
    * Finds the first document matching `filter`.
    *
@@ -198,6 +207,7 @@ const DEFAULT_COLLECTION = "locco-locks";
 // fencing counter survives quick release/acquire cycles; the TTL index
 // removes it afterwards.
 const RELEASED_RETENTION_MS = 3_600_000;
+const INDEX_REFRESH_MS = 60_000;
 const DEFAULT_DRIFT_MARGIN_MS = 50;
 const DUPLICATE_KEY = 11000;
 
@@ -256,6 +266,7 @@ export class MongoAdapter implements ILockAdapter {
   #now: () => number;
   #fencing: boolean;
   #indexes: Promise<void> | undefined;
+  #indexesAt = -Infinity;
 
   /**
    * Creates the adapter. It calls `client.db(dbName).collection(name)` and
@@ -337,7 +348,7 @@ export class MongoAdapter implements ILockAdapter {
     const collection = typeof db?.collection === "function"
       ? db.collection(locksCollectionName)
       : undefined;
-    const methods = ["createIndex", "updateOne", "findOne"] as const;
+    const methods = ["createIndex", "updateOne", "deleteOne", "findOne"] as const;
     if (
       typeof collection !== "object" || collection === null ||
       methods.some((method) => typeof collection[method] !== "function")
@@ -387,7 +398,7 @@ export class MongoAdapter implements ILockAdapter {
     const { key, uniqueValue, ttl } = validateLease(lease);
     await this.#ensureIndexes();
     const now = this.#clock();
-    let result: { acknowledged?: boolean; matchedCount: number };
+    let result: { acknowledged?: boolean; matchedCount: number; upsertedCount?: number };
     try {
       result = await this.#collection.updateOne(
         {
@@ -408,6 +419,7 @@ export class MongoAdapter implements ILockAdapter {
       throw error;
     }
     checkAcknowledged(result);
+    if (result.upsertedCount === 1) await this.#checkUnique(key, uniqueValue);
     if (!this.#fencing) return {};
     // The counter was bumped atomically with the acquisition; only reading it
     // needs a second round trip.
@@ -534,14 +546,40 @@ export class MongoAdapter implements ILockAdapter {
     return now;
   }
 
+  // An inserted lock document must be the key's only one. Another one means
+  // the unique index is gone (the server lost its data, or the collection was
+  // dropped): undo this acquisition, which therefore never overlaps another
+  // holder, and create the indexes again on the next call.
+  async #checkUnique(key: string, uniqueValue: string): Promise<void> {
+    const other = await this.#collection.findOne(
+      { key, uniqueValue: { $ne: uniqueValue } },
+      { projection: { _id: 1 } },
+    );
+    if (other === null || other === undefined) return;
+    this.#indexes = undefined;
+    await this.#collection.deleteOne({ key, uniqueValue });
+    throw new LockCreateError(
+      `Key ${
+        describe(key)
+      } has another lock document: the unique index on key is missing and will be created again`,
+    );
+  }
+
   // Concurrent first calls share one in-flight creation; a failure is not
-  // kept, so the next call tries again.
+  // kept, so the next call tries again. The indexes are ensured again every
+  // INDEX_REFRESH_MS, so a server that lost them gets them back.
   #ensureIndexes(): Promise<void> {
     let pending = this.#indexes;
+    if (pending !== undefined && monotonicNow() - this.#indexesAt > INDEX_REFRESH_MS) {
+      pending = undefined;
+    }
     if (pending === undefined) {
-      pending = this.#createIndexes();
-      this.#indexes = pending;
-      const created = pending;
+      const created = this.#createIndexes().then(() => {
+        this.#indexesAt = monotonicNow();
+      });
+      pending = created;
+      this.#indexes = created;
+      this.#indexesAt = Infinity;
       created.catch(() => {
         if (this.#indexes === created) this.#indexes = undefined;
       });

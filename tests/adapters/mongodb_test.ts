@@ -178,6 +178,7 @@ function wrapClient(
           return {
             createIndex: (spec, options) => createIndex(inner, spec, options),
             updateOne: (filter, update, options) => inner.updateOne(filter, update, options),
+            deleteOne: (filter) => inner.deleteOne(filter),
             findOne: (filter, options) => inner.findOne(filter, options),
           };
         },
@@ -551,6 +552,7 @@ function fakeClient(
   const collection = {
     createIndex: call("createIndex"),
     updateOne: call("updateOne"),
+    deleteOne: call("deleteOne"),
     findOne: call("findOne"),
   } as unknown as MongoLikeCollection;
   return { client: { db: () => ({ collection: () => collection }) }, calls };

@@ -1,0 +1,210 @@
+// Copyright 2026 the locco authors. MIT license.
+// Turns the chaos run's log into counts. A critical section is the span from
+// its read (E) to its write (X) in the resource store's sequence; a holder
+// killed before writing ends at its kill record (K). Two sections on one key
+// overlap when the later one read before the earlier one wrote.
+//
+// When the lock promises exclusion: an overlap of an earlier section A with a
+// later section B breaks the promise, and counts as a violation, when
+//   - the lock store kept its data: it was not restarted between A's first
+//     look at the sequence (before its acquire) and B's read, and
+//   - B's read is known to have happened while A's lease was still valid: B
+//     saw its read's reply (or was killed) before A's createLock was sent +
+//     ttl - drift, with drift = ceil(ttl / 100) + 2 ms, the same margin
+//     Lock uses (both instants on this machine's clock).
+// Any other overlap is outside the promise (A was paused or slowed past its
+// lease, or the store lost the lock): it is counted by cause, and then the
+// fencing token must keep A's late write out (no lost update).
+
+import type { LogRecord } from "./_resource.ts";
+
+/** One row group of the final table. */
+export interface Analysis {
+  sections: number;
+  appliedWrites: number;
+  staleWritesRejected: number;
+  staleReadsRejected: number;
+  fencedSections: number;
+  sectionsInLease: number;
+  sectionsKilled: number;
+  violations: number;
+  violationExamples: string[];
+  overlapsStoreLost: number;
+  overlapsPaused: number;
+  overlapsSlow: number;
+  overlapsUndecided: number;
+  lateWritesApplied: number;
+  lateWritesRejected: number;
+  duplicateTokens: number;
+  lostUpdates: number;
+  faults: Record<string, number>;
+  maxWaitAfterKillMs: number;
+  maxRecoveryAfterRestartMs: number;
+}
+
+interface Section {
+  e: LogRecord;
+  x?: LogRecord;
+  l?: LogRecord;
+  end: number;
+  killedAt?: number;
+  paused: boolean;
+}
+
+const id = (r: LogRecord) => `${r.slot}:${r.gen}:${r.it}`;
+const gen = (r: LogRecord) => `${r.slot}:${r.gen}`;
+
+/** Counts everything from the log and the final per-key state. */
+export function analyze(
+  log: LogRecord[],
+  state: Map<string, { value: number; applied: number }>,
+  ttl: number,
+): Analysis {
+  const drift = Math.ceil(ttl / 100) + 2;
+  const kills = new Map<string, LogRecord>();
+  const stops: LogRecord[] = [];
+  const downs: number[] = [];
+  const ups: LogRecord[] = [];
+  const faults: Record<string, number> = {};
+  const sections = new Map<string, Section>();
+  let staleReadsRejected = 0;
+  for (const r of log) {
+    if (r.t === "K") kills.set(gen(r), r);
+    if (r.t === "S") stops.push(r);
+    if (r.t === "D") downs.push(r.seq);
+    if (r.t === "U") ups.push(r);
+    if (r.fault !== undefined) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
+    if (r.t === "E") {
+      if (r.status === "stale") staleReadsRejected++;
+      else sections.set(id(r), { e: r, end: Infinity, paused: false });
+    }
+    if (r.t === "X") {
+      const s = sections.get(id(r));
+      if (s !== undefined) s.x = r;
+    }
+    if (r.t === "L") {
+      const s = sections.get(id(r));
+      if (s !== undefined) s.l = r;
+    }
+  }
+  let sectionsKilled = 0;
+  for (const s of sections.values()) {
+    const kill = kills.get(gen(s.e));
+    if (s.x !== undefined) s.end = s.x.seq;
+    else if (kill !== undefined) {
+      s.end = kill.seq;
+      if (kill.at !== undefined) s.killedAt = kill.at;
+      sectionsKilled++;
+    }
+    s.paused = stops.some((stop) =>
+      gen(stop) === gen(s.e) && stop.seq > s.e.seq && stop.seq < s.end
+    );
+  }
+
+  const result: Analysis = {
+    sections: 0,
+    appliedWrites: 0,
+    staleWritesRejected: 0,
+    staleReadsRejected,
+    fencedSections: 0,
+    sectionsInLease: 0,
+    sectionsKilled,
+    violations: 0,
+    violationExamples: [],
+    overlapsStoreLost: 0,
+    overlapsPaused: 0,
+    overlapsSlow: 0,
+    overlapsUndecided: 0,
+    lateWritesApplied: 0,
+    lateWritesRejected: 0,
+    duplicateTokens: 0,
+    lostUpdates: 0,
+    faults,
+    maxWaitAfterKillMs: 0,
+    maxRecoveryAfterRestartMs: 0,
+  };
+  const byKey = new Map<string, Section[]>();
+  const tokens = new Map<string, Set<string>>();
+  for (const s of sections.values()) {
+    if (s.x !== undefined) {
+      result.sections++;
+      if (s.x.applied) result.appliedWrites++;
+      else result.staleWritesRejected++;
+    }
+    if (s.l?.inLease) result.sectionsInLease++;
+    if (s.e.fence) {
+      result.fencedSections++;
+      const seen = tokens.get(s.e.key!) ?? new Set();
+      if (seen.has(s.e.fence)) result.duplicateTokens++;
+      seen.add(s.e.fence);
+      tokens.set(s.e.key!, seen);
+    }
+    const list = byKey.get(s.e.key!) ?? [];
+    list.push(s);
+    byKey.set(s.e.key!, list);
+  }
+
+  const late = new Set<Section>();
+  for (const list of byKey.values()) {
+    list.sort((a, b) => a.e.seq - b.e.seq);
+    for (let j = 0; j < list.length; j++) {
+      const b = list[j]!;
+      for (let i = 0; i < j; i++) {
+        const a = list[i]!;
+        if (a.end <= b.e.seq) continue;
+        if (downs.some((d) => d > (a.e.pre ?? 0) && d < b.e.seq)) {
+          result.overlapsStoreLost++;
+          late.add(a);
+          continue;
+        }
+        const bSeenBy = b.l?.entered ?? b.killedAt ?? Infinity;
+        const aDeadline = (a.e.sent ?? 0) + ttl - drift;
+        if (bSeenBy < aDeadline) {
+          result.violations++;
+          if (result.violationExamples.length < 5) {
+            result.violationExamples.push(
+              `key ${a.e.key}: section ${id(a.e)} [${a.e.seq}, ${a.end}] and ${
+                id(b.e)
+              } entered at ${b.e.seq}, ${
+                Math.round(aDeadline - bSeenBy)
+              } ms before A's lease ended`,
+            );
+          }
+        } else if (bSeenBy === Infinity) {
+          result.overlapsUndecided++;
+        } else if (a.paused) {
+          result.overlapsPaused++;
+          late.add(a);
+        } else {
+          result.overlapsSlow++;
+          late.add(a);
+        }
+      }
+    }
+  }
+  for (const a of late) {
+    if (a.x?.applied) result.lateWritesApplied++;
+    else if (a.x !== undefined) result.lateWritesRejected++;
+  }
+  for (const { value, applied } of state.values()) result.lostUpdates += applied - value;
+
+  for (const kill of kills.values()) {
+    if (kill.fault !== "kill holder" || kill.key === undefined || kill.at === undefined) continue;
+    const next = log.find((r) =>
+      r.t === "E" && r.key === kill.key && r.seq > kill.seq && r.status === "ok"
+    );
+    if (next?.at !== undefined) {
+      result.maxWaitAfterKillMs = Math.max(result.maxWaitAfterKillMs, next.at - kill.at);
+    }
+  }
+  for (const up of ups) {
+    const next = log.find((r) => r.t === "X" && r.seq > up.seq && r.applied);
+    if (next?.at !== undefined && up.at !== undefined) {
+      result.maxRecoveryAfterRestartMs = Math.max(
+        result.maxRecoveryAfterRestartMs,
+        next.at - up.at,
+      );
+    }
+  }
+  return result;
+}

@@ -1,0 +1,136 @@
+// Copyright 2026 the locco authors. MIT license.
+// The protected resource of the chaos run and its event log. Both live in a
+// second Redis ("resource store") that no fault touches, apart from the lock
+// store the faults hit. Every record takes its place from one INCR sequence,
+// so the order of critical sections is exact, and the read and the write of
+// the read-modify-write are Lua scripts that also log themselves.
+//
+// Fencing (when the lock hands out tokens): a read registers its token as the
+// highest seen for the key and is refused if a higher one was seen already; a
+// write is refused unless its token is at least the highest seen and greater
+// than the last applied write's. So a holder that lost its lease can neither
+// overwrite a newer holder's work nor write back a value read before it.
+
+/** Keys of one run in the resource store. */
+export function resourceKeys(runId: string): {
+  seq: string;
+  log: string;
+  inside: string;
+  progress: string;
+  errors: string;
+  ready: string;
+  state(key: string): string;
+} {
+  const base = `chaos:${runId}`;
+  return {
+    seq: `${base}:seq`,
+    log: `${base}:log`,
+    inside: `${base}:inside`,
+    progress: `${base}:progress`,
+    errors: `${base}:errors`,
+    ready: `${base}:ready`,
+    state: (key) => `${base}:state:${key}`,
+  };
+}
+
+/**
+ * ENTER: the read. KEYS: seq, log, state, inside, progress.
+ * ARGV: slot, gen, it, key, fence ("" when unfenced), preSeq, at, sent (when the
+ * successful createLock was sent, epoch ms).
+ * Returns {seq, value, status} with status "ok" or "stale".
+ */
+export const ENTER_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+local fence = ARGV[5]
+local status = 'ok'
+if fence ~= '' then
+  local seen = redis.call('HGET', KEYS[3], 'maxSeen')
+  if seen and tonumber(fence) < tonumber(seen) then
+    status = 'stale'
+  else
+    redis.call('HSET', KEYS[3], 'maxSeen', fence)
+  end
+end
+local value = redis.call('HGET', KEYS[3], 'value') or '0'
+if status == 'ok' then
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+else
+  redis.call('HINCRBY', KEYS[5], ARGV[1], 1)
+end
+redis.call('RPUSH', KEYS[2], cjson.encode({t = 'E', seq = seq, slot = tonumber(ARGV[1]),
+  gen = tonumber(ARGV[2]), it = tonumber(ARGV[3]), key = ARGV[4], fence = fence,
+  pre = tonumber(ARGV[6]), at = tonumber(ARGV[7]), sent = tonumber(ARGV[8]), status = status}))
+return {seq, value, status}
+`;
+
+/**
+ * WRITE: KEYS: seq, log, state, inside, progress.
+ * ARGV: slot, gen, it, key, fence ("" when unfenced), newValue, at.
+ * Returns {seq, applied (1 or 0)}.
+ */
+export const WRITE_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+local fence = ARGV[5]
+local ok = true
+if fence ~= '' then
+  local f = tonumber(fence)
+  local seen = redis.call('HGET', KEYS[3], 'maxSeen')
+  local last = redis.call('HGET', KEYS[3], 'lastWrite')
+  if (seen and f < tonumber(seen)) or (last and f <= tonumber(last)) then ok = false end
+end
+if ok then
+  redis.call('HSET', KEYS[3], 'value', ARGV[6])
+  redis.call('HINCRBY', KEYS[3], 'applied', 1)
+  if fence ~= '' then
+    redis.call('HSET', KEYS[3], 'lastWrite', fence, 'maxSeen', fence)
+  end
+end
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HINCRBY', KEYS[5], ARGV[1], 1)
+redis.call('RPUSH', KEYS[2], cjson.encode({t = 'X', seq = seq, slot = tonumber(ARGV[1]),
+  gen = tonumber(ARGV[2]), it = tonumber(ARGV[3]), key = ARGV[4], fence = fence,
+  at = tonumber(ARGV[7]), applied = ok, value = tonumber(ARGV[6])}))
+if ok then return {seq, 1} end
+return {seq, 0}
+`;
+
+/**
+ * EVENT: a record of the harness or a worker. KEYS: seq, log. ARGV: JSON
+ * object without seq. Returns seq.
+ */
+export const EVENT_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+local record = cjson.decode(ARGV[1])
+record.seq = seq
+redis.call('RPUSH', KEYS[2], cjson.encode(record))
+return seq
+`;
+
+/** One record of the log. */
+export interface LogRecord {
+  /**
+   * E enter (read), X exit (write), L lease measurement of a finished
+   * section, K holder killed, S holder stopped, C holder continued,
+   * D lock store down, U lock store up, P proxy fault.
+   */
+  t: "E" | "X" | "L" | "K" | "S" | "C" | "D" | "U" | "P";
+  seq: number;
+  slot?: number | undefined;
+  gen?: number | undefined;
+  it?: number | undefined;
+  key?: string | undefined;
+  fence?: string | undefined;
+  pre?: number | undefined;
+  at?: number | undefined;
+  status?: string | undefined;
+  applied?: boolean | undefined;
+  /** X: the value written (the value read + 1). */
+  value?: number | undefined;
+  inLease?: boolean | undefined;
+  heldMs?: number | undefined;
+  /** E: when the successful createLock was sent (epoch ms, high resolution). */
+  sent?: number | undefined;
+  /** L: when the ENTER reply arrived (epoch ms). */
+  entered?: number | undefined;
+  fault?: string | undefined;
+}

@@ -1,0 +1,225 @@
+// Copyright 2026 the locco authors. MIT license.
+// One chaos worker process (started by scripts/chaos/main.ts). For each
+// iteration: take the lock on a random key, read the shared value (ENTER),
+// wait a little, write value + 1 (WRITE, with the lock's fencing token when
+// the lock has one), log how long the lease had been held, release. Errors
+// are counted by class in the resource store and the iteration is retried;
+// the worker gives up (exit 3) only after many failures in a row.
+//
+// Usage: _worker.ts <json config>
+
+import process from "node:process";
+import { Redis } from "ioredis";
+import { type ILockAdapter, type Lock, Locker } from "@kontsedal/locco";
+import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
+
+/** What the harness passes to a worker. */
+export interface WorkerConfig {
+  runId: string;
+  slot: number;
+  gen: number;
+  workers: number;
+  iterations: number;
+  backend: "redis" | "mongo";
+  /** The lock store, through the fault proxy. */
+  lockUrl: string;
+  resourceUrl: string;
+  keys: string[];
+  ttl: number;
+  holdMs: number;
+  /** false: ignore fencing tokens (control run showing what fencing adds). */
+  fence: boolean;
+  /** false: no lock at all (control run: the harness must report violations). */
+  lock: boolean;
+  /** Wait for all first-generation workers before starting. */
+  barrier: boolean;
+}
+
+const MAX_FAILURES_IN_A_ROW = 200;
+
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorClass(phase: string, error: unknown): string {
+  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+  const name = typeof e?.name === "string" ? e.name : typeof error;
+  const code = typeof e?.code === "string" || typeof e?.code === "number" ? `/${e.code}` : "";
+  const message = typeof e?.message === "string"
+    ? e.message.replace(/\d+(\.\d+)?/g, "N").replace(/"[^"]*"/g, '"…"').slice(0, 60)
+    : "";
+  return `${phase}: ${name}${code}: ${message}`;
+}
+
+interface LockStore {
+  adapter: ILockAdapter;
+  /** Replaces a client that can no longer work (see below). */
+  reopen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function openLockStore(config: WorkerConfig): Promise<LockStore> {
+  if (config.backend === "redis") {
+    const client = new Redis(config.lockUrl, {
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1500,
+      connectTimeout: 1000,
+      retryStrategy: (times: number) => Math.min(times * 50, 300),
+    });
+    client.on("error", () => {});
+    return {
+      adapter: new IoRedisAdapter({ client }),
+      reopen: () => Promise.resolve(),
+      close: async () => void client.disconnect(),
+    };
+  }
+  const { MongoClient } = await import("mongodb");
+  const connect = () =>
+    new MongoClient(config.lockUrl, {
+      directConnection: true,
+      maxPoolSize: 2,
+      serverSelectionTimeoutMS: 1500,
+      connectTimeoutMS: 1000,
+      socketTimeoutMS: 1500,
+    });
+  const adapterOn = (client: InstanceType<typeof MongoClient>) =>
+    new MongoAdapter({
+      client: client as unknown as MongoLikeClient,
+      locksCollectionName: `chaos-${config.runId}`,
+    });
+  let client = connect();
+  const store: LockStore = {
+    adapter: adapterOn(client),
+    // The driver closes a client whose first connection failed, and every
+    // later operation rejects with MongoTopologyClosedError: an application
+    // has to make a new client, and so does the worker.
+    async reopen() {
+      await client.close().catch(() => {});
+      client = connect();
+      store.adapter = adapterOn(client);
+    },
+    close: () => client.close(),
+  };
+  return store;
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? "") as WorkerConfig;
+  const keys = resourceKeys(config.runId);
+  const resource = new Redis(config.resourceUrl, { maxRetriesPerRequest: 5 });
+  const store = await openLockStore(config);
+  let sentAt = 0;
+  const adapter: ILockAdapter = {
+    createLock: (lease) => {
+      sentAt = performance.now();
+      return store.adapter.createLock(lease);
+    },
+    releaseLock: (identity) => store.adapter.releaseLock(identity),
+    extendLock: (lease) => store.adapter.extendLock(lease),
+    isValidLock: (identity) => store.adapter.isValidLock(identity),
+  };
+  const locker = new Locker({
+    adapter,
+    retrySettings: { retryDelayFn: () => 2 + Math.floor(Math.random() * 8), totalTime: 3000 },
+  });
+  const drift = Math.ceil(config.ttl * 0.01) + 2;
+  const countError = (phase: string, error: unknown) =>
+    resource.hincrby(keys.errors, errorClass(phase, error), 1);
+  const event = (record: Record<string, unknown>) =>
+    resource.eval(EVENT_SCRIPT, 2, keys.seq, keys.log, JSON.stringify(record));
+  try {
+    if (config.barrier) {
+      await resource.incr(keys.ready);
+      const deadline = Date.now() + 30_000;
+      while (Number(await resource.get(keys.ready)) < config.workers) {
+        if (Date.now() > deadline) throw new Error("the other workers never became ready");
+        await sleep(5);
+      }
+    }
+    let it = Number(await resource.hget(keys.progress, String(config.slot)) ?? 0);
+    let failures = 0;
+    while (it < config.iterations) {
+      if (failures >= MAX_FAILURES_IN_A_ROW) {
+        throw new Error(`gave up after ${failures} failed attempts in a row`);
+      }
+      const key = config.keys[Math.floor(Math.random() * config.keys.length)]!;
+      const pre = Number(await resource.get(keys.seq) ?? 0);
+      let lock: Lock | undefined;
+      if (config.lock) {
+        try {
+          lock = await locker.lock(key, config.ttl).acquire();
+        } catch (error) {
+          failures++;
+          await countError("acquire", error);
+          if ((error as Error | null)?.name === "MongoTopologyClosedError") await store.reopen();
+          await sleep(20);
+          continue;
+        }
+      } else {
+        sentAt = performance.now();
+      }
+      const token = (lock as { fence?: unknown } | undefined)?.fence;
+      const fence = config.fence && typeof token === "number" ? String(token) : "";
+      const stateKeys = [keys.seq, keys.log, keys.state(key), keys.inside, keys.progress];
+      const ids = [config.slot, config.gen, it, key, fence];
+      const [, value, status] = await resource.eval(
+        ENTER_SCRIPT,
+        5,
+        ...stateKeys,
+        ...ids,
+        pre,
+        Math.round(wallNow()),
+        (performance.timeOrigin + sentAt).toFixed(1),
+      ) as [number, string, string];
+      const entered = wallNow();
+      if (status === "ok") {
+        await sleep(config.holdMs * (0.5 + Math.random()));
+        await resource.eval(
+          WRITE_SCRIPT,
+          5,
+          ...stateKeys,
+          ...ids,
+          String(Number(value) + 1),
+          Date.now(),
+        );
+        const heldMs = performance.now() - sentAt;
+        await event({
+          t: "L",
+          slot: config.slot,
+          gen: config.gen,
+          it,
+          key,
+          heldMs: Math.round(heldMs),
+          entered: Number(entered.toFixed(1)),
+          inLease: heldMs <= config.ttl - drift,
+        });
+      }
+      it++;
+      failures = 0;
+      if (lock !== undefined) {
+        try {
+          await lock.release();
+        } catch (error) {
+          await countError("release", error);
+        }
+      }
+    }
+  } finally {
+    await store.close().catch(() => {});
+    resource.disconnect();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`worker: ${error?.stack ?? error}\n`);
+    process.exit(3);
+  },
+);

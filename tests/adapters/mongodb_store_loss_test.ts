@@ -1,0 +1,82 @@
+// Copyright 2026 the locco authors. MIT license.
+
+import assert from "node:assert/strict";
+import { createConnection, createServer, type Socket } from "node:net";
+import { MongoClient } from "mongodb";
+import { LockCreateError } from "@kontsedal/locco";
+import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+import { uniqueKey } from "../_helpers.ts";
+import { type Jongodb, startJongodb } from "../_jongodb.ts";
+
+/** A loopback forwarder whose upstream can be switched, so a restarted server keeps its address. */
+async function forwarder(port: number): Promise<{
+  url: string;
+  switchTo(port: number): void;
+  close(): Promise<void>;
+}> {
+  let upstreamPort = port;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: "127.0.0.1", port: upstreamPort });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const listening = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    url: `mongodb://127.0.0.1:${listening}/test`,
+    switchTo(next: number): void {
+      upstreamPort = next;
+      for (const socket of sockets) socket.destroy();
+    },
+    close(): Promise<void> {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+Deno.test("MongoAdapter.createLock() keeps a key exclusive after the server restarted without its data", async () => {
+  const servers: Jongodb[] = [await startJongodb()];
+  const proxy = await forwarder(Number(new URL(servers[0]!.uri).port));
+  const options = { directConnection: true, maxPoolSize: 1, serverSelectionTimeoutMS: 2000 };
+  const clients = [new MongoClient(proxy.url, options), new MongoClient(proxy.url, options)];
+  try {
+    const [a, b] = clients.map((client) =>
+      new MongoAdapter({ client: client as unknown as MongoLikeClient })
+    );
+    const before = uniqueKey();
+    await a!.createLock({ key: before, uniqueValue: "a", ttl: 5000 });
+    await assert.rejects(
+      b!.createLock({ key: before, uniqueValue: "b", ttl: 5000 }),
+      LockCreateError,
+    );
+
+    await servers[0]!.stop();
+    servers.push(await startJongodb());
+    proxy.switchTo(Number(new URL(servers[1]!.uri).port));
+
+    const after = uniqueKey();
+    await a!.createLock({ key: after, uniqueValue: "a", ttl: 5000 }).catch(() =>
+      a!.createLock({ key: after, uniqueValue: "a", ttl: 5000 })
+    );
+    await assert.rejects(
+      b!.createLock({ key: after, uniqueValue: "b", ttl: 5000 }),
+      LockCreateError,
+    );
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+    await proxy.close();
+    for (const server of servers) await server.stop();
+  }
+});
