@@ -58,11 +58,12 @@ async function main(): Promise<void> {
       retrySettings: { retryDelayFn: () => 1 + Math.random() * 3, totalTime: 60_000 },
     });
     for (let i = 0; i < Number(iterationsArg); i++) {
-      // Short ttls, some left to expire instead of released: tokens must grow across both.
-      const lock = await locker.lock(key, 50).acquire();
+      // Some locks are left to expire instead of released: tokens must grow
+      // across both. The ttl leaves room for a loaded 2-core machine.
+      const lock = await locker.lock(key, 300).acquire();
       lines.push(`${await store.next()} ${lock.fence}`);
-      if (i % 10 !== 9) await lock.release();
-      else await new Promise((resolve) => setTimeout(resolve, 60));
+      if (i % 50 !== 49) await lock.release();
+      else await new Promise((resolve) => setTimeout(resolve, 320));
     }
   } finally {
     await store.close();

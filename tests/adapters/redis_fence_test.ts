@@ -1,16 +1,14 @@
 // Copyright 2026 the locco authors. MIT license.
-// Fencing tokens of the Redis adapter: strictly increasing across processes,
-// releases, expiries, a deleted counter and a restart without persistence;
-// the counter key shares the lock key's Redis Cluster slot.
+// Fencing tokens of the Redis adapter: strictly increasing across releases,
+// expiries, a deleted counter and a restart without persistence; the counter
+// key shares the lock key's Redis Cluster slot. (Across OS processes:
+// fence_process_test.ts.)
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
-import { delay, runScript, uniqueKey } from "../_helpers.ts";
+import { delay, uniqueKey } from "../_helpers.ts";
 import { assertRedisReachable, REDIS_URL, RedisServer } from "../_redis_server.ts";
-
-const WORKER = fileURLToPath(new URL("./_redis_fence_worker.ts", import.meta.url));
 
 /** CRC16/XMODEM, which Redis Cluster uses for key slots. */
 function crc16(bytes: Uint8Array): number {
@@ -135,40 +133,5 @@ Deno.test("IoRedisAdapter.createLock() issues larger fences after a restart of R
   } finally {
     client.disconnect();
     await server.stop();
-  }
-});
-
-Deno.test("IoRedisAdapter: 4 OS processes taking one lock 250 times each get strictly increasing fences", async () => {
-  await assertRedisReachable();
-  const workers = 4;
-  const iterations = 250;
-  const prefix = uniqueKey("locco-test:fence-processes");
-  const admin = new Redis(REDIS_URL);
-  try {
-    const results = await Promise.all(
-      Array.from(
-        { length: workers },
-        () =>
-          runScript(WORKER, {
-            args: [REDIS_URL, prefix, String(workers), String(iterations)],
-            timeoutMs: 120_000,
-          }),
-      ),
-    );
-    for (const { code, stdout, stderr } of results) assert.equal(code, 0, stdout + stderr);
-    const fences = (await admin.lrange(`${prefix}:fences`, 0, -1)).map(Number);
-    assert.equal(fences.length, workers * iterations);
-    for (let i = 1; i < fences.length; i++) {
-      assert.ok(fences[i]! > fences[i - 1]!, `fence ${i}: ${fences[i]} after ${fences[i - 1]}`);
-    }
-    assert.equal(new Set(fences).size, fences.length);
-  } finally {
-    await admin.del(
-      `${prefix}:fences`,
-      `${prefix}:ready`,
-      `${prefix}:lock`,
-      `{${prefix}:lock}:fence`,
-    );
-    await admin.quit();
   }
 });
