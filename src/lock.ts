@@ -726,6 +726,21 @@ export class Lock {
    * }
    * assert.equal(await outer.isLocked(), false);
    * ```
+   * @example Release when the scope throws
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter = new InMemoryAdapter();
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 3 } });
+   * async function failingJob(): Promise<void> {
+   *   await using _lock = await locker.lock("job", 1000).acquire();
+   *   throw new Error("job failed");
+   * }
+   * await assert.rejects(failingJob(), /job failed/);
+   * const next = await locker.lock("job", 1000).acquire(); // free again
+   * await next.release();
+   * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#state === "held") await this.release();
