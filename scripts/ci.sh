@@ -31,6 +31,7 @@ check "deno fmt" deno task fmt
 check "deno lint" deno task lint
 check "deno check" deno task check
 check "doc lint + titled examples" deno task doc
+check "Redis script SHA-1 constants" deno run scripts/redis_script_shas.ts --check
 suite "deno test + doc examples" scripts/with_redis.sh deno task test
 check "jsr publish dry run" deno task publish:dry
 check "demo (in-memory)" deno task demo --workers 4 --iterations 10
@@ -38,10 +39,10 @@ check "chaos, Redis (short)" deno task chaos --short
 check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
 check "npm build, publint, attw" deno task build:npm
 check "npm smoke (node, bun, tsc)" scripts/npm_smoke.sh node bun
-# test_npm.sh records its own runs: "bun", "node (commonjs build)", "node (module build)".
-echo "::: tests on bun and node ($(date +%T))"
-scripts/with_redis.sh scripts/test_npm.sh bun
-scripts/with_redis.sh scripts/test_npm.sh node
+# test_npm.sh records its own runs ("bun", "node (commonjs build)", "node (module build)");
+# its exit status is one more check, so a run that never started still counts as a failure.
+check "tests on bun (runner)" scripts/with_redis.sh scripts/test_npm.sh bun
+check "tests on node (runner)" scripts/with_redis.sh scripts/test_npm.sh node
 
 echo
 echo "::: summary"

@@ -58,6 +58,8 @@ export async function retryLoop(options: RetryLoopOptions): Promise<void> {
   }
 }
 
+const TIMER_SLACK_MS = 1;
+
 async function loop(
   { key, settings, signal, attempt }: RetryLoopOptions,
   wait: (ms: number) => Promise<void>,
@@ -65,6 +67,9 @@ async function loop(
   const { retryDelay, retryTimes, totalTime, retryDelayFn } = settings;
   const startedAt = Date.now();
   const deadline = totalTime === undefined ? Infinity : monotonicNow() + totalTime;
+  // Timers may fire up to a millisecond early (Node rounds them): a sleep cut
+  // to the deadline must still count as having reached it.
+  const pastDeadline = () => monotonicNow() + TIMER_SLACK_MS >= deadline;
   let attempts = 0;
   let previousDelay = 0;
   let lastError: LockCreateError | undefined;
@@ -81,7 +86,7 @@ async function loop(
       lastError = error;
     }
     if (retryTimes !== undefined && attempts >= retryTimes) throw fail("Reached retry times limit");
-    if (monotonicNow() >= deadline) throw fail("Total time exceeded");
+    if (pastDeadline()) throw fail("Total time exceeded");
 
     let delay: number;
     if (retryDelayFn === undefined) {
@@ -112,6 +117,6 @@ async function loop(
     const remaining = deadline - monotonicNow();
     await wait(Math.max(0, Math.min(delay, Math.ceil(remaining))));
     signal?.throwIfAborted();
-    if (monotonicNow() >= deadline) throw fail("Total time exceeded");
+    if (pastDeadline()) throw fail("Total time exceeded");
   }
 }

@@ -75,7 +75,7 @@ return fence
 `;
 
 /** Compare-and-delete: releases the lock only while this unique value holds it. */
-export const RELEASE_SCRIPT = `-- locco release
+export const RELEASE_SCRIPT: string = `-- locco release
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key (a list of unique values), same slot
 -- ARGV[1]: the holder's unique value
@@ -125,7 +125,7 @@ return -1
 `;
 
 /** A waiter that stops waiting leaves the queue and passes on a hand-off meant for it. */
-export const LEAVE_SCRIPT = `-- locco leave
+export const LEAVE_SCRIPT: string = `-- locco leave
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key, same slot
 -- ARGV[1]: the waiter's unique value
