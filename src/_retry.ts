@@ -39,10 +39,15 @@ export async function retryLoop(options: RetryLoopOptions): Promise<void> {
   if (typeof adapter?.waitForUnlock !== "function" || identity === undefined) {
     return await loop(options, (ms) => sleep(ms, signal));
   }
-  const session = new AbortController();
-  const onAbort = () => session.abort(signal?.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
+  // The session starts with the first wait: an uncontended acquire, the hot
+  // path, allocates nothing for it.
+  let session: AbortController | undefined;
+  const onAbort = () => session?.abort(signal?.reason);
   const wait = async (ms: number): Promise<void> => {
+    if (session === undefined) {
+      session = new AbortController();
+      signal?.addEventListener("abort", onAbort, { once: true });
+    }
     try {
       await adapter.waitForUnlock!(identity, ms, session.signal);
     } catch (error) {
@@ -53,10 +58,15 @@ export async function retryLoop(options: RetryLoopOptions): Promise<void> {
   try {
     return await loop(options, wait);
   } finally {
-    signal?.removeEventListener("abort", onAbort);
-    if (!session.signal.aborted) session.abort(new Error("The wait session ended"));
+    if (session !== undefined) {
+      signal?.removeEventListener("abort", onAbort);
+      if (!session.signal.aborted) session.abort(SESSION_ENDED);
+    }
   }
 }
+
+// One shared reason: building an Error (with its stack) per acquire costs.
+const SESSION_ENDED: Error = new Error("The wait session ended");
 
 const TIMER_SLACK_MS = 1;
 
