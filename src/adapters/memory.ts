@@ -3,7 +3,7 @@
 /**
  * The in-memory adapter: locks held in a `Map` inside one process. Use it in
  * unit tests and single-process programs; it is also the embedded default of
- * the demo. It keeps no timer at all (expiry is checked on a monotonic clock
+ * the demo. Holding a lock uses no timer (expiry is checked on a monotonic clock
  * when a lock is used), so it never keeps a process alive, and tests can
  * control its clock.
  *
