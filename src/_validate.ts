@@ -62,7 +62,8 @@ export function validateUniqueValue(value: unknown, parameter = "uniqueValue"): 
   return value;
 }
 
-function validateObject(value: unknown, parameter: string): Record<string, unknown> {
+/** Checks that an options-like argument is a plain object (not null, not an array). */
+export function validateObject(value: unknown, parameter: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ValidationError(
       `${parameter} should be an object: got ${describe(value)}`,

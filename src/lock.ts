@@ -18,6 +18,7 @@ import {
   MAX_TIMER_MS,
   validateAdapter,
   validateKey,
+  validateObject,
   validateRetrySettings,
   validateTtl,
   validateUniqueValue,
@@ -155,10 +156,7 @@ function validateAcquireOptions(
   if (options === undefined || options === null) {
     return { signal: undefined, autoExtend: undefined };
   }
-  if (typeof options !== "object") {
-    throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
-  }
-  const { signal, autoExtend } = options as { signal?: unknown; autoExtend?: unknown };
+  const { signal, autoExtend } = validateObject(options, "options");
   const candidate = signal as Partial<AbortSignal> | null | undefined;
   if (
     signal !== undefined &&
@@ -260,9 +258,7 @@ export class Lock {
    * ```
    */
   constructor(options: LockOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
-    }
+    validateObject(options, "options");
     const { adapter, key, ttl, retrySettings, uniqueValue } = options;
     this.retrySettings = validateRetrySettings(retrySettings);
     this.ttl = validateTtl(ttl);
@@ -429,13 +425,7 @@ export class Lock {
   async release(options?: ReleaseOptions | null): Promise<void> {
     let throwOnFail = false;
     if (options !== undefined && options !== null) {
-      if (typeof options !== "object") {
-        throw new ValidationError(
-          `options should be an object: got ${describe(options)}`,
-          "options",
-        );
-      }
-      const value = options.throwOnFail;
+      const value = validateObject(options, "options").throwOnFail;
       if (value !== undefined && typeof value !== "boolean") {
         throw new ValidationError(
           `options.throwOnFail should be a boolean: got ${describe(value)}`,

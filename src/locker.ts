@@ -1,13 +1,12 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import type { ILockAdapter } from "./adapter.ts";
-import { ValidationError } from "./errors.ts";
 import { Lock } from "./lock.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import {
-  describe,
   validateAdapter,
   validateKey,
+  validateObject,
   validateRetrySettings,
   validateTtl,
 } from "./_validate.ts";
@@ -78,9 +77,7 @@ export class Locker {
    * ```
    */
   constructor(options: LockerOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
-    }
+    validateObject(options, "options");
     this.#adapter = validateAdapter(options.adapter);
     this.#retrySettings = validateRetrySettings(options.retrySettings);
   }

@@ -27,7 +27,7 @@
 import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
-import { describe, validateIdentity, validateLease } from "../_validate.ts";
+import { describe, validateIdentity, validateLease, validateObject } from "../_validate.ts";
 
 /**
  * Options of {@linkcode InMemoryAdapter}.
@@ -123,9 +123,7 @@ export class InMemoryAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: InMemoryAdapterOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
-    }
+    validateObject(options, "options");
     const { now = monotonicNow } = options;
     if (typeof now !== "function") {
       throw new ValidationError(

@@ -39,7 +39,13 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
-import { describe, MAX_TIMER_MS, validateIdentity, validateLease } from "../_validate.ts";
+import {
+  describe,
+  MAX_TIMER_MS,
+  validateIdentity,
+  validateLease,
+  validateObject,
+} from "../_validate.ts";
 
 /**
  * The collection methods {@linkcode MongoAdapter} calls: a `Collection` of the
@@ -290,9 +296,7 @@ export class MongoAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: MongoAdapterOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
-    }
+    validateObject(options, "options");
     const {
       client,
       dbName,

@@ -41,7 +41,7 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
-import { describe, validateIdentity, validateLease } from "../_validate.ts";
+import { describe, validateIdentity, validateLease, validateObject } from "../_validate.ts";
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SCRIPT_SHA,
@@ -387,9 +387,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: IoRedisAdapterOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError(`options should be an object: got ${describe(options)}`, "options");
-    }
+    validateObject(options, "options");
     const { client, prefix = "", waitStrategy = "notify" } = options;
     this.#client = validateClient(client);
     if (typeof prefix !== "string") {
