@@ -99,6 +99,15 @@ export interface MongoLikeCollection {
    */
   deleteOne(filter: { [field: string]: unknown }): Promise<unknown>;
   /**
+   * Deletes every document matching `filter`. Optional: used only to repair a
+   * collection whose unique index cannot be built because a lost index let
+   * duplicate documents in (it removes only expired and unowned ones).
+   *
+   * @param filter The query.
+   * @returns The write result.
+   */
+  deleteMany?(filter: { [field: string]: unknown }): Promise<unknown>;
+  /**
    * Finds the first document matching `filter`.
    *
    * @param filter The query.
@@ -423,7 +432,17 @@ export class MongoAdapter implements ILockAdapter {
       throw error;
     }
     checkAcknowledged(result);
-    if (result.upsertedCount === 1) await this.#checkUnique(key, uniqueValue);
+    if (result.upsertedCount === 1) {
+      try {
+        await this.#checkUnique(key, uniqueValue);
+      } catch (error) {
+        // Unverified, so not ours to keep: undo it if the server lets us.
+        if (!(error instanceof LockCreateError)) {
+          await this.#collection.deleteOne({ key, uniqueValue }).catch(() => {});
+        }
+        throw error;
+      }
+    }
     if (!this.#fencing) return {};
     // The counter was bumped atomically with the acquisition; only reading it
     // needs a second round trip.
@@ -594,11 +613,32 @@ export class MongoAdapter implements ILockAdapter {
   async #createIndexes(): Promise<void> {
     const collection = this.#collection;
     const results = await Promise.allSettled([
-      collection.createIndex({ key: 1 }, { unique: true }),
+      this.#createKeyIndex(),
       collection.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 }),
     ]);
     for (const result of results) {
       if (result.status === "rejected") throw result.reason;
+    }
+  }
+
+  // Duplicate documents (left while the index was gone, by an acquisition
+  // that could not undo itself) keep the unique index from being built.
+  // Expired and unowned ones hold no lock: drop them and build it again.
+  // Live duplicates expire within their ttl, so a later call succeeds.
+  async #createKeyIndex(): Promise<unknown> {
+    const collection = this.#collection;
+    try {
+      return await collection.createIndex({ key: 1 }, { unique: true });
+    } catch (error) {
+      if ((error as { code?: unknown })?.code !== DUPLICATE_KEY) throw error;
+      if (typeof collection.deleteMany !== "function") throw error;
+      await collection.deleteMany({
+        $or: [
+          { expireAt: { $lte: new Date(this.#clock() - this.#driftMargin) } },
+          { uniqueValue: null },
+        ],
+      });
+      return await collection.createIndex({ key: 1 }, { unique: true });
     }
   }
 }

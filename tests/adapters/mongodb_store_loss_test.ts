@@ -80,3 +80,27 @@ Deno.test("MongoAdapter.createLock() keeps a key exclusive after the server rest
     for (const server of servers) await server.stop();
   }
 });
+
+Deno.test("MongoAdapter.createLock() repairs duplicates that keep the unique index from being built", async () => {
+  const server = await startJongodb();
+  const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: 1 });
+  try {
+    const dbName = `locco-repair-${crypto.randomUUID().slice(0, 8)}`;
+    const locks = client.db(dbName).collection("locco-locks");
+    const key = uniqueKey();
+    const past = new Date(Date.now() - 60_000);
+    await locks.insertOne({ key, uniqueValue: "orphan", expireAt: past, fence: 1, fenceBase: 0 });
+    await locks.insertOne({ key, expireAt: new Date(Date.now() + 60_000), fence: 2, fenceBase: 0 });
+    const adapter = new MongoAdapter({ client: client as unknown as MongoLikeClient, dbName });
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "b", ttl: 5000 }), LockCreateError);
+    const indexes = await locks.listIndexes().toArray();
+    assert.ok(
+      indexes.some((index) => index.unique === true && JSON.stringify(index.key) === '{"key":1}'),
+    );
+    assert.equal(await locks.countDocuments({ key }), 1);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+});
