@@ -2,7 +2,9 @@
 // `deno task bench`: locco against the raw floor and its peers on one private
 // Redis, five scenarios, interleaved rounds, medians. Prints a table and
 // writes docs/bench.svg and docs/bench.json. Options (env): BENCH_ROUNDS
-// (default 3), BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1.
+// (default 3), BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1,
+// BENCH_SCENARIOS and BENCH_LIBRARIES (comma-separated ids / names: run only
+// those; the files in docs/ are then left alone).
 
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -18,6 +20,9 @@ import { renderSvg } from "./svg.ts";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const TTL = 10_000;
+const ONLY_SCENARIOS = process.env.BENCH_SCENARIOS?.split(",");
+const ONLY_LIBRARIES = process.env.BENCH_LIBRARIES?.split(",");
+const PARTIAL = ONLY_SCENARIOS !== undefined || ONLY_LIBRARIES !== undefined;
 
 interface Scenario {
   id: string;
@@ -83,6 +88,8 @@ interface Run {
   ops: number;
   opsPerSec: number;
   maxWaitMs: number;
+  /** 99th percentile of the waits. */
+  p99WaitMs: number;
   fairness: number;
   commandsPerOp: number;
   meanHoldMs: number;
@@ -108,7 +115,7 @@ async function runOnce(
   const contenders = Array.from({ length: connections }, () => library.open(url));
   const loops = scenario.workers === 0 ? scenario.loops : scenario.workers;
   const counts = new Array<number>(loops).fill(0);
-  let maxWait = 0;
+  const waits: number[] = [];
   let holdTotal = 0;
   try {
     // Warm up: connect, load scripts, open subscribers.
@@ -126,7 +133,7 @@ async function runOnce(
         const asked = performance.now();
         const release = await contender.acquire(key, TTL, scenario.retryDelay);
         const got = performance.now();
-        maxWait = Math.max(maxWait, got - asked);
+        waits.push(got - asked);
         if (scenario.holdMs > 0) await sleep(scenario.holdMs);
         holdTotal += performance.now() - got;
         await release();
@@ -139,7 +146,8 @@ async function runOnce(
     return {
       ops,
       opsPerSec: ops / elapsed,
-      maxWaitMs: maxWait,
+      maxWaitMs: Math.max(...waits),
+      p99WaitMs: waits.sort((a, b) => a - b)[Math.floor(waits.length * 0.99)]!,
       fairness: Math.min(...counts) / (ops / loops),
       commandsPerOp: commands / ops,
       meanHoldMs: holdTotal / ops,
@@ -204,10 +212,14 @@ async function main(): Promise<void> {
     const runs = new Map<string, Run[]>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const scenario of SCENARIOS) {
+        if (ONLY_SCENARIOS && !ONLY_SCENARIOS.includes(scenario.id)) continue;
         // Interleaved, and the order of the libraries rotates every round.
         const order = LIBRARIES.map((_, i) => LIBRARIES[(i + round) % LIBRARIES.length]!);
         for (const library of order) {
           if (scenario.contended && library.name === "raw floor") continue;
+          if (
+            ONLY_LIBRARIES && !ONLY_LIBRARIES.includes(library.name) && library.name !== "raw floor"
+          ) continue;
           const run = await runOnce(library, scenario, server.url, admin);
           const id = `${scenario.id}|${library.name}`;
           runs.set(id, [...(runs.get(id) ?? []), run]);
@@ -224,12 +236,17 @@ async function main(): Promise<void> {
       `Machine: ${machine}. ${ROUNDS} rounds x ${SECONDS} s, medians. RTT ${rtt.toFixed(3)} ms.`,
     );
     for (const scenario of SCENARIOS) {
+      if (ONLY_SCENARIOS && !ONLY_SCENARIOS.includes(scenario.id)) continue;
       const get = (name: string) => runs.get(`${scenario.id}|${name}`) ?? [];
       const med = (name: string, pick: (r: Run) => number) => median(get(name).map(pick));
       let floorOps: number;
       let floorLabel: string;
       if (scenario.contended) {
-        const hold = median(LIBRARIES.slice(1).map((l) => med(l.name, (r) => r.meanHoldMs)));
+        const hold = median(
+          LIBRARIES.filter((l) => get(l.name).length > 0).map((l) =>
+            med(l.name, (r) => r.meanHoldMs)
+          ),
+        );
         floorOps = 1000 / (hold + rtt);
         floorLabel = `ideal 1/(hold ${hold.toFixed(2)} ms + RTT)`;
       } else {
@@ -244,7 +261,9 @@ async function main(): Promise<void> {
       );
       lines.push(
         `  ${pad("library", 26)}${pad("ops/s", 9, true)}${pad("ratio", 7, true)}${
-          scenario.contended ? `${pad("max wait ms", 13, true)}${pad("fairness", 10, true)}` : ""
+          scenario.contended
+            ? `${pad("max wait ms", 13, true)}${pad("p99", 7, true)}${pad("fairness", 10, true)}`
+            : ""
         }${pad("cmds/op", 9, true)}`,
       );
       for (const library of LIBRARIES) {
@@ -256,6 +275,7 @@ async function main(): Promise<void> {
           opsPerSec: ops,
           ratio: ops / floorOps,
           maxWaitMs: med(library.name, (r) => r.maxWaitMs),
+          p99WaitMs: med(library.name, (r) => r.p99WaitMs),
           fairness: med(library.name, (r) => r.fairness),
           commandsPerOp: med(library.name, (r) => r.commandsPerOp),
         };
@@ -266,14 +286,18 @@ async function main(): Promise<void> {
           }${
             scenario.contended
               ? `${pad(row.maxWaitMs.toFixed(1), 13, true)}${
-                pad(row.fairness.toFixed(2), 10, true)
-              }`
+                pad(row.p99WaitMs.toFixed(1), 7, true)
+              }${pad(row.fairness.toFixed(2), 10, true)}`
               : ""
           }${pad(row.commandsPerOp.toFixed(1), 9, true)}`,
         );
       }
     }
 
+    if (PARTIAL) {
+      process.stdout.write(lines.join("\n") + "\n");
+      return;
+    }
     const cycles = [
       await cycleRate("InMemoryAdapter", async () => ({
         locker: new Locker({
