@@ -7,11 +7,19 @@
 // back to EVAL.
 
 // The key was released by its holder: hand it to the first waiter in the
-// queue, or delete it when nobody waits.
+// queue, or delete it when nobody waits. A queue entry is "channel id\n" ..
+// unique value: the hand-off is published on the waiter's own channel,
+// ARGV[2] .. channel id, so only the waiter's process hears of it.
 const HANDOFF_LUA = `local waiter = redis.call("LPOP", KEYS[2])
 if waiter then
-  redis.call("SET", KEYS[1], "\\0locco-handoff\\0" .. waiter, "PX", ARGV[3])
-  redis.call("PUBLISH", ARGV[2], KEYS[1] .. "\\n" .. waiter)
+  local at = string.find(waiter, "\\n", 1, true)
+  local channel, value = ARGV[2], waiter
+  if at then
+    channel = ARGV[2] .. string.sub(waiter, 1, at - 1)
+    value = string.sub(waiter, at + 1)
+  end
+  redis.call("SET", KEYS[1], "\\0locco-handoff\\0" .. value, "PX", ARGV[3])
+  redis.call("PUBLISH", channel, KEYS[1] .. "\\n" .. value)
 else
   redis.call("DEL", KEYS[1])
 end`;
@@ -24,69 +32,77 @@ export const SCRIPT_MISSING = 0;
 export const SCRIPT_TAKEN = -1;
 
 /**
- * Acquire: `SET key value PX ttl NX`, and when that took the key, issue the
- * next fencing token in the same script. Replies the token (a positive
- * integer below 2^53) when the lock was taken, or a negative number when
- * another lock holds the key: `-1 - pttl` (`-1` when the key has no expiry).
+ * Acquire: `SET key value PX ttl NX` (or, for a waiter, the claim of a key
+ * handed off to it), and when that took the key, issue the next fencing
+ * token in the same script. Replies the token (a positive integer below
+ * 2^53) when the lock was taken, or a negative number when another lock
+ * holds the key: `-1 - pttl` (`-1` when the key has no expiry).
  */
 export const ACQUIRE_SCRIPT = `-- locco acquire
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the fence counter key, in the same Cluster slot as KEYS[1]
+-- KEYS[3]: the waiter queue (a list of queue entries), same slot
 -- ARGV[1]: the holder's unique value
 -- ARGV[2]: the time to live in milliseconds (integer, 1 to 2147483647)
 -- ARGV[3]: how long the fence counter key lives after each acquire, in ms
--- KEYS[3]: the waiter queue (a list of unique values), same slot
--- ARGV[4]: "1" when the caller waits in the queue: it may then claim a key
---          handed off to it, and leaves the queue when it takes the key
+-- ARGV[4]: "" when the caller does not wait in the queue; else its queue
+--          entry: it may then claim a key handed off to it, and leaves the
+--          queue when it takes the key
+-- ARGV[5]: "1" when the caller heard that the key was handed off to it
 -- The token is max(stored counter + 1, server time in microseconds): it grows
 -- by one per acquire while the counter lives, and never goes back after the
 -- counter was lost (expiry, eviction, DEL, a restart without persistence)
 -- because the server clock moved on meanwhile; at about 1.8e15 it is exact
 -- in a Lua double and in a JavaScript number.
-if not redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
-  local current = ARGV[4] == "1" and redis.pcall("GET", KEYS[1])
-  if current ~= "\\0locco-handoff\\0" .. ARGV[1] then
-    return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
-  end
-  -- released to us by the previous holder: take it
+local handoff = "\\0locco-handoff\\0" .. ARGV[1]
+if ARGV[5] == "1" and redis.pcall("GET", KEYS[1]) == handoff then
+  -- handed off to us (which took us out of the queue): take it
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-end
-if ARGV[4] == "1" then
-  redis.call("LREM", KEYS[3], 1, ARGV[1])
-end
-local stored = redis.pcall("GET", KEYS[2])
-if type(stored) == "table" and stored.err then
-  -- the counter key holds another type: undo the SET, report the error
-  redis.call("DEL", KEYS[1])
-  return stored
+elseif redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
+  if ARGV[4] ~= "" then
+    redis.call("LREM", KEYS[3], 1, ARGV[4])
+  end
+elseif ARGV[4] ~= "" and redis.pcall("GET", KEYS[1]) == handoff then
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+else
+  return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
 end
 local time = redis.call("TIME")
 local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
+-- SET ... GET writes the time and replies the previous token in one command
+local stored = redis.pcall("SET", KEYS[2], string.format("%.0f", fence), "PX", ARGV[3], "GET")
+if type(stored) == "table" and stored.err then
+  -- the counter key holds another type (left as it was): undo, report
+  redis.call("DEL", KEYS[1])
+  return stored
+end
 local last = tonumber(stored)
 if last ~= nil and last >= fence then
   if last >= 9007199254740990 then
+    redis.call("SET", KEYS[2], stored, "PX", ARGV[3])
     redis.call("DEL", KEYS[1])
     return redis.error_reply("locco: the fence counter " .. KEYS[2] .. " is out of range")
   end
   fence = last + 1
+  redis.call("SET", KEYS[2], string.format("%.0f", fence), "PX", ARGV[3])
 end
-redis.call("SET", KEYS[2], string.format("%.0f", fence), "PX", ARGV[3])
 return fence
 `;
 
 /** Compare-and-delete: releases the lock only while this unique value holds it. */
 export const RELEASE_SCRIPT: string = `-- locco release
 -- KEYS[1]: the lock key (prefix included)
--- KEYS[2]: the waiter queue of the key (a list of unique values), same slot
+-- KEYS[2]: the waiter queue of the key (a list of queue entries), same slot
 -- ARGV[1]: the holder's unique value
--- ARGV[2]: the channel that announces hand-offs
+-- ARGV[2]: the prefix of the waiters' hand-off channels
 -- ARGV[3]: how long a hand-off waits for its waiter to claim it, in ms
 -- Returns 1 when the key held ARGV[1] and was released, 0 when the key does
 -- not exist, -1 when another value holds it (the key is left untouched).
 -- With waiters queued, the key is not deleted but handed off: it holds
 -- "\\0locco-handoff\\0" .. waiter for ARGV[3] ms, so only that waiter can take
--- it, and the key, a newline and the waiter are published on ARGV[2]. GET on a key of another
--- type raises WRONGTYPE, which reaches the caller.
+-- it, and the key, a newline and the waiter are published on the waiter's
+-- channel. GET on a key of another type raises WRONGTYPE, which reaches the
+-- caller.
 local value = redis.call("GET", KEYS[1])
 if value ~= ARGV[1] then
   if value == false then
@@ -100,22 +116,28 @@ return 1
 
 /**
  * A waiter enqueues itself: when the key is free (or handed off to it),
- * replies 0 (attempt now) and does not enqueue; else appends the unique
- * value to the queue unless it is there, and replies the key's PTTL (-1 when
- * it has no expiry).
+ * replies 0 (attempt now) and does not enqueue; else appends its entry to
+ * the queue (unless it is there) and replies the key's PTTL (-1 when it has
+ * no expiry), or -2 when the caller did not ask for it.
  */
 export const ENQUEUE_SCRIPT = `-- locco enqueue
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key, same slot
 -- ARGV[1]: the waiter's unique value
 -- ARGV[2]: how long the queue lives after the last enqueue, in ms
+-- ARGV[3]: the waiter's queue entry: "channel id\\n" .. unique value
+-- ARGV[4]: "1" when the entry may be in the queue already: look first
+-- ARGV[5]: "1" to reply the key's PTTL
 local value = redis.pcall("GET", KEYS[1])
 if value == false or value == "\\0locco-handoff\\0" .. ARGV[1] then
   return 0
 end
-if not redis.call("LPOS", KEYS[2], ARGV[1]) then
-  redis.call("RPUSH", KEYS[2], ARGV[1])
+if ARGV[4] ~= "1" or not redis.call("LPOS", KEYS[2], ARGV[3]) then
+  redis.call("RPUSH", KEYS[2], ARGV[3])
   redis.call("PEXPIRE", KEYS[2], ARGV[2])
+end
+if ARGV[5] ~= "1" then
+  return -2
 end
 local pttl = redis.call("PTTL", KEYS[1])
 if pttl > 0 then
@@ -129,9 +151,10 @@ export const LEAVE_SCRIPT: string = `-- locco leave
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key, same slot
 -- ARGV[1]: the waiter's unique value
--- ARGV[2]: the channel that announces hand-offs
+-- ARGV[2]: the prefix of the waiters' hand-off channels
 -- ARGV[3]: how long a hand-off waits for its waiter to claim it, in ms
-redis.call("LREM", KEYS[2], 0, ARGV[1])
+-- ARGV[4]: the waiter's queue entry
+redis.call("LREM", KEYS[2], 0, ARGV[4])
 if redis.pcall("GET", KEYS[1]) == "\\0locco-handoff\\0" .. ARGV[1] then
 ${HANDOFF_LUA}
 end
@@ -158,16 +181,16 @@ return -1
 `;
 
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
-export const ACQUIRE_SCRIPT_SHA = "a99d8014fa42bb08cc662e0d62ddd1df6d29886f";
+export const ACQUIRE_SCRIPT_SHA = "b1910f30331e653ff39b5ec00c7ed09c9262a426";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
-export const ENQUEUE_SCRIPT_SHA = "b4f51b7c7b9fe092bfadcd74e05a3ff26e00e668";
+export const ENQUEUE_SCRIPT_SHA = "0ffc146d9036e5475c8316053129f1b108999f39";
 
 /** SHA-1 of {@linkcode LEAVE_SCRIPT}, for EVALSHA. */
-export const LEAVE_SCRIPT_SHA = "c3777ada37d7dab0d44fbf5b2b6faf5bb13cded4";
+export const LEAVE_SCRIPT_SHA = "277d1090778e11b626b50647f7c58c91db555313";
 
 /** SHA-1 of {@linkcode RELEASE_SCRIPT}, for EVALSHA. */
-export const RELEASE_SCRIPT_SHA = "0ae60598a027d7b86643b25028f21f92eaa41c4b";
+export const RELEASE_SCRIPT_SHA = "31a73edf30ee25fec68520cd45038a215d6d1a80";
 
 /** SHA-1 of {@linkcode EXTEND_SCRIPT}, for EVALSHA. */
 export const EXTEND_SCRIPT_SHA = "bb5373092ece8ceb857b0f6639f507854ffabe68";

@@ -246,8 +246,12 @@ const HANDOFF_MS = 500;
 /** How long a waiter queue lives after its last enqueue: 1 hour, in ms. */
 const QUEUE_TTL_MS = 60 * 60 * 1000;
 
-/** The channel that announces hand-offs (one for every adapter and key). */
-const HANDOFF_CHANNEL = "locco:handoff";
+/**
+ * The prefix of the channels that announce hand-offs: each adapter listens on
+ * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
+ * wait for, so a hand-off reaches the waiter's process and no other.
+ */
+const HANDOFF_CHANNEL_PREFIX = "locco:handoff:";
 
 /** A waiting acquire() of this process (one wait session). */
 interface RedisWaiter {
@@ -257,6 +261,8 @@ interface RedisWaiter {
   wake: (() => void) | undefined;
   /** Enqueued in Redis (only the local head is). */
   queued: boolean;
+  /** Was enqueued in this session: its entry may still be in the queue. */
+  everQueued: boolean;
   /** The key was handed off to this waiter: attempt at once. */
   handedOff: boolean;
 }
@@ -369,6 +375,8 @@ export class IoRedisAdapter implements ILockAdapter {
   #subscriber: IoRedisLikeSubscriber | undefined;
   #subscribed: Promise<boolean> | undefined;
   #closed = false;
+  /** This adapter's hand-off channel id; queue entries are `id + "\n" + uniqueValue`. */
+  #channelId: string = crypto.randomUUID();
 
   /**
    * Wraps an ioredis client. Does no I/O and does not modify the client.
@@ -439,6 +447,7 @@ export class IoRedisAdapter implements ILockAdapter {
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
     const waiting = head !== undefined && head.uniqueValue === uniqueValue;
+    const handedOff = waiting && head.handedOff;
     const epoch = state?.epoch;
     const sentAt = monotonicNow();
     if (waiting) head.handedOff = false;
@@ -446,7 +455,13 @@ export class IoRedisAdapter implements ILockAdapter {
       fullKey,
       companionKey(fullKey, ":fence"),
       companionKey(fullKey, ":waiters"),
-    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, waiting ? "1" : "0"]);
+    ], [
+      uniqueValue,
+      ttl,
+      FENCE_COUNTER_TTL_MS,
+      waiting ? this.#entry(uniqueValue) : "",
+      handedOff ? "1" : "",
+    ]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
@@ -483,7 +498,7 @@ export class IoRedisAdapter implements ILockAdapter {
     const fullKey = this.#prefix + key;
     const reply = await this.#runScript(RELEASE, [fullKey, companionKey(fullKey, ":waiters")], [
       uniqueValue,
-      HANDOFF_CHANNEL,
+      HANDOFF_CHANNEL_PREFIX,
       HANDOFF_MS,
     ]);
     if (reply === SCRIPT_DONE) {
@@ -596,6 +611,7 @@ export class IoRedisAdapter implements ILockAdapter {
         signal,
         wake: undefined,
         queued: false,
+        everQueued: false,
         handedOff: false,
       };
       waiter = joined;
@@ -607,18 +623,28 @@ export class IoRedisAdapter implements ILockAdapter {
       if (!(await this.#subscribe())) return await this.#pause(waiter, maxWaitMs, signal);
       if (!waiter.queued && !signal.aborted && !this.#closed) {
         const epoch = state.epoch;
+        // The attempt that failed just before usually told how long the key
+        // is held: ask for the PTTL only when it did not.
+        const askPttl = !(startedAt < state.heldUntil);
         let reply: unknown;
         try {
           reply = await this.#eval(ENQUEUE, [fullKey, companionKey(fullKey, ":waiters")], [
             uniqueValue,
             QUEUE_TTL_MS,
+            this.#entry(uniqueValue),
+            waiter.everQueued ? "1" : "0",
+            askPttl ? "1" : "0",
           ]);
         } catch {
           return; // the next attempt reports the backend's error
         }
         const pttl = typeof reply === "string" ? Number(reply) : reply;
-        if (pttl === 0) return; // free, or handed to us: attempt now
+        if (pttl === 0) {
+          state.heldUntil = 0;
+          return; // free, or handed to us: attempt now
+        }
         waiter.queued = true;
+        waiter.everQueued = true;
         if (typeof pttl === "number" && pttl > 0) this.#learnHeld(fullKey, epoch, startedAt, pttl);
       }
     }
@@ -664,7 +690,7 @@ export class IoRedisAdapter implements ILockAdapter {
     if (this.#subscribed !== undefined) return this.#subscribed;
     const subscriber = this.#subscriber ??= this.#openSubscriber();
     if (subscriber === undefined) return Promise.resolve(false);
-    const subscribed: Promise<boolean> = subscriber.subscribe(HANDOFF_CHANNEL).then(
+    const subscribed: Promise<boolean> = subscriber.subscribe(this.#channel()).then(
       (): boolean => !this.#closed && this.#subscribed === subscribed,
       () => {
         if (this.#subscribed === subscribed) this.#subscribed = undefined;
@@ -684,7 +710,7 @@ export class IoRedisAdapter implements ILockAdapter {
       return undefined;
     }
     subscriber.on("message", (channel: unknown, message: unknown) => {
-      if (channel === HANDOFF_CHANNEL && typeof message === "string") this.#onHandoff(message);
+      if (channel === this.#channel() && typeof message === "string") this.#onHandoff(message);
     });
     subscriber.on("error", () => {}); // surfaced as "close"; the next waits poll
     subscriber.on("close", () => {
@@ -756,9 +782,19 @@ export class IoRedisAdapter implements ILockAdapter {
     // Leave the Redis queue, and pass on a hand-off meant for us.
     this.#eval(LEAVE, [fullKey, companionKey(fullKey, ":waiters")], [
       waiter.uniqueValue,
-      HANDOFF_CHANNEL,
+      HANDOFF_CHANNEL_PREFIX,
       HANDOFF_MS,
+      this.#entry(waiter.uniqueValue),
     ]).catch(() => {});
+  }
+
+  #channel(): string {
+    return HANDOFF_CHANNEL_PREFIX + this.#channelId;
+  }
+
+  // A waiter's entry in a Redis queue: where to announce its hand-off, and who.
+  #entry(uniqueValue: string): string {
+    return `${this.#channelId}\n${uniqueValue}`;
   }
 
   // Sleeps up to `ms`, ended early by `waiter.wake()` or the session's abort.

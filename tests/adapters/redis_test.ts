@@ -171,7 +171,7 @@ Deno.test("IoRedisAdapter.createLock() sends one EVALSHA with the lock and fence
   const [sha, numkeys, ...rest] = sent[0]!;
   assert.match(String(sha), /^[0-9a-f]{40}$/);
   assert.equal(numkeys, 3);
-  assert.deepEqual(rest, ["p:k", "{p:k}:fence", "{p:k}:waiters", "v", 1234, 604_800_000, "0"]);
+  assert.deepEqual(rest, ["p:k", "{p:k}:fence", "{p:k}:waiters", "v", 1234, 604_800_000, "", ""]);
 });
 
 Deno.test("IoRedisAdapter applies the prefix to every key it touches", async () => {

@@ -44,6 +44,18 @@ async function redisBackend(url: string = REDIS_URL): Promise<Backend & { client
   };
 }
 
+// Subscribers of the adapters' hand-off channels ("locco:handoff:" + id).
+async function handoffChannels(admin: Redis): Promise<string[]> {
+  return (await admin.pubsub("CHANNELS", "locco:handoff:*")) as string[];
+}
+
+async function handoffSubscribers(admin: Redis): Promise<number> {
+  const channels = await handoffChannels(admin);
+  if (channels.length === 0) return 0;
+  const reply = (await admin.pubsub("NUMSUB", ...channels)) as Array<string | number>;
+  return reply.filter((_, i) => i % 2 === 1).reduce<number>((sum, n) => sum + Number(n), 0);
+}
+
 const BACKENDS: Array<[string, () => Promise<Backend>]> = [
   ["InMemoryAdapter", () => Promise.resolve(memoryBackend())],
   ["IoRedisAdapter", () => redisBackend()],
@@ -198,7 +210,7 @@ Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscri
     const held = await holder.lock("k", 30_000).acquire();
     const waiting = waiter.lock("k", 1000).acquire();
     await delay(100);
-    assert.equal(await admin.pubsub("NUMSUB", "locco:handoff").then((r) => r[1]), 1);
+    assert.equal(await handoffSubscribers(admin), 1);
     // The notification can no longer arrive: kill the subscriber, then release.
     await admin.client("KILL", "TYPE", "pubsub");
     await held.release({ throwOnFail: true });
@@ -207,6 +219,49 @@ Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscri
   } finally {
     await backend.close();
     await admin.quit();
+    await server.stop();
+  }
+});
+
+Deno.test("IoRedisAdapter announces a hand-off on the waiter's own channel only", async () => {
+  const server = await RedisServer.start();
+  const backend = await redisBackend(server.url);
+  const admin = new Redis(server.url);
+  const listener = new Redis(server.url);
+  try {
+    const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+    const holder = new Locker({ adapter: backend.adapter(), retrySettings });
+    const heldA = await holder.lock("a", 30_000).acquire();
+    const heldB = await holder.lock("b", 30_000).acquire();
+    const waitingA = new Locker({ adapter: backend.adapter(), retrySettings }).lock("a", 1000)
+      .acquire();
+    await delay(100);
+    const [channelA] = await handoffChannels(admin);
+    const waitingB = new Locker({ adapter: backend.adapter(), retrySettings }).lock("b", 1000)
+      .acquire();
+    await delay(100);
+    const channels = await handoffChannels(admin);
+    assert.equal(channels.length, 2, "one channel per waiting adapter");
+    assert.equal(await handoffSubscribers(admin), 2);
+    const messages: Array<[string, string]> = [];
+    listener.on("pmessage", (_pattern: string, channel: string, message: string) => {
+      messages.push([channel, message]);
+    });
+    await listener.psubscribe("locco:handoff:*");
+    await heldA.release({ throwOnFail: true });
+    await (await waitingA).release({ throwOnFail: true });
+    await delay(50);
+    assert.equal(messages.length, 1, JSON.stringify(messages));
+    assert.equal(messages[0]![0], channelA);
+    assert.match(messages[0]![1], /^a\n/);
+    await heldB.release({ throwOnFail: true });
+    await (await waitingB).release({ throwOnFail: true });
+    await delay(50);
+    assert.equal(messages.length, 2, JSON.stringify(messages));
+    assert.notEqual(messages[1]![0], channelA);
+  } finally {
+    await backend.close();
+    await Promise.all([admin.quit(), listener.quit()]);
     await server.stop();
   }
 });
@@ -229,7 +284,7 @@ Deno.test("IoRedisAdapter.close() closes the subscriber connection it opened", a
     await delay(50);
     const clientsAfter = (await admin.client("LIST")) as string;
     assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
-    assert.equal(await admin.pubsub("NUMSUB", "locco:handoff").then((r) => r[1]), 0);
+    assert.equal(await handoffSubscribers(admin), 0);
   } finally {
     await Promise.all([client.quit(), admin.quit()]);
     await server.stop();
@@ -246,7 +301,7 @@ Deno.test('IoRedisAdapter with waitStrategy "poll" opens no subscriber and still
     const held = await locker.lock("k", 30_000).acquire();
     const waiting = locker.lock("k", 1000).acquire();
     await delay(120);
-    assert.equal(await admin.pubsub("NUMSUB", "locco:handoff").then((r) => r[1]), 0);
+    assert.equal(await handoffSubscribers(admin), 0);
     await held.release({ throwOnFail: true });
     await (await waiting).release({ throwOnFail: true });
   } finally {
