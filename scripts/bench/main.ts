@@ -216,9 +216,9 @@ async function main(): Promise<void> {
         // Interleaved, and the order of the libraries rotates every round.
         const order = LIBRARIES.map((_, i) => LIBRARIES[(i + round) % LIBRARIES.length]!);
         for (const library of order) {
-          if (scenario.contended && library.name === "raw floor") continue;
+          if (scenario.contended && library.uncontendedOnly) continue;
           if (
-            ONLY_LIBRARIES && !ONLY_LIBRARIES.includes(library.name) && library.name !== "raw floor"
+            ONLY_LIBRARIES && !ONLY_LIBRARIES.includes(library.name) && !library.uncontendedOnly
           ) continue;
           const run = await runOnce(library, scenario, server.url, admin);
           const id = `${scenario.id}|${library.name}`;

@@ -13,6 +13,7 @@ type Row = Record<string, string | number>;
 
 const COLORS: Record<string, string> = {
   "raw floor": "#9e9e9e",
+  "script floor (SET NX in Lua)": "#cfcfcf",
   "locco (this)": "#1565c0",
   "locco 0.1.0": "#90caf9",
   "@sesamecare-oss/redlock": "#ef6c00",
