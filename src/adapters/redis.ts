@@ -127,7 +127,7 @@ export interface IoRedisLikeClient {
  *   subscriber.on("message", (channel: string, message: string) => {
  *     console.assert(typeof channel === "string" && typeof message === "string");
  *   });
- *   await subscriber.subscribe("locco:handoff");
+ *   await subscriber.subscribe("locco:handoff:example");
  *   await subscriber.quit();
  * }
  * ```
