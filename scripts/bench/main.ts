@@ -143,11 +143,12 @@ async function runOnce(
     const elapsed = (performance.now() - startedAt) / 1000;
     const commands = (await totalCommands(admin)) - before - 1;
     const ops = counts.reduce((a, b) => a + b, 0);
+    waits.sort((a, b) => a - b);
     return {
       ops,
       opsPerSec: ops / elapsed,
-      maxWaitMs: Math.max(...waits),
-      p99WaitMs: waits.sort((a, b) => a - b)[Math.floor(waits.length * 0.99)]!,
+      maxWaitMs: waits[waits.length - 1] ?? 0,
+      p99WaitMs: waits[Math.floor(waits.length * 0.99)] ?? 0,
       fairness: Math.min(...counts) / (ops / loops),
       commandsPerOp: commands / ops,
       meanHoldMs: holdTotal / ops,

@@ -625,7 +625,7 @@ export class IoRedisAdapter implements ILockAdapter {
         const epoch = state.epoch;
         // The attempt that failed just before usually told how long the key
         // is held: ask for the PTTL only when it did not.
-        const askPttl = !(startedAt < state.heldUntil);
+        const askPttl = state.heldUntil <= startedAt;
         let reply: unknown;
         try {
           reply = await this.#eval(ENQUEUE, [fullKey, companionKey(fullKey, ":waiters")], [
