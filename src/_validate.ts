@@ -174,3 +174,27 @@ export function validateComputedDelay(delay: unknown): number {
   }
   return Math.ceil(delay);
 }
+
+/** The arguments of `waitForUnlock`: an identity, a delay of 0 or more ms and an AbortSignal. */
+export function validateWait(
+  identity: unknown,
+  maxWaitMs: unknown,
+  signal: unknown,
+): LockIdentity {
+  const valid = validateIdentity(identity);
+  if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
+    throw new ValidationError(
+      `maxWaitMs should be a number of milliseconds, 0 or more: got ${describe(maxWaitMs)}`,
+      "maxWaitMs",
+    );
+  }
+  const candidate = signal as Partial<AbortSignal> | null | undefined;
+  if (
+    typeof candidate !== "object" || candidate === null ||
+    typeof candidate.aborted !== "boolean" || typeof candidate.addEventListener !== "function" ||
+    typeof candidate.removeEventListener !== "function"
+  ) {
+    throw new ValidationError(`signal should be an AbortSignal: got ${describe(signal)}`, "signal");
+  }
+  return valid;
+}

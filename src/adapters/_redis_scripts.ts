@@ -5,22 +5,47 @@
 // scripts/redis_script_shas.ts --check` fails when one is stale), and the
 // adapter tests fail if a digest is wrong, since every call would then fall
 // back to EVAL.
+//
+// Every script is safe to run twice, as a client that resends unanswered
+// commands after a reconnect (ioredis does by default) may run it: a second
+// run has the effect of one and an answer the adapter reads as the first's.
+//
+// Waiters queue in a list next to the lock key. A queue entry is
+// "channel id\ntoken\nunique value": the waiting adapter's channel, the wait
+// session's token on that channel, and the waiter's unique value.
 
-// The key was released by its holder: hand it to the first waiter in the
-// queue, or delete it when nobody waits. A queue entry is "channel id\n" ..
-// unique value: the hand-off is published on the waiter's own channel,
-// ARGV[2] .. channel id, so only the waiter's process hears of it.
-const HANDOFF_LUA = `local waiter = redis.call("LPOP", KEYS[2])
-if waiter then
-  local at = string.find(waiter, "\\n", 1, true)
-  local channel, value = ARGV[2], waiter
-  if at then
-    channel = ARGV[2] .. string.sub(waiter, 1, at - 1)
-    value = string.sub(waiter, at + 1)
+/** What a key handed off to a waiter holds, followed by the waiter's unique value. */
+export const HANDOFF_MARKER = "\0locco-handoff\0";
+
+// The lock key was released by its holder, or a hand-off was declined: hand
+// the key to the first waiter in the queue (KEYS[2]) that hears the news, or
+// delete it when nobody waits. The key then holds the hand-off marker and the
+// waiter's unique value for ARGV[3] ms (the claim window), so only that
+// waiter can take it, and the waiter's token is published on its adapter's
+// channel, ARGV[2] .. channel id. When ARGV[5] is "1", PUBLISH counts every
+// receiver (a single Redis), and an entry whose channel nobody listens to
+// (its process died or lost its connection) is dropped and the next one
+// tried; on Redis Cluster the count covers one node only, so a dead waiter
+// keeps the key for one claim window at most.
+const HANDOFF_LUA = `local handed = false
+while true do
+  local entry = redis.call("LPOP", KEYS[2])
+  if not entry then
+    break
   end
-  redis.call("SET", KEYS[1], "\\0locco-handoff\\0" .. value, "PX", ARGV[3])
-  redis.call("PUBLISH", channel, KEYS[1] .. "\\n" .. value)
-else
+  local a = string.find(entry, "\\n", 1, true)
+  local b = a and string.find(entry, "\\n", a + 1, true)
+  if b then
+    local heard = redis.call("PUBLISH", ARGV[2] .. string.sub(entry, 1, a - 1),
+      string.sub(entry, a + 1, b - 1))
+    if heard > 0 or ARGV[5] ~= "1" then
+      redis.call("SET", KEYS[1], "\\0locco-handoff\\0" .. string.sub(entry, b + 1), "PX", ARGV[3])
+      handed = true
+      break
+    end
+  end
+end
+if not handed then
   redis.call("DEL", KEYS[1])
 end`;
 
@@ -30,13 +55,16 @@ export const SCRIPT_DONE = 1;
 export const SCRIPT_MISSING = 0;
 /** Reply of a script when another unique value holds the key. */
 export const SCRIPT_TAKEN = -1;
+/** Reply of the release script when this unique value released the key moments ago. */
+export const SCRIPT_RELEASED_BEFORE = 2;
 
 /**
- * Acquire: `SET key value PX ttl NX` (or, for a waiter, the claim of a key
- * handed off to it), and when that took the key, issue the next fencing
- * token in the same script. Replies the token (a positive integer below
- * 2^53) when the lock was taken, or a negative number when another lock
- * holds the key: `-1 - pttl` (`-1` when the key has no expiry).
+ * Acquire: `SET key value PX ttl NX`, or the claim of a key handed off to
+ * this unique value, and when that took the key, the next fencing token in
+ * the same script. Replies the token (a positive integer below 2^53) when the
+ * lock was taken; `{token}` (a one-element array) when the key already holds
+ * this unique value (a resent acquire that took it, or a second acquire by
+ * the owner); or `-1 - pttl` when another lock holds the key.
  */
 export const ACQUIRE_SCRIPT = `-- locco acquire
 -- KEYS[1]: the lock key (prefix included)
@@ -45,27 +73,36 @@ export const ACQUIRE_SCRIPT = `-- locco acquire
 -- ARGV[1]: the holder's unique value
 -- ARGV[2]: the time to live in milliseconds (integer, 1 to 2147483647)
 -- ARGV[3]: how long the fence counter key lives after each acquire, in ms
--- ARGV[4]: "" when the caller does not wait in the queue; else its queue
---          entry: it may then claim a key handed off to it, and leaves the
---          queue when it takes the key
--- ARGV[5]: "1" when the caller heard that the key was handed off to it
+-- ARGV[4]: "" when the caller does not wait; else its queue entry, which
+--          leaves the queue when the caller takes the key, and is put back
+--          in the queue (if it was lost) when the key is held
+-- ARGV[5]: how long the queue lives after a waiter's attempt, in ms
 -- The token is max(stored counter + 1, server time in microseconds): it grows
 -- by one per acquire while the counter lives, and never goes back after the
 -- counter was lost (expiry, eviction, DEL, a restart without persistence)
 -- because the server clock moved on meanwhile; at about 1.8e15 it is exact
 -- in a Lua double and in a JavaScript number.
-local handoff = "\\0locco-handoff\\0" .. ARGV[1]
-if ARGV[5] == "1" and redis.pcall("GET", KEYS[1]) == handoff then
-  -- handed off to us (which took us out of the queue): take it
-  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-elseif redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
+if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
   if ARGV[4] ~= "" then
     redis.call("LREM", KEYS[3], 1, ARGV[4])
   end
-elseif ARGV[4] ~= "" and redis.pcall("GET", KEYS[1]) == handoff then
-  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 else
-  return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
+  -- (a key of another type is application data: held, as by another lock)
+  local value = redis.pcall("GET", KEYS[1])
+  if value == ARGV[1] then
+    return { tonumber(redis.call("GET", KEYS[2])) or 0 }
+  end
+  if value ~= "\\0locco-handoff\\0" .. ARGV[1] then
+    if ARGV[4] ~= "" then
+      if not redis.call("LPOS", KEYS[3], ARGV[4]) then
+        redis.call("RPUSH", KEYS[3], ARGV[4])
+      end
+      redis.call("PEXPIRE", KEYS[3], ARGV[5])
+    end
+    return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
+  end
+  -- handed off to us (the release took us out of the queue): take it
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 end
 local time = redis.call("TIME")
 local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
@@ -93,52 +130,53 @@ return fence
 export const RELEASE_SCRIPT: string = `-- locco release
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key (a list of queue entries), same slot
+-- KEYS[3]: the release record of the key: the unique value that released it
+--          last, kept ARGV[4] ms so that a resent release finds it
 -- ARGV[1]: the holder's unique value
 -- ARGV[2]: the prefix of the waiters' hand-off channels
 -- ARGV[3]: how long a hand-off waits for its waiter to claim it, in ms
--- Returns 1 when the key held ARGV[1] and was released, 0 when the key does
--- not exist, -1 when another value holds it (the key is left untouched).
--- With waiters queued, the key is not deleted but handed off: it holds
--- "\\0locco-handoff\\0" .. waiter for ARGV[3] ms, so only that waiter can take
--- it, and the key, a newline and the waiter are published on the waiter's
--- channel. GET on a key of another type raises WRONGTYPE, which reaches the
--- caller.
+-- ARGV[4]: how long the release record lives, in ms
+-- ARGV[5]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
+-- Returns 1 when the key held ARGV[1] and was released, 2 when ARGV[1]
+-- released it moments ago (this is a second run), 0 when the key does not
+-- exist, -1 when another value holds it (the key is left untouched). With
+-- waiters queued, the key is handed off rather than deleted. GET on a key of
+-- another type raises WRONGTYPE, which reaches the caller.
 local value = redis.call("GET", KEYS[1])
 if value ~= ARGV[1] then
+  if redis.pcall("GET", KEYS[3]) == ARGV[1] then
+    return 2
+  end
   if value == false then
     return 0
   end
   return -1
 end
+redis.call("SET", KEYS[3], ARGV[1], "PX", ARGV[4])
 ${HANDOFF_LUA}
 return 1
 `;
 
 /**
- * A waiter enqueues itself: when the key is free (or handed off to it),
- * replies 0 (attempt now) and does not enqueue; else appends its entry to
- * the queue (unless it is there) and replies the key's PTTL (-1 when it has
- * no expiry), or -2 when the caller did not ask for it.
+ * A waiter enqueues itself: when the key is free or handed off to it,
+ * replies 0 (attempt now) and does not enqueue; else
+ * appends its entry to the queue unless it is there, and replies the key's
+ * PTTL (-1 when it has no expiry).
  */
 export const ENQUEUE_SCRIPT = `-- locco enqueue
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key, same slot
 -- ARGV[1]: the waiter's unique value
 -- ARGV[2]: how long the queue lives after the last enqueue, in ms
--- ARGV[3]: the waiter's queue entry: "channel id\\n" .. unique value
--- ARGV[4]: "1" when the entry may be in the queue already: look first
--- ARGV[5]: "1" to reply the key's PTTL
-local value = redis.pcall("GET", KEYS[1])
+-- ARGV[3]: the waiter's queue entry
+local value = redis.call("GET", KEYS[1])
 if value == false or value == "\\0locco-handoff\\0" .. ARGV[1] then
   return 0
 end
-if ARGV[4] ~= "1" or not redis.call("LPOS", KEYS[2], ARGV[3]) then
+if not redis.call("LPOS", KEYS[2], ARGV[3]) then
   redis.call("RPUSH", KEYS[2], ARGV[3])
-  redis.call("PEXPIRE", KEYS[2], ARGV[2])
 end
-if ARGV[5] ~= "1" then
-  return -2
-end
+redis.call("PEXPIRE", KEYS[2], ARGV[2])
 local pttl = redis.call("PTTL", KEYS[1])
 if pttl > 0 then
   return pttl
@@ -154,6 +192,7 @@ export const LEAVE_SCRIPT: string = `-- locco leave
 -- ARGV[2]: the prefix of the waiters' hand-off channels
 -- ARGV[3]: how long a hand-off waits for its waiter to claim it, in ms
 -- ARGV[4]: the waiter's queue entry
+-- ARGV[5]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
 redis.call("LREM", KEYS[2], 0, ARGV[4])
 if redis.pcall("GET", KEYS[1]) == "\\0locco-handoff\\0" .. ARGV[1] then
 ${HANDOFF_LUA}
@@ -169,7 +208,7 @@ export const EXTEND_SCRIPT = `-- locco extend
 -- Returns 1 when the key held ARGV[1] and now expires ARGV[2] ms from now
 -- (which can shorten the lock), 0 when the key does not exist, -1 when
 -- another value holds it. PEXPIRE never creates a key, so a lock that is
--- gone stays gone.
+-- gone stays gone; a second run sets the same expiry again.
 local value = redis.call("GET", KEYS[1])
 if value == ARGV[1] then
   return redis.call("PEXPIRE", KEYS[1], ARGV[2])
@@ -181,16 +220,16 @@ return -1
 `;
 
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
-export const ACQUIRE_SCRIPT_SHA = "b1910f30331e653ff39b5ec00c7ed09c9262a426";
+export const ACQUIRE_SCRIPT_SHA = "0cc9d310fe07d008d4f7f4259278a81e40bdc9ee";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
-export const ENQUEUE_SCRIPT_SHA = "0ffc146d9036e5475c8316053129f1b108999f39";
+export const ENQUEUE_SCRIPT_SHA = "c798a4fb80691e60bf2c189abb791d6e55c7b8e9";
 
 /** SHA-1 of {@linkcode LEAVE_SCRIPT}, for EVALSHA. */
-export const LEAVE_SCRIPT_SHA = "277d1090778e11b626b50647f7c58c91db555313";
+export const LEAVE_SCRIPT_SHA = "14eb8f9fd81a13c50c8398fcb0fa11a4134f078e";
 
 /** SHA-1 of {@linkcode RELEASE_SCRIPT}, for EVALSHA. */
-export const RELEASE_SCRIPT_SHA = "31a73edf30ee25fec68520cd45038a215d6d1a80";
+export const RELEASE_SCRIPT_SHA = "903e4da08f5890741dcd0db4a5000f1d31cd5928";
 
 /** SHA-1 of {@linkcode EXTEND_SCRIPT}, for EVALSHA. */
-export const EXTEND_SCRIPT_SHA = "bb5373092ece8ceb857b0f6639f507854ffabe68";
+export const EXTEND_SCRIPT_SHA = "baea30ed4b035ce7f09f4f4ae95e24ae88f1d54d";

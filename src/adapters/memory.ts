@@ -27,7 +27,14 @@
 import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
-import { describe, validateIdentity, validateLease, validateObject } from "../_validate.ts";
+import {
+  describe,
+  validateIdentity,
+  validateLease,
+  validateObject,
+  validateWait,
+} from "../_validate.ts";
+import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /**
  * Options of {@linkcode InMemoryAdapter}.
@@ -72,12 +79,6 @@ const MIN_SWEEP_SIZE = 64;
 const SWEEP_AFTER_MS = 1000;
 // Fences are the clock in microseconds: keep that a safe integer.
 const MAX_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
-
-interface MemoryWaiter {
-  uniqueValue: string;
-  signal: AbortSignal;
-  wake: (() => void) | undefined;
-}
 
 /**
  * Keeps locks in a `Map` in this process. Two instances do not share locks.
@@ -269,12 +270,14 @@ export class InMemoryAdapter implements ILockAdapter {
     this.#sweepAt = Math.max(MIN_SWEEP_SIZE, this.#locks.size * 2);
   }
 
-  // ---- Waiting (issue 7): waiters of a key queue here, FIFO, and the one at
-  // the head is woken directly by a release. While a key has waiters, only
-  // the head may take it, so a newcomer cannot barge past them. A lock that
-  // expires wakes nobody: the head finds out at its next attempt, at most
-  // `maxWaitMs` (the retry delay) later.
-  #waiters: Map<string, MemoryWaiter[]> = new Map();
+  // Waiters of a key queue here, FIFO, and the one at the head is woken
+  // directly by a release. While a key has waiters, only the head may take
+  // it, so a newcomer cannot barge past them. A lock that expires wakes
+  // nobody, but the first attempt of any waiter that finds the key free wakes
+  // the head, so a head with a long retry delay does not hold up the others.
+  #waiters: WaitQueue<Waiter> = new WaitQueue((waiter, wasHead) => {
+    if (wasHead && this.#liveEntry(waiter.key) === undefined) this.#wakeHead(waiter.key);
+  });
 
   /**
    * Waits, first come first served, until this waiter is at the head of the
@@ -307,56 +310,36 @@ export class InMemoryAdapter implements ILockAdapter {
    */
   waitForUnlock(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void> {
     let key: string;
+    let uniqueValue: string;
     try {
-      key = validateIdentity(identity).key;
+      ({ key, uniqueValue } = validateWait(identity, maxWaitMs, signal));
     } catch (error) {
       return Promise.reject(error);
     }
     if (signal.aborted) return Promise.resolve();
-    let queue = this.#waiters.get(key);
-    if (queue === undefined) this.#waiters.set(key, queue = []);
-    let waiter = queue.find((w) => w.signal === signal);
-    if (waiter === undefined) {
-      const joined: MemoryWaiter = { uniqueValue: identity.uniqueValue, signal, wake: undefined };
-      waiter = joined;
-      queue.push(joined);
-      signal.addEventListener("abort", () => this.#leave(key, joined), { once: true });
+    const waiter = this.#waiters.join(key, signal, () => ({ key, uniqueValue, signal }));
+    if (this.#waiters.head(key) === waiter && this.#liveEntry(key) === undefined) {
+      return Promise.resolve();
     }
-    if (queue[0] === waiter && this.#liveEntry(key) === undefined) return Promise.resolve();
-    const current = waiter;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        current.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, maxWaitMs);
-      signal.addEventListener("abort", done, { once: true });
-      current.wake = done;
-    });
+    return this.#waiters.pause(waiter, maxWaitMs);
   }
 
-  // Whether `uniqueValue` may take the free `key`: nobody waits, or it is the head.
+  // Whether `uniqueValue` may take the free `key`: nobody waits, or it is the
+  // head (which then leaves the queue). Another caller is refused, and wakes
+  // the head so that the free key is taken now.
   #mayTake(key: string, uniqueValue: string): boolean {
-    const queue = this.#waiters.get(key);
-    if (queue === undefined || queue.length === 0) return true;
-    if (queue[0]!.uniqueValue !== uniqueValue) return false;
-    this.#leave(key, queue[0]!);
+    const head = this.#waiters.head(key);
+    if (head === undefined) return true;
+    if (head.uniqueValue !== uniqueValue) {
+      this.#wakeHead(key);
+      return false;
+    }
+    this.#waiters.leave(head);
     return true;
   }
 
-  #leave(key: string, waiter: MemoryWaiter): void {
-    const queue = this.#waiters.get(key);
-    const index = queue?.indexOf(waiter) ?? -1;
-    if (queue === undefined || index < 0) return;
-    queue.splice(index, 1);
-    if (queue.length === 0) this.#waiters.delete(key);
-    // A new head may take the key if it is free now.
-    else if (index === 0 && this.#liveEntry(key) === undefined) this.#wakeHead(key);
-  }
-
   #wakeHead(key: string): void {
-    this.#waiters.get(key)?.[0]?.wake?.();
+    const head = this.#waiters.head(key);
+    if (head !== undefined) this.#waiters.wake(head);
   }
 }

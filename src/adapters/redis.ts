@@ -41,20 +41,31 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
-import { describe, validateIdentity, validateLease, validateObject } from "../_validate.ts";
+import {
+  describe,
+  validateIdentity,
+  validateLease,
+  validateObject,
+  validateWait,
+} from "../_validate.ts";
+import { RedisCore, type Script } from "./_redis_core.ts";
+import {
+  HANDOFF_CHANNEL_PREFIX,
+  HANDOFF_MS,
+  QUEUE_TTL_MS,
+  RedisHandoff,
+} from "./_redis_handoff.ts";
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SCRIPT_SHA,
-  ENQUEUE_SCRIPT,
-  ENQUEUE_SCRIPT_SHA,
   EXTEND_SCRIPT,
   EXTEND_SCRIPT_SHA,
-  LEAVE_SCRIPT,
-  LEAVE_SCRIPT_SHA,
+  HANDOFF_MARKER,
   RELEASE_SCRIPT,
   RELEASE_SCRIPT_SHA,
   SCRIPT_DONE,
   SCRIPT_MISSING,
+  SCRIPT_RELEASED_BEFORE,
   SCRIPT_TAKEN,
 } from "./_redis_scripts.ts";
 
@@ -209,18 +220,17 @@ export interface IoRedisAdapterOptions {
 
 const CLIENT_METHODS = ["get", "evalsha", "eval"] as const;
 
-interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
-
 // Defined once for the whole module: nothing is registered per adapter, per
 // client or per call.
 const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCRIPT_SHA });
-const ENQUEUE: Script = Object.freeze({ source: ENQUEUE_SCRIPT, sha: ENQUEUE_SCRIPT_SHA });
-const LEAVE: Script = Object.freeze({ source: LEAVE_SCRIPT, sha: LEAVE_SCRIPT_SHA });
 const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
 const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
+
+/** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
+const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
+const RELEASE_RECORD_MS = 10_000;
 
 function validateClient(client: unknown): IoRedisLikeClient {
   if ((typeof client !== "object" && typeof client !== "function") || client === null) {
@@ -240,67 +250,18 @@ function validateClient(client: unknown): IoRedisLikeClient {
   return client as IoRedisLikeClient;
 }
 
-/** How long a released key waits for the waiter it was handed to, in ms. */
-const HANDOFF_MS = 500;
-
-/** How long a waiter queue lives after its last enqueue: 1 hour, in ms. */
-const QUEUE_TTL_MS = 60 * 60 * 1000;
-
-/**
- * The prefix of the channels that announce hand-offs: each adapter listens on
- * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
- * wait for, so a hand-off reaches the waiter's process and no other.
- */
-const HANDOFF_CHANNEL_PREFIX = "locco:handoff:";
-
-/** A waiting acquire() of this process (one wait session). */
-interface RedisWaiter {
-  readonly uniqueValue: string;
-  readonly signal: AbortSignal;
-  /** Ends the current wait early. */
-  wake: (() => void) | undefined;
-  /** Enqueued in Redis (only the local head is). */
-  queued: boolean;
-  /** Was enqueued in this session: its entry may still be in the queue. */
-  everQueued: boolean;
-  /** The key was handed off to this waiter: attempt at once. */
-  handedOff: boolean;
-}
-
-/** What this process knows about a key some waiter waits for. */
-interface KeyState {
-  /** Local waiters, first come first served; only the first one talks to Redis. */
-  readonly waiters: RedisWaiter[];
-  /** Monotonic time until which the key is surely held (no attempt can succeed). */
-  heldUntil: number;
-  /** Bumped by every hand-off message for the key. */
-  epoch: number;
-}
-
-/** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
-const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-
-/**
- * The key of a companion of `fullKey` (its fence counter, say), in the same
- * Redis Cluster slot: `fullKey + suffix` when `fullKey` has a hash tag (a
- * `{...}` with something inside: Cluster then hashes only that part), else
- * `"{" + fullKey + "}" + suffix`, whose tag is the whole of `fullKey`. A key
- * that contains `}` but no valid tag cannot be wrapped like that: its
- * companion lands in another slot, which only Redis Cluster minds (it answers
- * CROSSSLOT, passed on unchanged).
- */
-function companionKey(fullKey: string, suffix: string): string {
-  const open = fullKey.indexOf("{");
-  if (open >= 0) {
-    const close = fullKey.indexOf("}", open + 1);
-    if (close > open + 1) return fullKey + suffix;
+// A unique value that starts like a hand-off marker could claim, release or
+// extend a key handed off to another waiter.
+function checkUniqueValue<T extends LockIdentity>(identity: T): T {
+  if (identity.uniqueValue.startsWith(HANDOFF_MARKER)) {
+    throw new ValidationError(
+      `uniqueValue should not start with the hand-off marker "\\0locco-handoff\\0": got ${
+        describe(identity.uniqueValue)
+      }`,
+      "uniqueValue",
+    );
   }
-  return `{${fullKey}}${suffix}`;
-}
-
-function isNoScriptError(error: unknown): boolean {
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === "string" && message.startsWith("NOSCRIPT");
+  return identity;
 }
 
 function unexpectedReply(command: string, reply: unknown): LoccoError {
@@ -368,15 +329,8 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  * ```
  */
 export class IoRedisAdapter implements ILockAdapter {
-  #client: IoRedisLikeClient;
-  #prefix: string;
-  #notify: boolean;
-  #keys: Map<string, KeyState> = new Map();
-  #subscriber: IoRedisLikeSubscriber | undefined;
-  #subscribed: Promise<boolean> | undefined;
-  #closed = false;
-  /** This adapter's hand-off channel id; queue entries are `id + "\n" + uniqueValue`. */
-  #channelId: string = crypto.randomUUID();
+  #core: RedisCore;
+  #handoff: RedisHandoff;
 
   /**
    * Wraps an ioredis client. Does no I/O and does not modify the client.
@@ -397,18 +351,21 @@ export class IoRedisAdapter implements ILockAdapter {
   constructor(options: IoRedisAdapterOptions) {
     validateObject(options, "options");
     const { client, prefix = "", waitStrategy = "notify" } = options;
-    this.#client = validateClient(client);
+    validateClient(client);
     if (typeof prefix !== "string") {
       throw new ValidationError(`prefix should be a string: got ${describe(prefix)}`, "prefix");
     }
-    this.#prefix = prefix;
     if (waitStrategy !== "notify" && waitStrategy !== "poll") {
       throw new ValidationError(
         `waitStrategy should be "notify" or "poll": got ${describe(waitStrategy)}`,
         "waitStrategy",
       );
     }
-    this.#notify = waitStrategy === "notify" && typeof client.duplicate === "function";
+    this.#core = new RedisCore(client, prefix);
+    this.#handoff = new RedisHandoff(
+      this.#core,
+      waitStrategy === "notify" && typeof client.duplicate === "function",
+    );
   }
 
   /**
@@ -432,51 +389,49 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async createLock(lease: LockLease): Promise<{ fence: number }> {
-    const { key, uniqueValue, ttl } = validateLease(lease);
-    const fullKey = this.#prefix + key;
-    const state = this.#keys.get(fullKey);
-    const head = state?.waiters[0];
-    // Known contention answers without I/O: a waiter of this process is
-    // ahead, or the key is surely held and nothing was handed to us.
-    if (
-      state !== undefined && (
-        (head !== undefined && head.uniqueValue !== uniqueValue) ||
-        (monotonicNow() < state.heldUntil && !head?.handedOff)
-      )
-    ) {
-      throw new LockCreateError(`Key ${describe(key)} is already locked`);
-    }
-    const waiting = head !== undefined && head.uniqueValue === uniqueValue;
-    const handedOff = waiting && head.handedOff;
-    const epoch = state?.epoch;
+    const { key, uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
+    const core = this.#core;
+    const sent = core.key(key);
+    const reconnects = core.reconnects;
     const sentAt = monotonicNow();
-    if (waiting) head.handedOff = false;
-    const reply = await this.#eval(ACQUIRE, [
-      fullKey,
-      companionKey(fullKey, ":fence"),
-      companionKey(fullKey, ":waiters"),
+    const reply = await core.eval(ACQUIRE, [
+      sent,
+      core.companion(sent, ":fence"),
+      core.companion(sent, ":waiters"),
     ], [
       uniqueValue,
       ttl,
       FENCE_COUNTER_TTL_MS,
-      waiting ? this.#entry(uniqueValue) : "",
-      handedOff ? "1" : "",
+      this.#handoff.entryFor(sent, uniqueValue),
+      QUEUE_TTL_MS,
     ]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
       if (code > 0) {
-        if (waiting) this.#dequeue(fullKey, head);
+        this.#handoff.took(sent, uniqueValue);
         return { fence: code };
       }
-      this.#learnHeld(fullKey, epoch, sentAt, -1 - code);
+      this.#handoff.sawHeld(sent, uniqueValue, sentAt, -1 - code);
+      throw new LockCreateError(`Key ${describe(key)} is already locked`);
+    }
+    if (Array.isArray(reply) && reply.length === 1) {
+      // The key holds our own unique value. After a reconnect, that is this
+      // very acquire, resent by the client after its first run took the
+      // key: answer as that run would have. Otherwise the owner asked twice.
+      const fence = typeof reply[0] === "string" ? Number(reply[0]) : reply[0];
+      if (core.reconnects !== reconnects && Number.isSafeInteger(fence) && fence > 0) {
+        this.#handoff.took(sent, uniqueValue);
+        return { fence };
+      }
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
     throw unexpectedReply("the acquire script", reply);
   }
 
   /**
-   * Deletes the key if it holds this unique value, in one atomic script.
+   * Deletes the key if it holds this unique value, in one atomic script, or
+   * hands it to the first waiter queued for it.
    *
    * @param identity The key and unique value.
    * @returns A promise that resolves once the key is deleted.
@@ -494,18 +449,21 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async releaseLock(identity: LockIdentity): Promise<void> {
-    const { key, uniqueValue } = validateIdentity(identity);
-    const fullKey = this.#prefix + key;
-    const reply = await this.#runScript(RELEASE, [fullKey, companionKey(fullKey, ":waiters")], [
+    const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
+    const core = this.#core;
+    const sent = core.key(key);
+    const reply = await this.#runScript(RELEASE, [
+      sent,
+      core.companion(sent, ":waiters"),
+      core.companion(sent, ":released"),
+    ], [
       uniqueValue,
       HANDOFF_CHANNEL_PREFIX,
       HANDOFF_MS,
+      RELEASE_RECORD_MS,
+      this.#handoff.exactCounts,
     ]);
-    if (reply === SCRIPT_DONE) {
-      const state = this.#keys.get(fullKey);
-      if (state !== undefined) state.heldUntil = 0;
-      return;
-    }
+    if (reply === SCRIPT_DONE || reply === SCRIPT_RELEASED_BEFORE) return;
     if (reply === SCRIPT_MISSING) throw new LockReleaseError("Lock is already expired");
     throw new LockReleaseError("Lock is already taken");
   }
@@ -530,8 +488,8 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async extendLock(lease: LockLease): Promise<void> {
-    const { key, uniqueValue, ttl } = validateLease(lease);
-    const reply = await this.#runScript(EXTEND, [this.#prefix + key], [uniqueValue, ttl]);
+    const { key, uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
+    const reply = await this.#runScript(EXTEND, [this.#core.key(key)], [uniqueValue, ttl]);
     if (reply === SCRIPT_DONE) return;
     if (reply === SCRIPT_MISSING) throw new LockExtendError("Lock is already expired");
     throw new LockExtendError("Lock is already taken");
@@ -554,25 +512,33 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async isValidLock(identity: LockIdentity): Promise<boolean> {
-    const { key, uniqueValue } = validateIdentity(identity);
-    return (await this.#client.get(this.#prefix + key)) === uniqueValue;
+    const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
+    return (await this.#core.client.get(this.#core.key(key))) === uniqueValue;
   }
 
   /**
-   * Waits until this waiter may take the key: with `waitStrategy: "notify"`
-   * (the default), waiters of one key in this process queue first come first
-   * served and only the first one enqueues itself in Redis, in a list next to
-   * the key; a release hands the key to the first waiter of that list (for
-   * 500 ms only that waiter can take it) and publishes it on the adapter's
-   * subscriber connection, which wakes that waiter at once. The wait also
-   * ends after `maxWaitMs` (the retry delay), whatever happens, so a lost
-   * message only delays a waiter; an expired lock (no release) is noticed
-   * that way too. With `waitStrategy: "poll"` it just sleeps `maxWaitMs`.
+   * Waits until this waiter may take the key. With `waitStrategy: "notify"`
+   * (the default), every waiting `acquire()` enqueues itself in a list next
+   * to the key, first come first served across processes; a release hands
+   * the key to the first waiter of that list whose adapter is listening (for
+   * 500 ms, the claim window, only that waiter can take it) and publishes it
+   * on that adapter's subscriber connection, which wakes the waiter at once.
+   *
+   * The promise: whatever a waiter learned or missed (messages lost, the
+   * subscriber replaced, queue entries of dead waiters, a paused process),
+   * it asks Redis again within `maxWaitMs` (its retry delay), so a key that
+   * is free is taken within one retry delay plus the claim window. What the
+   * waiter knows only shortens a wait (it looks again when the lock it saw
+   * would expire); even a wait of 0 ms waits for a timer, so it yields to
+   * timers and I/O. A waiter that leaves, however it leaves, takes its entry
+   * out of the queue and passes on a hand-off meant for it. With
+   * `waitStrategy: "poll"` it just sleeps `maxWaitMs`.
    *
    * @param identity The key and the waiting lock's unique value.
    * @param maxWaitMs The longest wait in milliseconds.
    * @param signal The wait session: aborting it leaves the queue.
    * @returns A promise that resolves when the next attempt should be made.
+   * @throws {ValidationError} When an argument is invalid.
    * @example Called by acquire(), not by hand
    * ```ts
    * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
@@ -595,69 +561,17 @@ export class IoRedisAdapter implements ILockAdapter {
     maxWaitMs: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const { key, uniqueValue } = validateIdentity(identity);
-    if (signal.aborted) return;
-    if (!this.#notify || this.#closed) return await this.#pause(undefined, maxWaitMs, signal);
-    const fullKey = this.#prefix + key;
-    let state = this.#keys.get(fullKey);
-    if (state === undefined) {
-      state = { waiters: [], heldUntil: 0, epoch: 0 };
-      this.#keys.set(fullKey, state);
-    }
-    let waiter = state.waiters.find((w) => w.signal === signal);
-    if (waiter === undefined) {
-      const joined: RedisWaiter = {
-        uniqueValue,
-        signal,
-        wake: undefined,
-        queued: false,
-        everQueued: false,
-        handedOff: false,
-      };
-      waiter = joined;
-      state.waiters.push(joined);
-      signal.addEventListener("abort", () => this.#leave(fullKey, joined), { once: true });
-    }
-    const startedAt = monotonicNow();
-    if (state.waiters[0] === waiter && !waiter.handedOff) {
-      if (!(await this.#subscribe())) return await this.#pause(waiter, maxWaitMs, signal);
-      if (!waiter.queued && !signal.aborted && !this.#closed) {
-        const epoch = state.epoch;
-        // The attempt that failed just before usually told how long the key
-        // is held: ask for the PTTL only when it did not.
-        const askPttl = state.heldUntil <= startedAt;
-        let reply: unknown;
-        try {
-          reply = await this.#eval(ENQUEUE, [fullKey, companionKey(fullKey, ":waiters")], [
-            uniqueValue,
-            QUEUE_TTL_MS,
-            this.#entry(uniqueValue),
-            waiter.everQueued ? "1" : "0",
-            askPttl ? "1" : "0",
-          ]);
-        } catch {
-          return; // the next attempt reports the backend's error
-        }
-        const pttl = typeof reply === "string" ? Number(reply) : reply;
-        if (pttl === 0) {
-          state.heldUntil = 0;
-          return; // free, or handed to us: attempt now
-        }
-        waiter.queued = true;
-        waiter.everQueued = true;
-        if (typeof pttl === "number" && pttl > 0) this.#learnHeld(fullKey, epoch, startedAt, pttl);
-      }
-    }
-    if (waiter.handedOff || signal.aborted) return;
-    await this.#pause(waiter, maxWaitMs - (monotonicNow() - startedAt), signal);
+    const valid = checkUniqueValue(validateWait(identity, maxWaitMs, signal));
+    await this.#handoff.wait(valid, maxWaitMs, signal);
   }
 
   /**
-   * Closes the subscriber connection that `waitStrategy: "notify"` opened
-   * (if any) and wakes every waiter, which then polls. Does not touch your
-   * client. Call it before you close the client; the adapter also closes
-   * the subscriber when the client emits `"end"`. Locking keeps working
-   * afterwards, with polling.
+   * Takes this adapter's waiters out of the Redis queues (they poll from
+   * then on), waits for every queue command it sent, and closes the
+   * subscriber connection that `waitStrategy: "notify"` opened (if any).
+   * Does not touch your client. Call it before you close the client; the
+   * adapter also closes itself when the client emits `"end"`. Locking keeps
+   * working afterwards, with polling.
    *
    * @returns A promise that resolves once the subscriber is closed.
    * @example Close the adapter, then the client
@@ -671,164 +585,20 @@ export class IoRedisAdapter implements ILockAdapter {
    * }
    * ```
    */
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#dropSubscriber();
-    const subscriber = this.#subscriber;
-    this.#subscriber = undefined;
-    this.#subscribed = undefined;
-    if (subscriber === undefined) return;
-    try {
-      await subscriber.quit();
-    } catch {
-      subscriber.disconnect();
-    }
-  }
-
-  // Subscribes once per adapter; resolves false when notifications are off.
-  #subscribe(): Promise<boolean> {
-    if (this.#subscribed !== undefined) return this.#subscribed;
-    const subscriber = this.#subscriber ??= this.#openSubscriber();
-    if (subscriber === undefined) return Promise.resolve(false);
-    const subscribed: Promise<boolean> = subscriber.subscribe(this.#channel()).then(
-      (): boolean => !this.#closed && this.#subscribed === subscribed,
-      () => {
-        if (this.#subscribed === subscribed) this.#subscribed = undefined;
-        return false;
-      },
-    );
-    this.#subscribed = subscribed;
-    return subscribed;
-  }
-
-  #openSubscriber(): IoRedisLikeSubscriber | undefined {
-    let subscriber: IoRedisLikeSubscriber;
-    try {
-      subscriber = this.#client.duplicate!();
-    } catch {
-      this.#notify = false;
-      return undefined;
-    }
-    subscriber.on("message", (channel: unknown, message: unknown) => {
-      if (channel === this.#channel() && typeof message === "string") this.#onHandoff(message);
-    });
-    subscriber.on("error", () => {}); // surfaced as "close"; the next waits poll
-    subscriber.on("close", () => {
-      // Messages may have been missed: forget what we knew and wake the heads.
-      this.#subscribed = undefined;
-      this.#dropSubscriber();
-    });
-    const client = this.#client as { on?: unknown };
-    if (typeof client.on === "function") {
-      (client as IoRedisLikeSubscriber).on("end", () => void this.close());
-    }
-    return subscriber;
-  }
-
-  #dropSubscriber(): void {
-    for (const state of this.#keys.values()) {
-      state.heldUntil = 0;
-      state.epoch++;
-      for (const waiter of state.waiters) waiter.queued = false;
-      state.waiters[0]?.wake?.();
-    }
-  }
-
-  // "fullKey\nwaiter": the key was handed to `waiter`.
-  #onHandoff(message: string): void {
-    for (let at = message.indexOf("\n"); at >= 0; at = message.indexOf("\n", at + 1)) {
-      const state = this.#keys.get(message.slice(0, at));
-      if (state === undefined) continue;
-      const target = message.slice(at + 1);
-      state.epoch++;
-      const head = state.waiters[0];
-      if (head !== undefined && head.uniqueValue === target) {
-        head.handedOff = true;
-        head.queued = false;
-        state.heldUntil = 0;
-        head.wake?.();
-      } else {
-        // Held for another waiter at most HANDOFF_MS, then by it: look again then.
-        state.heldUntil = Math.min(state.heldUntil, monotonicNow() + HANDOFF_MS);
-      }
-      return;
-    }
-  }
-
-  // The key was seen held with `pttl` ms to live by a command sent at `sentAt`.
-  #learnHeld(fullKey: string, epoch: number | undefined, sentAt: number, pttl: number): void {
-    const state = this.#keys.get(fullKey);
-    if (state === undefined || state.epoch !== epoch || this.#subscribed === undefined) return;
-    if (pttl <= 0) return;
-    // 1% for clock rate differences; a release before then wakes us anyway.
-    state.heldUntil = sentAt + pttl - Math.ceil(pttl / 100) - 1;
-  }
-
-  #dequeue(fullKey: string, waiter: RedisWaiter): void {
-    const state = this.#keys.get(fullKey);
-    const index = state?.waiters.indexOf(waiter) ?? -1;
-    if (state === undefined || index < 0) return;
-    state.waiters.splice(index, 1);
-    waiter.queued = false;
-    if (state.waiters.length === 0) this.#keys.delete(fullKey);
-    else if (index === 0) state.waiters[0]!.wake?.(); // the new head enqueues itself
-  }
-
-  #leave(fullKey: string, waiter: RedisWaiter): void {
-    const wasQueued = waiter.queued || waiter.handedOff;
-    this.#dequeue(fullKey, waiter);
-    waiter.wake?.();
-    if (!wasQueued || this.#closed) return;
-    // Leave the Redis queue, and pass on a hand-off meant for us.
-    this.#eval(LEAVE, [fullKey, companionKey(fullKey, ":waiters")], [
-      waiter.uniqueValue,
-      HANDOFF_CHANNEL_PREFIX,
-      HANDOFF_MS,
-      this.#entry(waiter.uniqueValue),
-    ]).catch(() => {});
-  }
-
-  #channel(): string {
-    return HANDOFF_CHANNEL_PREFIX + this.#channelId;
-  }
-
-  // A waiter's entry in a Redis queue: where to announce its hand-off, and who.
-  #entry(uniqueValue: string): string {
-    return `${this.#channelId}\n${uniqueValue}`;
-  }
-
-  // Sleeps up to `ms`, ended early by `waiter.wake()` or the session's abort.
-  #pause(waiter: RedisWaiter | undefined, ms: number, signal: AbortSignal): Promise<void> {
-    if (ms <= 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        if (waiter !== undefined && waiter.wake === done) waiter.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      if (waiter !== undefined) waiter.wake = done;
-    });
-  }
-
-  // EVALSHA first; EVAL only when the server lost the script cache. Every key
-  // a script touches is in KEYS, so Redis Cluster routes it to their slot.
-  async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.#client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!isNoScriptError(error)) throw error;
-      return await this.#client.eval(script.source, keys.length, ...keys, ...args);
-    }
+  close(): Promise<void> {
+    return this.#handoff.close();
   }
 
   async #runScript(script: Script, keys: string[], args: (string | number)[]): Promise<number> {
-    const reply = await this.#eval(script, keys, args);
+    const reply = await this.#core.eval(script, keys, args);
     // ioredis with `stringNumbers` answers "1" instead of 1.
     const code = typeof reply === "string" ? Number(reply) : reply;
-    if (code === SCRIPT_DONE || code === SCRIPT_MISSING || code === SCRIPT_TAKEN) return code;
+    if (
+      code === SCRIPT_DONE || code === SCRIPT_MISSING || code === SCRIPT_TAKEN ||
+      (code === SCRIPT_RELEASED_BEFORE && script === RELEASE)
+    ) {
+      return code;
+    }
     throw unexpectedReply(script === RELEASE ? "the release script" : "the extend script", reply);
   }
 }

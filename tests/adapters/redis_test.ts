@@ -171,7 +171,16 @@ Deno.test("IoRedisAdapter.createLock() sends one EVALSHA with the lock and fence
   const [sha, numkeys, ...rest] = sent[0]!;
   assert.match(String(sha), /^[0-9a-f]{40}$/);
   assert.equal(numkeys, 3);
-  assert.deepEqual(rest, ["p:k", "{p:k}:fence", "{p:k}:waiters", "v", 1234, 604_800_000, "", ""]);
+  assert.deepEqual(rest, [
+    "p:k",
+    "{p:k}:fence",
+    "{p:k}:waiters",
+    "v",
+    1234,
+    604_800_000,
+    "",
+    3_600_000,
+  ]);
 });
 
 Deno.test("IoRedisAdapter applies the prefix to every key it touches", async () => {
@@ -315,10 +324,11 @@ for (const driver of DRIVERS) {
           "{orders:42}:waiters",
           lock.uniqueValue,
         ]);
-        assert.deepEqual(sent[1]!.args.slice(2, 6), [
-          "2",
+        assert.deepEqual(sent[1]!.args.slice(2, 7), [
+          "3",
           "orders:42",
           "{orders:42}:waiters",
+          "{orders:42}:released",
           lock.uniqueValue,
         ]);
         assert.equal(new Set(sent.map((c) => c.source)).size, 1);
@@ -430,7 +440,13 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
     assert.deepEqual(extend!.slice(2), [1, "user:123", lock.uniqueValue, 2000]);
     assert.equal(extend![0], "EVALSHA");
     assert.ok((pttl![1] as number) > 1500 && (pttl![1] as number) <= 2000, String(pttl));
-    assert.deepEqual(release!.slice(2, 6), [2, "user:123", "{user:123}:waiters", lock.uniqueValue]);
+    assert.deepEqual(release!.slice(2, 7), [
+      3,
+      "user:123",
+      "{user:123}:waiters",
+      "{user:123}:released",
+      lock.uniqueValue,
+    ]);
     assert.equal(release![0], "EVALSHA");
     assert.notEqual(release![1], extend![1]);
     assert.notEqual(acquire![1], release![1]);

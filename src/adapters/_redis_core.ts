@@ -1,0 +1,108 @@
+// Copyright 2026 the locco authors. MIT license.
+// What the Redis adapter and its hand-off share: the client, how lock keys
+// and their companions are named (prefixes, Cluster slots), how scripts run,
+// and whether the connection was re-established while a command was out.
+
+import type { IoRedisLikeClient } from "./redis.ts";
+
+/** A Lua script and its SHA-1, for EVALSHA. */
+export interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+// One counter per client, bumped by every event after which ioredis may
+// resend commands that were written but not answered: a command sent under
+// one count and answered under another may have run twice.
+const RECONNECTS: WeakMap<object, { count: number }> = new WeakMap();
+const RECONNECT_EVENTS = ["close", "reconnecting", "-node", "node error"] as const;
+
+function reconnects(client: IoRedisLikeClient): { count: number } {
+  let counter = RECONNECTS.get(client);
+  if (counter !== undefined) return counter;
+  const created = { count: 0 };
+  counter = created;
+  RECONNECTS.set(client, created);
+  const on = (client as { on?: unknown }).on;
+  if (typeof on === "function") {
+    for (const event of RECONNECT_EVENTS) on.call(client, event, () => void created.count++);
+  }
+  return created;
+}
+
+/**
+ * Whether Redis hashes the part between the first `{` and the next `}`
+ * (a Cluster hash tag) rather than the whole key.
+ */
+function hasHashTag(key: string): boolean {
+  const open = key.indexOf("{");
+  if (open < 0) return false;
+  const close = key.indexOf("}", open + 1);
+  return close > open + 1;
+}
+
+function isNoScriptError(error: unknown): boolean {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === "string" && message.startsWith("NOSCRIPT");
+}
+
+/** The client of one adapter, with the key naming and script runner around it. */
+export class RedisCore {
+  readonly client: IoRedisLikeClient;
+  /** The adapter's own prefix, put before every lock key. */
+  readonly prefix: string;
+  /** The client's own `keyPrefix`, which ioredis puts before every key it sends. */
+  readonly clientPrefix: string;
+  /** Whether the client is a Redis Cluster client. */
+  readonly cluster: boolean;
+  #reconnects: { count: number };
+
+  constructor(client: IoRedisLikeClient, prefix: string) {
+    this.client = client;
+    this.prefix = prefix;
+    const options = (client as { options?: Record<string, unknown> }).options;
+    const redisOptions = options?.redisOptions as Record<string, unknown> | undefined;
+    const clientPrefix = options?.keyPrefix ?? redisOptions?.keyPrefix;
+    this.clientPrefix = typeof clientPrefix === "string" ? clientPrefix : "";
+    this.cluster = (client as { isCluster?: unknown }).isCluster === true;
+    this.#reconnects = reconnects(client);
+  }
+
+  /** How many times the connection closed or was replaced so far. */
+  get reconnects(): number {
+    return this.#reconnects.count;
+  }
+
+  /** The key to send for a lock key (the client adds its own prefix). */
+  key(key: string): string {
+    return this.prefix + key;
+  }
+
+  /**
+   * The key to send for a companion of the lock key `sent` (its fence
+   * counter, queue or release record), so that it lands in the same Redis
+   * Cluster slot once the client added its prefix: `sent + suffix` when the
+   * full key has a hash tag, else `"{" + full key + "}" + suffix`, whose tag
+   * is the whole full key. A full key that contains `}` but no valid tag
+   * cannot be wrapped like that: its companion lands in another slot, which
+   * only Redis Cluster minds (it answers CROSSSLOT, passed on unchanged).
+   */
+  companion(sent: string, suffix: string): string {
+    const full = this.clientPrefix + sent;
+    return hasHashTag(full) ? sent + suffix : `{${full}}${suffix}`;
+  }
+
+  /**
+   * Runs a script by EVALSHA, and by EVAL only when the server lost its
+   * script cache. Every key a script touches is in `keys`, so Redis Cluster
+   * routes it to their slot.
+   */
+  async eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!isNoScriptError(error)) throw error;
+      return await this.client.eval(script.source, keys.length, ...keys, ...args);
+    }
+  }
+}

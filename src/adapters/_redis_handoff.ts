@@ -1,0 +1,342 @@
+// Copyright 2026 the locco authors. MIT license.
+// Waiting on Redis without polling: the waiters of one IoRedisAdapter, its
+// subscriber connection and hand-off channel, and the queue scripts.
+//
+// Every waiting acquire() enqueues itself in the key's queue in Redis, so the
+// queue is first come first served across processes and within one. A
+// release hands the key to the first entry whose adapter hears the news (see
+// HANDOFF_LUA) and publishes that entry's token on the adapter's channel,
+// which wakes that waiter at once. The one rule that keeps waiting
+// trustworthy: a waiter never waits longer than its retry delay (`maxWaitMs`)
+// before it asks Redis again, whatever it learned or missed, and no attempt
+// is refused without asking Redis. What a waiter knows (the PTTL a failed
+// attempt saw) only shortens its wait.
+
+import type { LockIdentity } from "../adapter.ts";
+import { monotonicNow, unrefTimer } from "../_timers.ts";
+import type { RedisCore, Script } from "./_redis_core.ts";
+import {
+  ENQUEUE_SCRIPT,
+  ENQUEUE_SCRIPT_SHA,
+  LEAVE_SCRIPT,
+  LEAVE_SCRIPT_SHA,
+} from "./_redis_scripts.ts";
+import type { IoRedisLikeSubscriber } from "./redis.ts";
+import { type Waiter, WaitQueue } from "./_wait_queue.ts";
+
+/** How long a released key waits for the waiter it was handed to, in ms. */
+export const HANDOFF_MS = 500;
+
+/** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
+export const QUEUE_TTL_MS = 60 * 60 * 1000;
+
+/**
+ * The prefix of the channels that announce hand-offs: each adapter listens on
+ * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
+ * wait for, so a hand-off reaches the waiter's process and no other.
+ */
+export const HANDOFF_CHANNEL_PREFIX = "locco:handoff:";
+
+const ENQUEUE: Script = Object.freeze({ source: ENQUEUE_SCRIPT, sha: ENQUEUE_SCRIPT_SHA });
+const LEAVE: Script = Object.freeze({ source: LEAVE_SCRIPT, sha: LEAVE_SCRIPT_SHA });
+
+// A departed waiter whose leave failed (Redis unreachable) tries again this
+// often, this many times, so that its entry cannot delay a release for long.
+const LEAVE_RETRY_MS = 1000;
+const LEAVE_TRIES = 30;
+
+/** A waiting acquire() of this adapter: one wait session on one key. */
+interface RedisWaiter extends Waiter {
+  /** Sent key of the lock (adapter prefix included, client prefix not). */
+  readonly key: string;
+  /** Its token on the adapter's channel. */
+  readonly token: string;
+  /** Its queue entry: "channel id\ntoken\nunique value". */
+  readonly entry: string;
+  /** Its entry may be in the Redis queue (so leaving must remove it). */
+  inQueue: boolean;
+  /** Its entry was enqueued while the subscriber listened (so a hand-off will be heard). */
+  queued: boolean;
+  /** The key was handed off to it: attempt at once. */
+  handedOff: boolean;
+  /** Monotonic time before which the last attempt saw the key held, 0 when unknown. */
+  heldUntil: number;
+  /** Leave attempts made after the session ended. */
+  leaveTries: number;
+}
+
+/** The hand-off machinery of one adapter. */
+export class RedisHandoff {
+  #core: RedisCore;
+  #notify: boolean;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #subscriber: IoRedisLikeSubscriber | undefined;
+  #subscribed: Promise<boolean> | undefined;
+  /** Bumped whenever the subscriber may have missed messages. */
+  #listenEpoch = 0;
+  #channelId: string = crypto.randomUUID();
+  #nextToken = 0;
+  /** Waiters by token: those waiting, and departed ones whose entry may still be queued. */
+  #tokens: Map<string, RedisWaiter> = new Map();
+  #leaving: Set<Promise<void>> = new Set();
+  #retries: Set<ReturnType<typeof setTimeout>> = new Set();
+  #waiters: WaitQueue<RedisWaiter> = new WaitQueue((waiter) => this.#depart(waiter));
+
+  constructor(core: RedisCore, notify: boolean) {
+    this.#core = core;
+    this.#notify = notify;
+  }
+
+  /** The channel hand-offs to this adapter's waiters are published on. */
+  get channel(): string {
+    return HANDOFF_CHANNEL_PREFIX + this.#channelId;
+  }
+
+  /** Whether PUBLISH counts every receiver: not on Redis Cluster, where it counts one node's. */
+  get exactCounts(): "1" | "0" {
+    return this.#core.cluster ? "0" : "1";
+  }
+
+  /**
+   * The queue entry to pass to the acquire script for `key` and
+   * `uniqueValue`: that of a waiting session whose entry may be queued, so
+   * the attempt takes it out of the queue, or puts it back when it was lost;
+   * "" when nobody of this adapter waits with that unique value.
+   */
+  entryFor(key: string, uniqueValue: string): string {
+    const waiter = this.#waiters.find(key, uniqueValue);
+    return waiter !== undefined && waiter.inQueue && !this.#closed ? waiter.entry : "";
+  }
+
+  /** An attempt of `uniqueValue` took `key`: its entry is out of the queue. */
+  took(key: string, uniqueValue: string): void {
+    const waiter = this.#waiters.find(key, uniqueValue);
+    if (waiter === undefined) return;
+    waiter.inQueue = false;
+    waiter.queued = false;
+    waiter.handedOff = false;
+  }
+
+  /** An attempt sent at `sentAt` saw `key` held for `pttl` more ms. */
+  sawHeld(key: string, uniqueValue: string, sentAt: number, pttl: number): void {
+    const waiter = this.#waiters.find(key, uniqueValue);
+    if (waiter !== undefined) waiter.heldUntil = pttl > 0 ? sentAt + pttl : 0;
+  }
+
+  /** `waitForUnlock`, once its arguments are valid. */
+  async wait(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const startedAt = monotonicNow();
+    const key = this.#core.key(identity.key);
+    const uniqueValue = identity.uniqueValue;
+    const waiter = this.#waiters.join(
+      key,
+      signal,
+      () => this.#makeWaiter(key, uniqueValue, signal),
+    );
+    if (waiter.handedOff) {
+      waiter.handedOff = false;
+      return;
+    }
+    let until = startedAt + maxWaitMs;
+    if (this.#notify && !this.#closed && !waiter.queued) {
+      let reply: number | undefined;
+      let replied = false;
+      let pausing = true;
+      this.#enqueue(waiter).then((pttl) => {
+        reply = pttl;
+        replied = true;
+        if (pausing) this.#waiters.wake(waiter);
+      });
+      await this.#waiters.pause(waiter, until - monotonicNow());
+      pausing = false;
+      if (!replied || reply === 0 || waiter.handedOff || signal.aborted) {
+        waiter.handedOff = false;
+        return;
+      }
+      if (reply !== undefined && reply > 0) waiter.heldUntil = startedAt + reply;
+    }
+    // A lock that expires is announced by nobody: look again when it would.
+    if (waiter.heldUntil > 0) until = Math.min(until, waiter.heldUntil + 1);
+    waiter.heldUntil = 0;
+    await this.#waiters.pause(waiter, until - monotonicNow());
+    waiter.handedOff = false;
+  }
+
+  /**
+   * Takes every waiter of this adapter out of the Redis queues, closes the
+   * subscriber connection (if one was opened) and lets waiters poll from
+   * then on.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#forgetListening();
+    for (const timer of this.#retries) clearTimeout(timer);
+    this.#retries.clear();
+    for (const waiter of this.#tokens.values()) {
+      if (waiter.inQueue) this.#leave(waiter);
+    }
+    while (this.#leaving.size > 0) await Promise.allSettled([...this.#leaving]);
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    this.#subscribed = undefined;
+    if (subscriber === undefined) return;
+    try {
+      await subscriber.quit();
+    } catch {
+      subscriber.disconnect();
+    }
+  }
+
+  #makeWaiter(key: string, uniqueValue: string, signal: AbortSignal): RedisWaiter {
+    const token = (this.#nextToken++).toString(36);
+    const waiter: RedisWaiter = {
+      key,
+      uniqueValue,
+      signal,
+      token,
+      entry: `${this.#channelId}\n${token}\n${uniqueValue}`,
+      inQueue: false,
+      queued: false,
+      handedOff: false,
+      heldUntil: 0,
+      leaveTries: 0,
+    };
+    this.#tokens.set(token, waiter);
+    return waiter;
+  }
+
+  // Subscribes (once), then enqueues the waiter. Resolves 0 when the key is
+  // free or handed to the waiter (attempt now), the key's PTTL when the
+  // waiter was queued (-1: no expiry), or undefined when it was not (no
+  // notifications, or Redis failed: the next attempt reports that).
+  async #enqueue(waiter: RedisWaiter): Promise<number | undefined> {
+    if (!(await this.#subscribe())) return undefined;
+    if (waiter.signal.aborted || this.#closed) return undefined;
+    const epoch = this.#listenEpoch;
+    waiter.inQueue = true;
+    let reply: unknown;
+    try {
+      reply = await this.#core.eval(ENQUEUE, [
+        waiter.key,
+        this.#core.companion(waiter.key, ":waiters"),
+      ], [waiter.uniqueValue, QUEUE_TTL_MS, waiter.entry]);
+    } catch {
+      return undefined;
+    }
+    const pttl = typeof reply === "string" ? Number(reply) : reply;
+    if (typeof pttl !== "number" || Number.isNaN(pttl)) return undefined;
+    if (pttl !== 0 && epoch === this.#listenEpoch) waiter.queued = true;
+    return pttl;
+  }
+
+  // Subscribes once per adapter; resolves false when notifications are off.
+  #subscribe(): Promise<boolean> {
+    if (this.#subscribed !== undefined) return this.#subscribed;
+    const subscriber = this.#subscriber ??= this.#openSubscriber();
+    if (subscriber === undefined) return Promise.resolve(false);
+    const subscribed: Promise<boolean> = subscriber.subscribe(this.channel).then(
+      (): boolean => !this.#closed && this.#subscribed === subscribed,
+      () => {
+        if (this.#subscribed === subscribed) this.#subscribed = undefined;
+        return false;
+      },
+    );
+    this.#subscribed = subscribed;
+    return subscribed;
+  }
+
+  #openSubscriber(): IoRedisLikeSubscriber | undefined {
+    let subscriber: IoRedisLikeSubscriber;
+    try {
+      subscriber = this.#core.client.duplicate!();
+    } catch {
+      this.#notify = false;
+      return undefined;
+    }
+    subscriber.on("message", (channel: unknown, message: unknown) => {
+      if (channel === this.channel && typeof message === "string") this.#onHandoff(message);
+    });
+    subscriber.on("error", () => {}); // surfaced as "close"; waiters ask Redis again
+    subscriber.on("close", () => {
+      // Messages may have been missed: subscribe again, and have every
+      // waiter ask Redis now and enqueue again.
+      this.#subscribed = undefined;
+      this.#forgetListening();
+    });
+    const client = this.#core.client as { on?: unknown };
+    if (typeof client.on === "function") {
+      (client as IoRedisLikeSubscriber).on("end", () => void this.close());
+    }
+    return subscriber;
+  }
+
+  #forgetListening(): void {
+    this.#listenEpoch++;
+    for (const waiter of this.#waiters.all()) {
+      waiter.queued = false;
+      waiter.heldUntil = 0;
+      this.#waiters.wake(waiter);
+    }
+  }
+
+  #onHandoff(token: string): void {
+    const waiter = this.#tokens.get(token);
+    if (waiter === undefined) return;
+    if (waiter.signal.aborted) {
+      // It left, and its leave failed or is late: pass the key on now.
+      if (waiter.inQueue || waiter.leaveTries > 0) this.#leave(waiter);
+      return;
+    }
+    waiter.handedOff = true;
+    waiter.queued = false;
+    this.#waiters.wake(waiter);
+  }
+
+  // The session of `waiter` ended: its entry, if it may be queued, leaves.
+  #depart(waiter: RedisWaiter): void {
+    if (waiter.inQueue) this.#leave(waiter);
+    else this.#tokens.delete(waiter.token);
+  }
+
+  // Runs the leave script (EVAL, so it is one command, written before a
+  // QUIT the caller may send next), tracked so that close() waits for it.
+  #leave(waiter: RedisWaiter): void {
+    waiter.leaveTries++;
+    const leaving: Promise<void> = this.#core.client.eval(
+      LEAVE.source,
+      2,
+      waiter.key,
+      this.#core.companion(waiter.key, ":waiters"),
+      waiter.uniqueValue,
+      HANDOFF_CHANNEL_PREFIX,
+      HANDOFF_MS,
+      waiter.entry,
+      this.exactCounts,
+    ).then(
+      () => {
+        waiter.inQueue = false;
+        this.#tokens.delete(waiter.token);
+      },
+      () => {
+        if (this.#closed || waiter.leaveTries >= LEAVE_TRIES) {
+          this.#tokens.delete(waiter.token);
+          return;
+        }
+        const timer = setTimeout(() => {
+          this.#retries.delete(timer);
+          this.#leave(waiter);
+        }, LEAVE_RETRY_MS);
+        unrefTimer(timer);
+        this.#retries.add(timer);
+      },
+    ).finally(() => this.#leaving.delete(leaving));
+    this.#leaving.add(leaving);
+  }
+}

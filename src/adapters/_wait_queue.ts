@@ -1,0 +1,100 @@
+// Copyright 2026 the locco authors. MIT license.
+// The waiters of one adapter, per key, first come first served: what the
+// in-memory and Redis adapters share for `waitForUnlock`. A waiter is one wait
+// session (one `acquire()`), identified by the session signal it is called
+// with; it joins on its first wait and leaves when the signal aborts.
+
+/** One waiting `acquire()`: a wait session on a key. */
+export interface Waiter {
+  readonly key: string;
+  readonly uniqueValue: string;
+  /** The session signal: aborted when the `acquire()` stops waiting for good. */
+  readonly signal: AbortSignal;
+}
+
+interface Sleeper {
+  wake: (() => void) | undefined;
+}
+
+/**
+ * The FIFO of waiters per key. `W` carries what an adapter keeps per waiter;
+ * `onLeave` runs once when a waiter's session ends (after it left the FIFO).
+ */
+export class WaitQueue<W extends Waiter> {
+  #queues: Map<string, W[]> = new Map();
+  #sleepers: WeakMap<W, Sleeper> = new WeakMap();
+  #onLeave: (waiter: W, wasHead: boolean) => void;
+
+  constructor(onLeave: (waiter: W, wasHead: boolean) => void) {
+    this.#onLeave = onLeave;
+  }
+
+  /** The waiter of this session, joining it with `make()` on its first wait. */
+  join(key: string, signal: AbortSignal, make: () => W): W {
+    let queue = this.#queues.get(key);
+    if (queue === undefined) this.#queues.set(key, queue = []);
+    for (const waiter of queue) if (waiter.signal === signal) return waiter;
+    const waiter = make();
+    queue.push(waiter);
+    signal.addEventListener("abort", () => this.leave(waiter), { once: true });
+    return waiter;
+  }
+
+  /** The first waiter of `key`, if any. */
+  head(key: string): W | undefined {
+    return this.#queues.get(key)?.[0];
+  }
+
+  /** The waiter of `key` whose unique value is `uniqueValue`, if any. */
+  find(key: string, uniqueValue: string): W | undefined {
+    const queue = this.#queues.get(key);
+    if (queue === undefined) return undefined;
+    for (const waiter of queue) if (waiter.uniqueValue === uniqueValue) return waiter;
+    return undefined;
+  }
+
+  /** Every waiter of every key. */
+  *all(): IterableIterator<W> {
+    for (const queue of this.#queues.values()) yield* queue;
+  }
+
+  /** Takes `waiter` out of its FIFO (once) and ends its pause. */
+  leave(waiter: W): void {
+    const queue = this.#queues.get(waiter.key);
+    const index = queue?.indexOf(waiter) ?? -1;
+    if (queue === undefined || index < 0) return;
+    queue.splice(index, 1);
+    if (queue.length === 0) this.#queues.delete(waiter.key);
+    this.wake(waiter);
+    this.#onLeave(waiter, index === 0);
+  }
+
+  /** Ends the current pause of `waiter`, if it is pausing. */
+  wake(waiter: W): void {
+    this.#sleepers.get(waiter)?.wake?.();
+  }
+
+  /**
+   * Pauses `waiter` for up to `ms` milliseconds, ended early by
+   * {@linkcode WaitQueue.wake} or the session's abort. Even a pause of 0 ms
+   * waits for a timer, so a caller that loops on it yields to timers and I/O.
+   */
+  pause(waiter: W, ms: number): Promise<void> {
+    const { signal } = waiter;
+    if (signal.aborted) return Promise.resolve();
+    let sleeper = this.#sleepers.get(waiter);
+    if (sleeper === undefined) this.#sleepers.set(waiter, sleeper = { wake: undefined });
+    const current = sleeper;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        if (current.wake === done) current.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal.addEventListener("abort", done, { once: true });
+      current.wake = done;
+    });
+  }
+}
