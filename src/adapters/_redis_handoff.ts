@@ -30,6 +30,9 @@ export const HANDOFF_MS = 500;
 /** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
 export const QUEUE_TTL_MS = 60 * 60 * 1000;
 
+// A waiter's attempts refresh its queue's expiry this often, in ms.
+const QUEUE_REFRESH_MS = QUEUE_TTL_MS / 4;
+
 /**
  * The prefix of the channels that announce hand-offs: each adapter listens on
  * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
@@ -63,6 +66,8 @@ interface RedisWaiter extends Waiter {
   heldUntil: number;
   /** Leave attempts made after the session ended. */
   leaveTries: number;
+  /** Monotonic time when it last made the queue live QUEUE_TTL_MS longer. */
+  refreshedAt: number;
 }
 
 /** The hand-off machinery of one adapter. */
@@ -99,14 +104,19 @@ export class RedisHandoff {
   }
 
   /**
-   * The queue entry to pass to the acquire script for `key` and
-   * `uniqueValue`: that of a waiting session whose entry may be queued, so
-   * the attempt takes it out of the queue, or puts it back when it was lost;
-   * "" when nobody of this adapter waits with that unique value.
+   * The queue arguments of the acquire script for `key` and `uniqueValue`:
+   * the entry of a waiting session whose entry may be queued, so that the
+   * attempt takes it out of the queue, or puts it back when it was lost, and
+   * whether the attempt should refresh the queue's expiry; `["", ""]` when
+   * nobody of this adapter waits with that unique value.
    */
-  entryFor(key: string, uniqueValue: string): string {
+  queueArgs(key: string, uniqueValue: string): [entry: string, refresh: "1" | ""] {
     const waiter = this.#waiters.find(key, uniqueValue);
-    return waiter !== undefined && waiter.inQueue && !this.#closed ? waiter.entry : "";
+    if (waiter === undefined || !waiter.inQueue || this.#closed) return ["", ""];
+    const now = monotonicNow();
+    if (now - waiter.refreshedAt < QUEUE_REFRESH_MS) return [waiter.entry, ""];
+    waiter.refreshedAt = now;
+    return [waiter.entry, "1"];
   }
 
   /** An attempt of `uniqueValue` took `key`: its entry is out of the queue. */
@@ -207,6 +217,7 @@ export class RedisHandoff {
       handedOff: false,
       heldUntil: 0,
       leaveTries: 0,
+      refreshedAt: 0,
     };
     this.#tokens.set(token, waiter);
     return waiter;
@@ -221,6 +232,7 @@ export class RedisHandoff {
     if (waiter.signal.aborted || this.#closed) return undefined;
     const epoch = this.#listenEpoch;
     waiter.inQueue = true;
+    waiter.refreshedAt = monotonicNow();
     let reply: unknown;
     try {
       reply = await this.#core.eval(ENQUEUE, [

@@ -76,7 +76,9 @@ export const ACQUIRE_SCRIPT = `-- locco acquire
 -- ARGV[4]: "" when the caller does not wait; else its queue entry, which
 --          leaves the queue when the caller takes the key, and is put back
 --          in the queue (if it was lost) when the key is held
--- ARGV[5]: how long the queue lives after a waiter's attempt, in ms
+-- ARGV[5]: how long the queue lives after a waiter's entry was put back, in ms
+-- ARGV[6]: "1" to make the queue live ARGV[5] ms from now anyway (a waiter
+--          refreshes it now and then, so a long wait keeps its place)
 -- The token is max(stored counter + 1, server time in microseconds): it grows
 -- by one per acquire while the counter lives, and never goes back after the
 -- counter was lost (expiry, eviction, DEL, a restart without persistence)
@@ -96,8 +98,10 @@ else
     if ARGV[4] ~= "" then
       if not redis.call("LPOS", KEYS[3], ARGV[4]) then
         redis.call("RPUSH", KEYS[3], ARGV[4])
+        redis.call("PEXPIRE", KEYS[3], ARGV[5])
+      elseif ARGV[6] == "1" then
+        redis.call("PEXPIRE", KEYS[3], ARGV[5])
       end
-      redis.call("PEXPIRE", KEYS[3], ARGV[5])
     end
     return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
   end
@@ -220,7 +224,7 @@ return -1
 `;
 
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
-export const ACQUIRE_SCRIPT_SHA = "0cc9d310fe07d008d4f7f4259278a81e40bdc9ee";
+export const ACQUIRE_SCRIPT_SHA = "0f1bf40c1a4ed5e0768c5837c64a49459e66c9dc";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
 export const ENQUEUE_SCRIPT_SHA = "c798a4fb80691e60bf2c189abb791d6e55c7b8e9";

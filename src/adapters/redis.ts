@@ -394,17 +394,12 @@ export class IoRedisAdapter implements ILockAdapter {
     const sent = core.key(key);
     const reconnects = core.reconnects;
     const sentAt = monotonicNow();
+    const [entry, refresh] = this.#handoff.queueArgs(sent, uniqueValue);
     const reply = await core.eval(ACQUIRE, [
       sent,
       core.companion(sent, ":fence"),
       core.companion(sent, ":waiters"),
-    ], [
-      uniqueValue,
-      ttl,
-      FENCE_COUNTER_TTL_MS,
-      this.#handoff.entryFor(sent, uniqueValue),
-      QUEUE_TTL_MS,
-    ]);
+    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {

@@ -180,6 +180,7 @@ Deno.test("IoRedisAdapter.createLock() sends one EVALSHA with the lock and fence
     604_800_000,
     "",
     3_600_000,
+    "",
   ]);
 });
 
