@@ -63,7 +63,11 @@ export class RedisCore {
     const options = (client as { options?: Record<string, unknown> }).options;
     const redisOptions = options?.redisOptions as Record<string, unknown> | undefined;
     const clientPrefix = options?.keyPrefix ?? redisOptions?.keyPrefix;
-    this.clientPrefix = typeof clientPrefix === "string" ? clientPrefix : "";
+    this.clientPrefix = typeof clientPrefix === "string"
+      ? clientPrefix
+      : clientPrefix instanceof Uint8Array
+      ? new TextDecoder().decode(clientPrefix)
+      : "";
     this.cluster = (client as { isCluster?: unknown }).isCluster === true;
     this.#reconnects = reconnects(client);
   }
