@@ -25,10 +25,10 @@ import type { IoRedisLikeSubscriber } from "./redis.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /** How long a released key waits for the waiter it was handed to, in ms. */
-export const HANDOFF_MS = 500;
+export const HANDOFF_MS: number = 500;
 
 /** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
-export const QUEUE_TTL_MS = 60 * 60 * 1000;
+export const QUEUE_TTL_MS: number = 60 * 60 * 1000;
 
 // A waiter's attempts refresh its queue's expiry this often, in ms.
 const QUEUE_REFRESH_MS = QUEUE_TTL_MS / 4;
@@ -38,7 +38,7 @@ const QUEUE_REFRESH_MS = QUEUE_TTL_MS / 4;
  * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
  * wait for, so a hand-off reaches the waiter's process and no other.
  */
-export const HANDOFF_CHANNEL_PREFIX = "locco:handoff:";
+export const HANDOFF_CHANNEL_PREFIX: string = "locco:handoff:";
 
 const ENQUEUE: Script = Object.freeze({ source: ENQUEUE_SCRIPT, sha: ENQUEUE_SCRIPT_SHA });
 const LEAVE: Script = Object.freeze({ source: LEAVE_SCRIPT, sha: LEAVE_SCRIPT_SHA });
