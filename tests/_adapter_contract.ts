@@ -26,6 +26,11 @@ export interface AdapterBackend {
 export interface ContractOptions {
   /** Skip the whole suite (the reason is printed by the caller). */
   ignore?: boolean;
+  /**
+   * Why the op and resource sanitizers are off for this suite, when a
+   * driver's own timers can outlive a test; they stay on otherwise.
+   */
+  leakReason?: string;
 }
 
 /** Registers the adapter contract tests for one backend. */
@@ -34,7 +39,7 @@ export function testAdapterContract(
   open: () => Promise<AdapterBackend>,
   options: ContractOptions = {},
 ): void {
-  const { ignore = false } = options;
+  const { ignore = false, leakReason } = options;
 
   function contract(
     behaviour: string,
@@ -43,6 +48,8 @@ export function testAdapterContract(
     Deno.test({
       name: `${name} ${behaviour}`,
       ignore,
+      sanitizeOps: leakReason === undefined,
+      sanitizeResources: leakReason === undefined,
       async fn() {
         const backend = await open();
         try {

@@ -1,0 +1,326 @@
+// Copyright 2026 the locco authors. MIT license.
+// IoRedisAdapter on a real Redis Cluster (3 masters, 3 replicas, private
+// redis-server processes started for this file and stopped by pid at its end):
+// the adapter contract, with and without an ioredis keyPrefix; waiting woken
+// by the release, whatever node the subscriber lives on; a subscriber whose
+// node dies; and contended, fenced increments across a kill -9 of the master
+// owning the lock's slot and across a CLUSTER FAILOVER.
+
+import assert from "node:assert/strict";
+import { Cluster, type ClusterOptions, Redis } from "ioredis";
+import { type ILockAdapter, type Lock, Locker, RetryError } from "@kontsedal/locco";
+import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+import { type AdapterBackend, testAdapterContract } from "../_adapter_contract.ts";
+import { delay, uniqueKey } from "../_helpers.ts";
+import { RedisCluster } from "../_redis_cluster.ts";
+import { RedisServer } from "../_redis_server.ts";
+
+let shared: Promise<RedisCluster> | undefined;
+
+function cluster(): Promise<RedisCluster> {
+  shared ??= RedisCluster.start();
+  return shared;
+}
+
+// Without the ready check: ioredis answers a quit() during its ready check
+// with a 2 s disconnect timer of its own, which outlives the test.
+function connect(nodes: RedisCluster, options: ClusterOptions = {}): Cluster {
+  const client = new Cluster(nodes.startupNodes, {
+    ...options,
+    redisOptions: { connectTimeout: 1000, enableReadyCheck: false, ...options.redisOptions },
+  });
+  client.on("error", () => {});
+  return client;
+}
+
+/** Clients and adapters opened by one test, all closed by `close()`. */
+class ClusterEnv implements AdapterBackend {
+  readonly clients: Cluster[] = [];
+  readonly adapters: IoRedisAdapter[] = [];
+  readonly nodes: RedisCluster;
+  readonly #options: ClusterOptions;
+
+  constructor(nodes: RedisCluster, options: ClusterOptions = {}) {
+    this.nodes = nodes;
+    this.#options = options;
+  }
+
+  connect(): IoRedisAdapter {
+    const client = connect(this.nodes, this.#options);
+    this.clients.push(client);
+    const adapter = new IoRedisAdapter({ client: client as unknown as IoRedisLikeClient });
+    this.adapters.push(adapter);
+    return adapter;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.adapters.splice(0).map((adapter) => adapter.close()));
+    await Promise.all(this.clients.splice(0).map((client) => client.quit().catch(() => {})));
+  }
+}
+
+Deno.test({
+  name: "RedisCluster for the IoRedisAdapter cluster tests starts (6 nodes)",
+  // The cluster's processes outlive this test on purpose: the last test of the file stops them.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nodes = await cluster();
+    assert.equal(nodes.nodes.filter((node) => node.pid !== undefined).length, 6);
+  },
+});
+
+// ioredis's ClusterSubscriber always runs a ready check on its connection,
+// and a quit() during it leaves a 2 s disconnect timer of ioredis's own; the
+// same suite runs on a single Redis with every sanitizer on.
+const CLUSTER_SUBSCRIBER_TIMER =
+  "ioredis's cluster subscriber connection can leave a 2 s disconnect timer of its own";
+
+testAdapterContract(
+  "IoRedisAdapter (Redis Cluster)",
+  async () => new ClusterEnv(await cluster()),
+  { leakReason: CLUSTER_SUBSCRIBER_TIMER },
+);
+
+testAdapterContract(
+  "IoRedisAdapter (Redis Cluster, ioredis keyPrefix)",
+  async () => new ClusterEnv(await cluster(), { keyPrefix: "app:" }),
+  { leakReason: CLUSTER_SUBSCRIBER_TIMER },
+);
+
+const WAKE_CASES: Array<[string, ClusterOptions, (base: string) => string]> = [
+  ["a plain key", {}, (base) => base],
+  ["a hash-tagged key", {}, (base) => `{${base}}:orders`],
+  ["a client with keyPrefix", { keyPrefix: "app:" }, (base) => base],
+  ["a client with a hash-tagged keyPrefix", { keyPrefix: "{app}:" }, (base) => base],
+];
+
+for (const [what, options, keyOf] of WAKE_CASES) {
+  Deno.test(`IoRedisAdapter on Redis Cluster wakes a waiter on release, long before its 5 s retry delay (${what})`, async () => {
+    const env = new ClusterEnv(await cluster(), options);
+    try {
+      const key = keyOf(uniqueKey("cluster"));
+      const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+      const held = await new Locker({ adapter: env.connect(), retrySettings }).lock(key, 30_000)
+        .acquire();
+      const waiter = new Locker({ adapter: env.connect(), retrySettings });
+      const waiting = waiter.lock(key, 1000).acquire();
+      await delay(200);
+      const releasedAt = performance.now();
+      await held.release({ throwOnFail: true });
+      const lock = await waiting;
+      const waited = performance.now() - releasedAt;
+      assert.ok(
+        waited < 1500,
+        `the waiter took the key ${Math.round(waited)} ms after the release`,
+      );
+      assert.ok(typeof lock.fence === "number" && lock.fence > held.fence!);
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await env.close();
+    }
+  });
+}
+
+/** The ports of the live nodes that have a pub/sub client connected. */
+async function subscriberNodes(nodes: RedisCluster): Promise<number[]> {
+  const ports: number[] = [];
+  for (const node of nodes.nodes) {
+    if (node.pid === undefined) continue;
+    const list = String(await nodes.command(node.port, "CLIENT", "LIST", "TYPE", "pubsub"));
+    if (list.trim() !== "") ports.push(node.port);
+  }
+  return ports;
+}
+
+Deno.test({
+  name:
+    "IoRedisAdapter on Redis Cluster: a waiter whose subscriber's node died takes the released key within its retry delay",
+  // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nodes = await cluster();
+    const env = new ClusterEnv(nodes);
+    let killed: number | undefined;
+    try {
+      const holder = new Locker({
+        adapter: env.connect(),
+        retrySettings: { retryDelay: 100, retryTimes: 3 },
+      });
+      const waiter = new Locker({
+        adapter: env.connect(),
+        retrySettings: { retryDelay: 1000, retryTimes: 100, totalTime: 20_000 },
+      });
+      // Wait once on a throwaway key, so the waiter's subscriber exists and we can see its node.
+      const probeKey = uniqueKey("cluster");
+      const probe = await holder.lock(probeKey, 10_000).acquire();
+      const probing = waiter.lock(probeKey, 1000).acquire();
+      await delay(200);
+      await probe.release({ throwOnFail: true });
+      await (await probing).release({ throwOnFail: true });
+      const [subscriberPort] = await subscriberNodes(nodes);
+      assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
+
+      let key = uniqueKey("cluster");
+      while ((await nodes.masterOf(key)).port === subscriberPort) key = uniqueKey("cluster");
+      const held = await holder.lock(key, 20_000).acquire();
+      const waiting = waiter.lock(key, 1000).acquire();
+      await delay(200);
+      killed = subscriberPort;
+      await nodes.kill(subscriberPort);
+      const releasedAt = performance.now();
+      await held.release({ throwOnFail: true });
+      const lock = await waiting;
+      const waited = performance.now() - releasedAt;
+      assert.ok(
+        waited < 1000 + 500 + 2000,
+        `the waiter took the key ${Math.round(waited)} ms after the release (retry delay 1000 ms)`,
+      );
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await env.close();
+      if (killed !== undefined) {
+        await nodes.restart(killed);
+        await nodes.waitForState(true);
+      }
+    }
+  },
+});
+
+// A counter in a plain Redis that only takes a write whose fencing token is
+// newer than the last one it took: a holder that lost its lock on a failed
+// master cannot overwrite a newer holder's work.
+const FENCED_WRITE = `local last = tonumber(redis.call("HGET", KEYS[1], "fence") or "0")
+if tonumber(ARGV[1]) <= last then
+  return 0
+end
+redis.call("HSET", KEYS[1], "fence", ARGV[1], "value", ARGV[2])
+return 1`;
+
+interface FailoverRun {
+  applied: number;
+  rejected: number;
+  errors: number;
+  value: number;
+}
+
+/**
+ * Four workers on their own cluster clients do `iterations` locked, fenced
+ * increments each of one counter, while `fault` hits the cluster once a
+ * third of the work is done.
+ */
+async function contendedIncrements(
+  nodes: RedisCluster,
+  fault: (lockKey: string) => Promise<void>,
+): Promise<FailoverRun & { iterations: number }> {
+  const WORKERS = 4;
+  const ITERATIONS = 60;
+  const resourceServer = await RedisServer.start();
+  const resource = new Redis(resourceServer.url);
+  const env = new ClusterEnv(nodes, { redisOptions: { maxRetriesPerRequest: 3 } });
+  const lockKey = uniqueKey("cluster");
+  const counter = `${lockKey}:counter`;
+  const run: FailoverRun = { applied: 0, rejected: 0, errors: 0, value: 0 };
+  let done = 0;
+  try {
+    const worker = async (adapter: ILockAdapter) => {
+      const locker = new Locker({
+        adapter,
+        retrySettings: { retryDelay: 50, retryTimes: 1000, totalTime: 30_000 },
+      });
+      for (let i = 0; i < ITERATIONS;) {
+        let wrote = false;
+        try {
+          await locker.lock(lockKey, 2000).acquire(async (lock: Lock) => {
+            const value = Number(await resource.hget(counter, "value") ?? 0);
+            await delay(2);
+            const took = await resource.eval(FENCED_WRITE, 1, counter, lock.fence!, value + 1);
+            wrote = true;
+            if (took === 1) run.applied++;
+            else run.rejected++;
+          });
+        } catch (error) {
+          if (error instanceof RetryError) throw error;
+          run.errors++;
+          await delay(50);
+        }
+        // A section that wrote counts once, whatever its release said.
+        if (wrote) {
+          i++;
+          done++;
+        }
+      }
+    };
+    const workers = Array.from({ length: WORKERS }, () => worker(env.connect()));
+    const faulted = (async () => {
+      while (done < (WORKERS * ITERATIONS) / 3) await delay(10);
+      await fault(lockKey);
+    })();
+    await Promise.all([...workers, faulted]);
+    run.value = Number(await resource.hget(counter, "value"));
+    return { ...run, iterations: WORKERS * ITERATIONS };
+  } finally {
+    await env.close();
+    await resource.quit();
+    await resourceServer.stop();
+  }
+}
+
+function assertNoLostUpdate(name: string, run: FailoverRun & { iterations: number }): void {
+  // deno-lint-ignore no-console
+  console.log(
+    `${name}: ${run.iterations} sections, ${run.applied} writes applied, ${run.rejected} late writes rejected by the fence, ${run.errors} errors retried, counter ${run.value}`,
+  );
+  assert.equal(run.applied + run.rejected, run.iterations);
+  assert.equal(run.value, run.applied, "every applied write counted: no lost update");
+}
+
+Deno.test({
+  name:
+    "IoRedisAdapter on Redis Cluster: fenced increments lose no update across a kill -9 of the lock's master",
+  // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nodes = await cluster();
+    let killed: number | undefined;
+    try {
+      const run = await contendedIncrements(nodes, async (lockKey) => {
+        const master = await nodes.masterOf(lockKey);
+        const replica = await nodes.replicaOf(master.port);
+        killed = master.port;
+        await nodes.kill(master.port);
+        await nodes.waitForPromotion(replica.port);
+      });
+      assertNoLostUpdate("kill -9 of the lock's master", run);
+    } finally {
+      if (killed !== undefined) {
+        await nodes.restart(killed);
+        await nodes.waitForState(true);
+      }
+    }
+  },
+});
+
+Deno.test("IoRedisAdapter on Redis Cluster: fenced increments lose no update across a CLUSTER FAILOVER", async () => {
+  const nodes = await cluster();
+  const run = await contendedIncrements(nodes, async (lockKey) => {
+    const master = await nodes.masterOf(lockKey);
+    const replica = await nodes.replicaOf(master.port);
+    await nodes.failover(replica.port);
+  });
+  assertNoLostUpdate("CLUSTER FAILOVER", run);
+});
+
+Deno.test({
+  name: "RedisCluster for the IoRedisAdapter cluster tests stops (every node by pid)",
+  // Stops the processes the first test of the file started.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nodes = await cluster();
+    await nodes.stop();
+    assert.equal(nodes.nodes.filter((node) => node.pid !== undefined).length, 0);
+  },
+});
