@@ -1,7 +1,7 @@
 // Copyright 2026 the locco authors. MIT license.
 // What the Redis adapter and its hand-off share: the client, how lock keys
-// and their companions are named (prefixes, Cluster slots), how scripts run,
-// and whether the connection was re-established while a command was out.
+// and their companions are named (prefixes, Cluster slots) and how scripts
+// run.
 
 import type { IoRedisLikeClient } from "./redis.ts";
 
@@ -9,25 +9,6 @@ import type { IoRedisLikeClient } from "./redis.ts";
 export interface Script {
   readonly source: string;
   readonly sha: string;
-}
-
-// One counter per client, bumped by every event after which ioredis may
-// resend commands that were written but not answered: a command sent under
-// one count and answered under another may have run twice.
-const RECONNECTS: WeakMap<object, { count: number }> = new WeakMap();
-const RECONNECT_EVENTS = ["close", "reconnecting", "-node", "node error"] as const;
-
-function reconnects(client: IoRedisLikeClient): { count: number } {
-  let counter = RECONNECTS.get(client);
-  if (counter !== undefined) return counter;
-  const created = { count: 0 };
-  counter = created;
-  RECONNECTS.set(client, created);
-  const on = (client as { on?: unknown }).on;
-  if (typeof on === "function") {
-    for (const event of RECONNECT_EVENTS) on.call(client, event, () => void created.count++);
-  }
-  return created;
 }
 
 /**
@@ -55,7 +36,6 @@ export class RedisCore {
   readonly clientPrefix: string;
   /** Whether the client is a Redis Cluster client. */
   readonly cluster: boolean;
-  #reconnects: { count: number };
 
   constructor(client: IoRedisLikeClient, prefix: string) {
     this.client = client;
@@ -69,12 +49,6 @@ export class RedisCore {
       ? new TextDecoder().decode(clientPrefix)
       : "";
     this.cluster = (client as { isCluster?: unknown }).isCluster === true;
-    this.#reconnects = reconnects(client);
-  }
-
-  /** How many times the connection closed or was replaced so far. */
-  get reconnects(): number {
-    return this.#reconnects.count;
   }
 
   /** The key to send for a lock key (the client adds its own prefix). */

@@ -229,6 +229,10 @@ const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT
 /** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
 const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
+// The grants an adapter remembers are swept of ended ones when they reach
+// this many, or twice as many as after the last sweep.
+const GRANTS_SWEEP_SIZE = 1024;
+
 /** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
 const RELEASE_RECORD_MS = 10_000;
 
@@ -331,6 +335,9 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
 export class IoRedisAdapter implements ILockAdapter {
   #core: RedisCore;
   #handoff: RedisHandoff;
+  /** Locks this adapter granted, `sent key + "\n" + unique value`, until their ttl ends. */
+  #grants: Map<string, number> = new Map();
+  #sweepAt = GRANTS_SWEEP_SIZE;
 
   /**
    * Wraps an ioredis client. Does no I/O and does not modify the client.
@@ -392,7 +399,6 @@ export class IoRedisAdapter implements ILockAdapter {
     const { key, uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
     const core = this.#core;
     const sent = core.key(key);
-    const reconnects = core.reconnects;
     const sentAt = monotonicNow();
     const [entry, refresh] = this.#handoff.queueArgs(sent, uniqueValue);
     const reply = await core.eval(ACQUIRE, [
@@ -402,22 +408,23 @@ export class IoRedisAdapter implements ILockAdapter {
     ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
+    const granted = `${sent}\n${uniqueValue}`;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
-      if (code > 0) {
-        this.#handoff.took(sent, uniqueValue);
-        return { fence: code };
-      }
+      if (code > 0) return this.#granted(granted, sentAt + ttl, sent, uniqueValue, code);
       this.#handoff.sawHeld(sent, uniqueValue, sentAt, -1 - code);
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
     if (Array.isArray(reply) && reply.length === 1) {
-      // The key holds our own unique value. After a reconnect, that is this
-      // very acquire, resent by the client after its first run took the
-      // key: answer as that run would have. Otherwise the owner asked twice.
+      // The key holds our own unique value. Unless this adapter granted it
+      // already (the owner asks twice), this is this very acquire, resent by
+      // the client after a reconnect (ioredis resends unanswered commands)
+      // once its first run had taken the key: answer as that run would have.
       const fence = typeof reply[0] === "string" ? Number(reply[0]) : reply[0];
-      if (core.reconnects !== reconnects && Number.isSafeInteger(fence) && fence > 0) {
-        this.#handoff.took(sent, uniqueValue);
-        return { fence };
+      const until = this.#grants.get(granted);
+      if (
+        (until === undefined || monotonicNow() >= until) && Number.isSafeInteger(fence) && fence > 0
+      ) {
+        return this.#granted(granted, sentAt + ttl, sent, uniqueValue, fence);
       }
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
@@ -447,6 +454,7 @@ export class IoRedisAdapter implements ILockAdapter {
     const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
     const core = this.#core;
     const sent = core.key(key);
+    this.#grants.delete(`${sent}\n${uniqueValue}`);
     const reply = await this.#runScript(RELEASE, [
       sent,
       core.companion(sent, ":waiters"),
@@ -582,6 +590,23 @@ export class IoRedisAdapter implements ILockAdapter {
    */
   close(): Promise<void> {
     return this.#handoff.close();
+  }
+
+  #granted(
+    id: string,
+    until: number,
+    sent: string,
+    uniqueValue: string,
+    fence: number,
+  ): { fence: number } {
+    this.#handoff.took(sent, uniqueValue);
+    this.#grants.set(id, until);
+    if (this.#grants.size >= this.#sweepAt) {
+      const now = monotonicNow();
+      for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
+      this.#sweepAt = Math.max(GRANTS_SWEEP_SIZE, this.#grants.size * 2);
+    }
+    return { fence };
   }
 
   async #runScript(script: Script, keys: string[], args: (string | number)[]): Promise<number> {
