@@ -68,6 +68,8 @@ interface RedisWaiter extends Waiter {
   leaveTries: number;
   /** Monotonic time when it last made the queue live QUEUE_TTL_MS longer. */
   refreshedAt: number;
+  /** Enqueue commands sent and not answered yet. */
+  enqueuing: number;
 }
 
 /** The hand-off machinery of one adapter. */
@@ -119,11 +121,15 @@ export class RedisHandoff {
     return [waiter.entry, "1"];
   }
 
-  /** An attempt of `uniqueValue` took `key`: its entry is out of the queue. */
+  /**
+   * An attempt of `uniqueValue` took `key`: its entry is out of the queue,
+   * unless an enqueue is still on its way, which may run after the release
+   * of the key and queue the entry again (then the session's end removes it).
+   */
   took(key: string, uniqueValue: string): void {
     const waiter = this.#waiters.find(key, uniqueValue);
     if (waiter === undefined) return;
-    waiter.inQueue = false;
+    waiter.inQueue = waiter.enqueuing > 0;
     waiter.queued = false;
     waiter.handedOff = false;
   }
@@ -218,6 +224,7 @@ export class RedisHandoff {
       heldUntil: 0,
       leaveTries: 0,
       refreshedAt: 0,
+      enqueuing: 0,
     };
     this.#tokens.set(token, waiter);
     return waiter;
@@ -234,6 +241,7 @@ export class RedisHandoff {
     waiter.inQueue = true;
     waiter.refreshedAt = monotonicNow();
     let reply: unknown;
+    waiter.enqueuing++;
     try {
       reply = await this.#core.eval(ENQUEUE, [
         waiter.key,
@@ -241,9 +249,14 @@ export class RedisHandoff {
       ], [waiter.uniqueValue, QUEUE_TTL_MS, waiter.entry]);
     } catch {
       return undefined;
+    } finally {
+      waiter.enqueuing--;
     }
     const pttl = typeof reply === "string" ? Number(reply) : reply;
     if (typeof pttl !== "number" || Number.isNaN(pttl)) return undefined;
+    // The session ended while this enqueue was on its way (a NOSCRIPT
+    // fallback can even run after the leave): leave again.
+    if (pttl !== 0 && waiter.signal.aborted) this.#leave(waiter);
     if (pttl !== 0 && epoch === this.#listenEpoch) waiter.queued = true;
     return pttl;
   }

@@ -162,8 +162,8 @@ return 1
 `;
 
 /**
- * A waiter enqueues itself: when the key is free or handed off to it,
- * replies 0 (attempt now) and does not enqueue; else
+ * A waiter enqueues itself: when the key is free, handed off to it or
+ * already its own (an attempt of it took the key meanwhile), replies 0 (attempt now) and does not enqueue; else
  * appends its entry to the queue unless it is there, and replies the key's
  * PTTL (-1 when it has no expiry).
  */
@@ -174,7 +174,7 @@ export const ENQUEUE_SCRIPT = `-- locco enqueue
 -- ARGV[2]: how long the queue lives after the last enqueue, in ms
 -- ARGV[3]: the waiter's queue entry
 local value = redis.call("GET", KEYS[1])
-if value == false or value == "\\0locco-handoff\\0" .. ARGV[1] then
+if value == false or value == ARGV[1] or value == "\\0locco-handoff\\0" .. ARGV[1] then
   return 0
 end
 if not redis.call("LPOS", KEYS[2], ARGV[3]) then
@@ -227,7 +227,7 @@ return -1
 export const ACQUIRE_SCRIPT_SHA = "0f1bf40c1a4ed5e0768c5837c64a49459e66c9dc";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
-export const ENQUEUE_SCRIPT_SHA = "c798a4fb80691e60bf2c189abb791d6e55c7b8e9";
+export const ENQUEUE_SCRIPT_SHA = "88ca89f34ec0fe222e5c681c7626ad3c4afad625";
 
 /** SHA-1 of {@linkcode LEAVE_SCRIPT}, for EVALSHA. */
 export const LEAVE_SCRIPT_SHA = "14eb8f9fd81a13c50c8398fcb0fa11a4134f078e";

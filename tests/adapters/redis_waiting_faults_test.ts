@@ -661,3 +661,60 @@ Deno.test("IoRedisAdapter: a unique value equal to a waiter's hand-off marker ca
     assert.equal(await f.admin.get(key), lock.uniqueValue);
   });
 });
+
+Deno.test("IoRedisAdapter: a waiter whose enqueue runs after its own attempt took the key leaves no queue entry behind", async () => {
+  const server = await RedisServer.start();
+  const a = new Redis(server.url);
+  const b = new Redis(server.url);
+  const admin = new Redis(server.url);
+  let openGate!: () => void;
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  let gateOpen = false;
+  // B's subscription completes only once B's attempt has taken the key, so
+  // B's enqueue reaches Redis after that attempt.
+  const client: IoRedisLikeClient = {
+    get: (key) => b.get(key),
+    eval: (...args) => b.eval(...(args as [string, number])),
+    async evalsha(sha, numkeys, ...rest) {
+      const reply = await b.evalsha(sha, numkeys, ...rest);
+      if (!gateOpen && typeof reply === "number" && reply > 0) {
+        gateOpen = true;
+        openGate();
+        await delay(20);
+      }
+      return reply;
+    },
+    duplicate() {
+      const subscriber = b.duplicate();
+      return {
+        subscribe: (channel: string) =>
+          subscriber.subscribe(channel).then(async (reply) => (await gate, reply)),
+        // deno-lint-ignore no-explicit-any
+        on: (event: string, listener: (...args: any[]) => void) => subscriber.on(event, listener),
+        quit: () => subscriber.quit(),
+        disconnect: () => subscriber.disconnect(),
+      };
+    },
+  };
+  const adapterA = new IoRedisAdapter({ client: a });
+  const adapterB = new IoRedisAdapter({ client });
+  const retrySettings = { retryDelay: 5, retryTimes: 1000 };
+  const key = uniqueKey();
+  try {
+    const first = await new Locker({ adapter: adapterA, retrySettings }).lock(key, 10_000)
+      .acquire();
+    const waiting = new Locker({ adapter: adapterB, retrySettings }).lock(key, 10_000).acquire();
+    await delay(50);
+    await first.release({ throwOnFail: true });
+    const second = await waiting;
+    await delay(50);
+    await second.release({ throwOnFail: true });
+    assert.deepEqual(await admin.lrange(`{${key}}:waiters`, 0, -1), []);
+    assert.equal(await admin.get(key), null, "released to nobody, not handed to a stale entry");
+  } finally {
+    openGate();
+    await Promise.all([adapterA.close(), adapterB.close()]);
+    await Promise.all([a.quit(), b.quit(), admin.quit()]);
+    await server.stop();
+  }
+});
