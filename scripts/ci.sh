@@ -37,6 +37,8 @@ check "jsr publish dry run" deno task publish:dry
 check "demo (in-memory)" deno task demo --workers 4 --iterations 10
 check "chaos, Redis (short)" deno task chaos --short
 check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
+check "chaos, Redis with keyPrefix (short)" deno task chaos --short --key-prefix app:
+check "chaos, Redis Cluster (short)" deno task chaos --short --backend cluster
 check "npm build, publint, attw" deno task build:npm
 check "npm smoke (node, bun, tsc)" scripts/npm_smoke.sh node bun
 # test_npm.sh records its own runs ("bun", "node (commonjs build)", "node (module build)");

@@ -14,7 +14,20 @@
 //     Lock uses (both instants on this machine's clock).
 // Any other overlap is outside the promise (A was paused or slowed past its
 // lease, or the store lost the lock): it is counted by cause, and then the
-// fencing token must keep A's late write out (no lost update).
+// fencing token must keep A's late write out (no lost update). A lock store
+// restart and a Cluster master killed before it replicated both count as
+// the store losing its data (D records).
+//
+// Waiting: for consecutive holds A then B of a key (by grant time, stale
+// reads included, since they held the lock too) where a worker was already
+// waiting for the key when A's key became free (B, or one served later: a
+// poller may take the key before the waiters), the gap from that moment to
+// B's grant: how long a waiter saw the key free and untaken. A's key
+// is free when its release completed, or at the end of its lease (createLock
+// sent + ttl) if that came first: A was killed, stopped, or released late.
+// Gaps that overlap a lock-store fault are left out: the fault's own span,
+// plus ttl (a lock taken by a command whose reply was lost lives that long)
+// and the 500 ms claim window of a hand-off sent into the fault.
 
 import type { LogRecord } from "./_resource.ts";
 
@@ -40,6 +53,25 @@ export interface Analysis {
   faults: Record<string, number>;
   maxWaitAfterKillMs: number;
   maxRecoveryAfterRestartMs: number;
+  /** The longest gap between a key becoming free and a waiter taking it, in ms. */
+  maxFreeKeyWaitMs: number;
+  /** Which holds that gap was between, for the report. */
+  maxFreeKeyWaitExample: string;
+  freeKeyWaits: number;
+  freeKeyWaitsNearStoreFaults: number;
+  /** The longest of those gaps away from every fault, holder and waiter faults included. */
+  maxQuietFreeKeyWaitMs: number;
+}
+
+/** The claim window of a Redis hand-off (HANDOFF_MS in src/adapters/_redis_handoff.ts). */
+const CLAIM_WINDOW_MS = 500;
+
+interface Hold {
+  e: LogRecord;
+  start: number;
+  grant: number;
+  /** When the key became free: the release completed, or the lease ended. */
+  free: number;
 }
 
 interface Section {
@@ -67,8 +99,26 @@ export function analyze(
   const ups: LogRecord[] = [];
   const faults: Record<string, number> = {};
   const sections = new Map<string, Section>();
+  const grants: LogRecord[] = [];
+  const releases = new Map<string, number>();
+  // Lock-store faults, and all faults: [start, end], in epoch ms.
+  const storeFaults: [number, number][] = [];
+  const otherFaults: [number, number][] = [];
+  const stoppedAt = new Map<string, number>();
+  let downAt: number | undefined;
   let staleReadsRejected = 0;
   for (const r of log) {
+    if (r.t === "E" && r.grant !== undefined && r.start !== undefined) grants.push(r);
+    if (r.t === "R" && r.at !== undefined) releases.set(id(r), r.at);
+    if (r.t === "D") downAt ??= r.at;
+    if (r.t === "U" && downAt !== undefined && r.at !== undefined) {
+      storeFaults.push([downAt, r.at]);
+      downAt = undefined;
+    }
+    if (r.t === "P" && r.at !== undefined) storeFaults.push([r.at, r.until ?? r.at]);
+    if (r.t === "S" && r.at !== undefined) stoppedAt.set(gen(r), r.at);
+    if (r.t === "C" && r.at !== undefined) otherFaults.push([stoppedAt.get(gen(r)) ?? r.at, r.at]);
+    if ((r.t === "K" || r.t === "N") && r.at !== undefined) otherFaults.push([r.at, r.at]);
     if (r.t === "K") kills.set(gen(r), r);
     if (r.t === "S") stops.push(r);
     if (r.t === "D") downs.push(r.seq);
@@ -87,6 +137,7 @@ export function analyze(
       if (s !== undefined) s.l = r;
     }
   }
+  if (downAt !== undefined) storeFaults.push([downAt, Infinity]);
   let sectionsKilled = 0;
   for (const s of sections.values()) {
     const kill = kills.get(gen(s.e));
@@ -122,6 +173,11 @@ export function analyze(
     faults,
     maxWaitAfterKillMs: 0,
     maxRecoveryAfterRestartMs: 0,
+    maxFreeKeyWaitMs: 0,
+    maxFreeKeyWaitExample: "",
+    freeKeyWaits: 0,
+    freeKeyWaitsNearStoreFaults: 0,
+    maxQuietFreeKeyWaitMs: 0,
   };
   const byKey = new Map<string, Section[]>();
   const tokens = new Map<string, Set<string>>();
@@ -206,5 +262,67 @@ export function analyze(
       );
     }
   }
+  measureWaits(result, grants, releases, storeFaults, otherFaults, ttl);
   return result;
+}
+
+function measureWaits(
+  result: Analysis,
+  grants: LogRecord[],
+  releases: Map<string, number>,
+  storeFaults: [number, number][],
+  otherFaults: [number, number][],
+  ttl: number,
+): void {
+  const settle = ttl + CLAIM_WINDOW_MS;
+  const near = (faults: [number, number][], from: number, to: number) =>
+    faults.some(([start, end]) => start <= to && from <= end + settle);
+  const byKey = new Map<string, Hold[]>();
+  for (const e of grants) {
+    const leaseEnd = (e.sent ?? 0) + ttl;
+    const hold = {
+      e,
+      start: e.start!,
+      grant: e.grant!,
+      free: Math.min(releases.get(id(e)) ?? Infinity, leaseEnd),
+    };
+    const list = byKey.get(e.key!) ?? [];
+    list.push(hold);
+    byKey.set(e.key!, list);
+  }
+  for (const list of byKey.values()) {
+    list.sort((x, y) => x.grant - y.grant || x.e.seq - y.e.seq);
+    // firstStart[i]: the earliest start among holds i and later, so that
+    // firstStart[i + 1] < A's free moment says someone was waiting then.
+    const firstStart = list.map((hold) => hold.start);
+    for (let i = list.length - 2; i >= 0; i--) {
+      firstStart[i] = Math.min(firstStart[i]!, firstStart[i + 1]!);
+    }
+    for (let i = 1; i < list.length; i++) {
+      const a = list[i - 1]!;
+      const b = list[i]!;
+      if (firstStart[i]! >= a.free || b.grant <= a.free) continue;
+      if (near(storeFaults, a.free, b.grant)) {
+        result.freeKeyWaitsNearStoreFaults++;
+        continue;
+      }
+      result.freeKeyWaits++;
+      const gap = b.grant - a.free;
+      if (!near(otherFaults, a.free, b.grant)) {
+        result.maxQuietFreeKeyWaitMs = Math.max(result.maxQuietFreeKeyWaitMs, gap);
+      }
+      if (gap > result.maxFreeKeyWaitMs) {
+        result.maxFreeKeyWaitMs = gap;
+        const freedBy = releases.has(id(a.e)) && a.free < (a.e.sent ?? 0) + ttl
+          ? "released"
+          : "lease ended";
+        const waiter = list.slice(i).find((hold) => hold.start === firstStart[i])!;
+        result.maxFreeKeyWaitExample = `key ${a.e.key}: ${id(a.e)} (seq ${a.e.seq}) ${freedBy} at ${
+          a.free.toFixed(1)
+        }; ${id(waiter.e)} (seq ${waiter.e.seq}) waited since ${
+          waiter.start.toFixed(1)
+        }; the next holder, ${id(b.e)} (seq ${b.e.seq}), got the key at ${b.grant.toFixed(1)}`;
+      }
+    }
+  }
 }

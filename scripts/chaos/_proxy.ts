@@ -1,9 +1,10 @@
 // Copyright 2026 the locco authors. MIT license.
 // A small loopback TCP proxy between the chaos workers and the lock store, so
-// the harness can add latency, reset every connection, or silently stop
-// forwarding (half-open connections), and switch the upstream port when a
-// restarted store comes back elsewhere. Loopback only: it listens on and
-// connects to 127.0.0.1.
+// the harness can add latency, reset every connection, silently stop
+// forwarding (half-open connections), or drop one reply and reset that
+// connection (the client resends a command that may have run already), and
+// switch the upstream port when a restarted store comes back elsewhere.
+// Loopback only: it listens on and connects to 127.0.0.1.
 
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
@@ -12,7 +13,12 @@ interface Pair {
   upstream: Socket;
   /** While set, bytes are dropped in both directions (a half-open link). */
   blackholed: boolean;
+  /** The client subscribed on this connection: it carries pushes, not replies. */
+  subscriber: boolean;
 }
+
+// A RESP bulk string "subscribe" (or psubscribe, ssubscribe): a command, not a script's text.
+const SUBSCRIBE = /\r\n[ps]?subscribe\r\n/i;
 
 /** What the proxy has done so far. */
 export interface ProxyStats {
@@ -20,6 +26,7 @@ export interface ProxyStats {
   resets: number;
   blackholes: number;
   delays: number;
+  droppedReplies: number;
 }
 
 function hardClose(socket: Socket): void {
@@ -38,12 +45,19 @@ function hardClose(socket: Socket): void {
 /** The proxy. Create it with {@linkcode FaultProxy.start}. */
 export class FaultProxy {
   readonly port: number;
-  readonly stats: ProxyStats = { connections: 0, resets: 0, blackholes: 0, delays: 0 };
+  readonly stats: ProxyStats = {
+    connections: 0,
+    resets: 0,
+    blackholes: 0,
+    delays: 0,
+    droppedReplies: 0,
+  };
   #server: Server;
   #upstreamPort: number;
   #pairs = new Set<Pair>();
   #delayMs = 0;
   #blackholeNew = false;
+  #dropNext = false;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(server: Server, port: number, upstreamPort: number) {
@@ -99,6 +113,16 @@ export class FaultProxy {
     });
   }
 
+  /**
+   * Drops the next reply the store sends on a command connection (not a
+   * subscriber's) and resets that connection, as when a connection dies
+   * after the store ran a command and before its reply arrived: ioredis
+   * reconnects and sends the unanswered command again.
+   */
+  dropReply(): void {
+    this.#dropNext = true;
+  }
+
   /** Closes every connection and the listener, and cancels pending faults. */
   close(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
@@ -124,7 +148,7 @@ export class FaultProxy {
   #accept(client: Socket): void {
     this.stats.connections++;
     const upstream = createConnection({ host: "127.0.0.1", port: this.#upstreamPort });
-    const pair: Pair = { client, upstream, blackholed: this.#blackholeNew };
+    const pair: Pair = { client, upstream, blackholed: this.#blackholeNew, subscriber: false };
     this.#pairs.add(pair);
     const onEnd = () => {
       if (this.#pairs.has(pair)) this.#close(pair);
@@ -140,8 +164,18 @@ export class FaultProxy {
   // Chunks keep their order: each waits for the one before it.
   #pipe(pair: Pair, from: Socket, to: Socket): void {
     let tail: Promise<void> = Promise.resolve();
+    const replies = from === pair.upstream;
     from.on("data", (chunk: Uint8Array) => {
       if (pair.blackholed) return;
+      if (!replies && !pair.subscriber && SUBSCRIBE.test(new TextDecoder().decode(chunk))) {
+        pair.subscriber = true;
+      }
+      if (replies && this.#dropNext && !pair.subscriber) {
+        this.#dropNext = false;
+        this.stats.droppedReplies++;
+        this.#close(pair);
+        return;
+      }
       const ms = this.#delayMs;
       tail = tail.then(() =>
         ms === 0 ? undefined : new Promise<void>((resolve) => this.#later(ms, resolve))

@@ -10,12 +10,17 @@
 // write is refused unless its token is at least the highest seen and greater
 // than the last applied write's. So a holder that lost its lease can neither
 // overwrite a newer holder's work nor write back a value read before it.
+//
+// `inside` (slot -> "gen:it") and `waiting` (slot -> JSON {gen, it, key,
+// uniqueValue, since}) tell the harness which worker holds a lock and which
+// waits in acquire(), so faults can pick one.
 
 /** Keys of one run in the resource store. */
 export function resourceKeys(runId: string): {
   seq: string;
   log: string;
   inside: string;
+  waiting: string;
   progress: string;
   errors: string;
   ready: string;
@@ -26,6 +31,7 @@ export function resourceKeys(runId: string): {
     seq: `${base}:seq`,
     log: `${base}:log`,
     inside: `${base}:inside`,
+    waiting: `${base}:waiting`,
     progress: `${base}:progress`,
     errors: `${base}:errors`,
     ready: `${base}:ready`,
@@ -36,7 +42,9 @@ export function resourceKeys(runId: string): {
 /**
  * ENTER: the read. KEYS: seq, log, state, inside, progress.
  * ARGV: slot, gen, it, key, fence ("" when unfenced), preSeq, at, sent (when the
- * successful createLock was sent, epoch ms).
+ * successful createLock was sent, epoch ms), start (when the worker began to
+ * wait for this key, epoch ms; "" without a lock), grant (when acquire()
+ * resolved, epoch ms; "" without a lock).
  * Returns {seq, value, status} with status "ok" or "stale".
  */
 export const ENTER_SCRIPT = `
@@ -59,7 +67,8 @@ else
 end
 redis.call('RPUSH', KEYS[2], cjson.encode({t = 'E', seq = seq, slot = tonumber(ARGV[1]),
   gen = tonumber(ARGV[2]), it = tonumber(ARGV[3]), key = ARGV[4], fence = fence,
-  pre = tonumber(ARGV[6]), at = tonumber(ARGV[7]), sent = tonumber(ARGV[8]), status = status}))
+  pre = tonumber(ARGV[6]), at = tonumber(ARGV[7]), sent = tonumber(ARGV[8]), status = status,
+  start = tonumber(ARGV[9]), grant = tonumber(ARGV[10])}))
 return {seq, value, status}
 `;
 
@@ -110,10 +119,12 @@ return seq
 export interface LogRecord {
   /**
    * E enter (read), X exit (write), L lease measurement of a finished
-   * section, K holder killed, S holder stopped, C holder continued,
-   * D lock store down, U lock store up, P proxy fault.
+   * section, R release completed, K worker killed, S worker stopped,
+   * C worker continued, D lock store down (it may lose locks), U lock store
+   * up, P other lock-store fault (proxy, failover), N pub/sub connections
+   * killed.
    */
-  t: "E" | "X" | "L" | "K" | "S" | "C" | "D" | "U" | "P";
+  t: "E" | "X" | "L" | "R" | "K" | "S" | "C" | "D" | "U" | "P" | "N";
   seq: number;
   slot?: number | undefined;
   gen?: number | undefined;
@@ -132,5 +143,11 @@ export interface LogRecord {
   sent?: number | undefined;
   /** L: when the ENTER reply arrived (epoch ms). */
   entered?: number | undefined;
+  /** E: when the worker began to wait for this key (epoch ms; retries included). */
+  start?: number | undefined;
+  /** E: when acquire() resolved (epoch ms). */
+  grant?: number | undefined;
+  /** P: when the fault itself ended (epoch ms); its effects may last longer. */
+  until?: number | undefined;
   fault?: string | undefined;
 }

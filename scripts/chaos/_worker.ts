@@ -4,13 +4,18 @@
 // wait a little, write value + 1 (WRITE, with the lock's fencing token when
 // the lock has one), log how long the lease had been held, release. Errors
 // are counted by class in the resource store and the iteration is retried;
-// the worker gives up (exit 3) only after many failures in a row.
+// the worker gives up (exit 3) only after many failures in a row. It also
+// logs when it began to wait for the key, when acquire() resolved and when
+// its release completed (for the "longest wait for a free key" figure), and
+// marks itself in the `waiting` hash while acquire() retries, so the harness
+// can hit waiters. The adapter's waitForUnlock is passed through, so Redis
+// waiters queue and are handed keys as in an application.
 //
 // Usage: _worker.ts <json config>
 
 import process from "node:process";
-import { Redis } from "ioredis";
-import { type ILockAdapter, type Lock, Locker } from "@kontsedal/locco";
+import { Cluster, Redis } from "ioredis";
+import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/locco";
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
 import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
@@ -22,9 +27,13 @@ export interface WorkerConfig {
   gen: number;
   workers: number;
   iterations: number;
-  backend: "redis" | "mongo";
-  /** The lock store, through the fault proxy. */
+  backend: "redis" | "mongo" | "cluster";
+  /** The lock store, through the fault proxy (unused for "cluster"). */
   lockUrl: string;
+  /** "cluster": the seed nodes, reached directly. */
+  clusterNodes: { host: string; port: number }[];
+  /** ioredis `keyPrefix` of the lock store client ("" for none). */
+  keyPrefix: string;
   resourceUrl: string;
   keys: string[];
   ttl: number;
@@ -65,18 +74,33 @@ interface LockStore {
 }
 
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
-  if (config.backend === "redis") {
-    const client = new Redis(config.lockUrl, {
-      maxRetriesPerRequest: 1,
-      commandTimeout: 1500,
-      connectTimeout: 1000,
-      retryStrategy: (times: number) => Math.min(times * 50, 300),
-    });
+  if (config.backend !== "mongo") {
+    const keyPrefix = config.keyPrefix === "" ? {} : { keyPrefix: config.keyPrefix };
+    const client = config.backend === "cluster"
+      ? new Cluster(config.clusterNodes, {
+        ...keyPrefix,
+        retryDelayOnFailover: 50,
+        retryDelayOnClusterDown: 50,
+        slotsRefreshTimeout: 1000,
+        clusterRetryStrategy: (times: number) => Math.min(times * 50, 300),
+        redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 1500, connectTimeout: 1000 },
+      })
+      : new Redis(config.lockUrl, {
+        ...keyPrefix,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 1500,
+        connectTimeout: 1000,
+        retryStrategy: (times: number) => Math.min(times * 50, 300),
+      });
     client.on("error", () => {});
+    const adapter = new IoRedisAdapter({ client });
     return {
-      adapter: new IoRedisAdapter({ client }),
+      adapter,
       reopen: () => Promise.resolve(),
-      close: async () => void client.disconnect(),
+      close: async () => {
+        await adapter.close();
+        client.disconnect();
+      },
     };
   }
   const { MongoClient } = await import("mongodb");
@@ -115,15 +139,37 @@ async function main(): Promise<void> {
   const resource = new Redis(config.resourceUrl, { maxRetriesPerRequest: 5 });
   const store = await openLockStore(config);
   let sentAt = 0;
+  // The iteration the loop below is on, for the `waiting` mark.
+  let currentIt = 0;
+  let waitingMarked = false;
   const adapter: ILockAdapter = {
-    createLock: (lease) => {
+    createLock: async (lease) => {
       sentAt = performance.now();
-      return store.adapter.createLock(lease);
+      try {
+        return await store.adapter.createLock(lease);
+      } catch (error) {
+        if (!waitingMarked && isLoccoError(error, "LOCK_CREATE_FAILED")) {
+          waitingMarked = true;
+          const mark = JSON.stringify({
+            gen: config.gen,
+            it: currentIt,
+            key: lease.key,
+            uniqueValue: lease.uniqueValue,
+            since: Math.round(wallNow()),
+          });
+          resource.hset(keys.waiting, String(config.slot), mark).catch(() => {});
+        }
+        throw error;
+      }
     },
     releaseLock: (identity) => store.adapter.releaseLock(identity),
     extendLock: (lease) => store.adapter.extendLock(lease),
     isValidLock: (identity) => store.adapter.isValidLock(identity),
   };
+  if (typeof store.adapter.waitForUnlock === "function") {
+    adapter.waitForUnlock = (identity, maxWaitMs, signal) =>
+      store.adapter.waitForUnlock!(identity, maxWaitMs, signal);
+  }
   const locker = new Locker({
     adapter,
     retrySettings: { retryDelayFn: () => 2 + Math.floor(Math.random() * 8), totalTime: 3000 },
@@ -144,6 +190,9 @@ async function main(): Promise<void> {
     }
     let it = Number(await resource.hget(keys.progress, String(config.slot)) ?? 0);
     let failures = 0;
+    // Retries on the same key keep the time the wait for it began.
+    let waitKey = "";
+    let waitStart = 0;
     while (it < config.iterations) {
       if (failures >= MAX_FAILURES_IN_A_ROW) {
         throw new Error(`gave up after ${failures} failed attempts in a row`);
@@ -151,19 +200,32 @@ async function main(): Promise<void> {
       const key = config.keys[Math.floor(Math.random() * config.keys.length)]!;
       const pre = Number(await resource.get(keys.seq) ?? 0);
       let lock: Lock | undefined;
+      let grant = "";
+      if (key !== waitKey) {
+        waitKey = key;
+        waitStart = wallNow();
+      }
       if (config.lock) {
+        currentIt = it;
         try {
           lock = await locker.lock(key, config.ttl).acquire();
+          grant = wallNow().toFixed(1);
         } catch (error) {
           failures++;
           await countError("acquire", error);
           if ((error as Error | null)?.name === "MongoTopologyClosedError") await store.reopen();
           await sleep(20);
           continue;
+        } finally {
+          if (waitingMarked) {
+            waitingMarked = false;
+            await resource.hdel(keys.waiting, String(config.slot));
+          }
         }
       } else {
         sentAt = performance.now();
       }
+      waitKey = "";
       const token = (lock as { fence?: unknown } | undefined)?.fence;
       const fence = config.fence && typeof token === "number" ? String(token) : "";
       const stateKeys = [keys.seq, keys.log, keys.state(key), keys.inside, keys.progress];
@@ -176,6 +238,8 @@ async function main(): Promise<void> {
         pre,
         Math.round(wallNow()),
         (performance.timeOrigin + sentAt).toFixed(1),
+        lock === undefined ? "" : waitStart.toFixed(1),
+        grant,
       ) as [number, string, string];
       const entered = wallNow();
       if (status === "ok") {
@@ -203,10 +267,16 @@ async function main(): Promise<void> {
       it++;
       failures = 0;
       if (lock !== undefined) {
+        let releasedAt: number | undefined;
         try {
           await lock.release();
+          releasedAt = wallNow();
         } catch (error) {
           await countError("release", error);
+        }
+        if (releasedAt !== undefined) {
+          const { slot, gen } = config;
+          await event({ t: "R", slot, gen, it: it - 1, key, at: releasedAt });
         }
       }
     }

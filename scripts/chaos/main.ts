@@ -1,38 +1,115 @@
 // Copyright 2026 the locco authors. MIT license.
-// The chaos harness (issue 8): K worker processes x M locked read-modify-write
-// iterations of shared values, while faults hit the holders and the lock
-// store; then a table, and a non-zero exit on any broken promise.
+// The chaos harness: K worker processes x M locked read-modify-write
+// iterations of shared values, while faults hit the holders, the waiters and
+// the lock store; then a table, and a non-zero exit on any broken promise.
 //
-//   deno task chaos [--short] [--backend redis|mongo] [--workers 8] [--iterations N]
-//                   [--keys 2] [--ttl 500] [--hold 10] [--fault-every 1000]
-//                   [--faults kill,stop,restart,delay,cut,blackhole] [--deadline S]
-//                   [--no-fence] [--no-lock]
+//   deno task chaos [--short] [--backend redis|mongo|cluster] [--workers 8]
+//                   [--iterations N] [--keys 2] [--ttl 500] [--hold 10]
+//                   [--fault-every 1000] [--faults kill,stop,...] [--deadline S]
+//                   [--key-prefix app:] [--wait-bound 1500] [--no-fence] [--no-lock]
+//                   [--verbose] [--log chaos.jsonl]
+//
+// Faults (--faults, comma-separated; the default is every fault of the backend):
+//   kill         SIGKILL a worker inside its critical section (respawned)
+//   stop         SIGSTOP a worker inside its critical section for ttl + 300 ms
+//   kill-waiter  SIGKILL a worker waiting in acquire() (respawned); its fault
+//                row says where it stood in Redis: queued, handed the key, or
+//                not queued (yet)
+//   stop-waiter  SIGSTOP a worker waiting in acquire() for ttl + 300 ms
+//   restart      restart the lock store with an empty dataset (redis, mongo)
+//   delay        proxy adds 50-400 ms of latency for 1 s (redis, mongo)
+//   cut          proxy resets every connection (redis, mongo)
+//   blackhole    proxy stops forwarding for 2 s, then resets (redis, mongo)
+//   drop-reply   proxy drops the next reply and resets that connection, so the
+//                client resends the command (redis; mongo when asked)
+//   kill-pubsub  CLIENT KILL TYPE pubsub on every node, straight (redis, cluster)
+//   kill-master  SIGKILL the master of a lock key's slot; once its replica took
+//                over, restart it, so it rejoins as a replica (cluster); like a
+//                restart, an overlap across it counts as the store losing data
+//   failover     CLUSTER FAILOVER on a replica of a lock key's master (cluster)
+// Defaults: redis: kill, stop, kill-waiter, stop-waiter, restart, delay, cut,
+// blackhole, drop-reply, kill-pubsub; mongo: kill, stop, restart, delay, cut,
+// blackhole; cluster: kill, stop, kill-waiter, stop-waiter, kill-pubsub,
+// kill-master, failover.
 //
 // Everything it starts listens on 127.0.0.1 and is stopped by pid at the end,
 // on failure too: a private redis-server for the resource, the lock store
-// (a private redis-server, the jongodb MongoDB stand-in, or MONGODB_URL), a
-// TCP proxy between the workers and the lock store, and the workers.
+// (scripts/chaos/_store.ts), a TCP proxy between the workers and the lock
+// store (not on Cluster, whose nodes advertise their own ports: workers use
+// an ioredis Cluster client straight to them), and the workers.
+// --key-prefix gives the workers' ioredis clients that `keyPrefix` (redis,
+// cluster). Besides exclusion and lost updates, the run fails when a waiter
+// took a free key more than --wait-bound ms (1500) after it became free, away
+// from lock-store faults (see _analyze.ts); `--wait-bound 100` is a control
+// that must fail, since a stopped or dead waiter keeps a key handed to it for
+// the 500 ms claim window. The table also shows the longest such wait away
+// from every fault, which a healthy adapter keeps near the retry delay.
 // --no-fence ignores fencing tokens and --no-lock takes no lock: control runs
-// that show what the harness detects (--no-lock must fail).
+// that show what the harness detects (--no-lock must fail). --verbose prints
+// each fault as it is injected; --log writes the run's log, one JSON record a
+// line (scripts/chaos/_resource.ts), for evidence.
 
 // deno-lint-ignore-file no-console
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { runtimeCommand } from "../../tests/_helpers.ts";
 import { RedisServer } from "../../tests/_redis_server.ts";
-import { startJongodb } from "../../tests/_jongodb.ts";
 import { type Analysis, analyze } from "./_analyze.ts";
 import { FaultProxy } from "./_proxy.ts";
 import { EVENT_SCRIPT, type LogRecord, resourceKeys } from "./_resource.ts";
+import { type Backend, type LockStore, pickClusterKeys, startLockStore } from "./_store.ts";
 import type { WorkerConfig } from "./_worker.ts";
 
 const WORKER = fileURLToPath(new URL("./_worker.ts", import.meta.url));
-const ALL_FAULTS = ["kill", "stop", "restart", "delay", "cut", "blackhole"] as const;
+const ALL_FAULTS = [
+  "kill",
+  "stop",
+  "kill-waiter",
+  "stop-waiter",
+  "restart",
+  "delay",
+  "cut",
+  "blackhole",
+  "drop-reply",
+  "kill-pubsub",
+  "kill-master",
+  "failover",
+] as const;
 type Fault = typeof ALL_FAULTS[number];
+const DEFAULT_FAULTS: Record<Backend, readonly Fault[]> = {
+  redis: [
+    "kill",
+    "stop",
+    "kill-waiter",
+    "stop-waiter",
+    "restart",
+    "delay",
+    "cut",
+    "blackhole",
+    "drop-reply",
+    "kill-pubsub",
+  ],
+  mongo: ["kill", "stop", "restart", "delay", "cut", "blackhole"],
+  cluster: ["kill", "stop", "kill-waiter", "stop-waiter", "kill-pubsub", "kill-master", "failover"],
+};
+const AVAILABLE_FAULTS: Record<Backend, readonly Fault[]> = {
+  redis: DEFAULT_FAULTS.redis,
+  mongo: [...DEFAULT_FAULTS.mongo, "kill-waiter", "stop-waiter", "drop-reply"],
+  cluster: DEFAULT_FAULTS.cluster,
+};
+
+/**
+ * The longest a waiter may take to take a key that is free (--wait-bound):
+ * the workers' retry delay (at most 10 ms) plus the 500 ms claim window of a
+ * hand-off, plus generous slack for a loaded 2-core machine (timers, GC,
+ * scheduling of 8 workers and the stores).
+ */
+const FREE_KEY_WAIT_BOUND_MS = 1500;
 
 const { values } = parseArgs({
   options: {
@@ -44,17 +121,24 @@ const { values } = parseArgs({
     ttl: { type: "string", default: "500" },
     hold: { type: "string", default: "10" },
     "fault-every": { type: "string" },
-    faults: { type: "string", default: ALL_FAULTS.join(",") },
+    faults: { type: "string" },
     deadline: { type: "string" },
+    "key-prefix": { type: "string", default: "" },
+    "wait-bound": { type: "string", default: String(FREE_KEY_WAIT_BOUND_MS) },
     "no-fence": { type: "boolean", default: false },
     "no-lock": { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
+    log: { type: "string" },
   },
 });
 
-const backend = values.backend === "mongo" || values.backend === "mongodb" ? "mongo" : "redis";
+const backend: Backend = values.backend === "mongo" || values.backend === "mongodb"
+  ? "mongo"
+  : values.backend === "cluster"
+  ? "cluster"
+  : "redis";
 if (values.backend !== backend && values.backend !== "mongodb") {
-  throw new Error(`--backend should be redis or mongo: got ${values.backend}`);
+  throw new Error(`--backend should be redis, mongo or cluster: got ${values.backend}`);
 }
 const MONGODB_URL = process.env.MONGODB_URL;
 const short = values.short;
@@ -65,9 +149,18 @@ const ttl = Number(values.ttl);
 const hold = Number(values.hold);
 const faultEvery = Number(values["fault-every"] ?? (short ? 900 : 1500));
 const deadlineMs = 1000 * Number(values.deadline ?? (short ? 50 : 3600));
-const faults = values.faults.split(",").filter((f) => f !== "") as Fault[];
+const keyPrefix = values["key-prefix"];
+const waitBound = Number(values["wait-bound"]);
+if (keyPrefix !== "" && backend === "mongo") {
+  throw new Error("--key-prefix is an ioredis option: use it with --backend redis or cluster");
+}
+const faults = (values.faults ?? DEFAULT_FAULTS[backend].join(",")).split(",")
+  .filter((f) => f !== "") as Fault[];
 for (const fault of faults) {
   if (!ALL_FAULTS.includes(fault)) throw new Error(`unknown fault "${fault}"`);
+  if (!AVAILABLE_FAULTS[backend].includes(fault)) {
+    throw new Error(`fault "${fault}" is not available with --backend ${backend}`);
+  }
 }
 const external = backend === "mongo" && MONGODB_URL !== undefined;
 const enabledFaults = faults.filter((f) => !(f === "restart" && external));
@@ -84,56 +177,6 @@ function pick<T>(list: readonly T[]): T | undefined {
   return list[Math.floor(Math.random() * list.length)];
 }
 
-interface LockStore {
-  port: number;
-  url(proxyPort: number): string;
-  restart?(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startLockStore(): Promise<LockStore> {
-  if (backend === "redis") {
-    const server = await RedisServer.start();
-    return {
-      port: server.port,
-      url: (p) => `redis://127.0.0.1:${p}`,
-      async restart() {
-        await server.stop();
-        await sleep(200);
-        await server.restart();
-        return server.port;
-      },
-      stop: () => server.stop(),
-    };
-  }
-  if (MONGODB_URL !== undefined) {
-    const url = new URL(MONGODB_URL);
-    return {
-      port: Number(url.port || 27017),
-      url: (p) => {
-        const through = new URL(MONGODB_URL);
-        through.hostname = "127.0.0.1";
-        through.port = String(p);
-        return through.toString();
-      },
-      stop: () => Promise.resolve(),
-    };
-  }
-  let server = await startJongodb();
-  const portOf = (uri: string) => Number(new URL(uri).port);
-  return {
-    port: portOf(server.uri),
-    url: (p) => `mongodb://127.0.0.1:${p}/chaos`,
-    async restart() {
-      await server.stop();
-      await sleep(200);
-      server = await startJongodb();
-      return portOf(server.uri);
-    },
-    stop: () => server.stop(),
-  };
-}
-
 interface Slot {
   slot: number;
   gen: number;
@@ -144,10 +187,27 @@ interface Slot {
   stderr: string;
 }
 
+/** A worker found in the `inside` (slot -> "gen:it") or `waiting` (slot -> JSON) hash. */
+interface Found {
+  entry: Slot;
+  mark: string;
+  it: number;
+  key: string | undefined;
+  uniqueValue: string | undefined;
+}
+
+/** A `waiting` mark of _worker.ts. */
+interface WaitingMark {
+  gen: number;
+  it: number;
+  key: string;
+  uniqueValue: string;
+  since: number;
+}
+
 async function main(): Promise<number> {
   const runId = crypto.randomUUID().slice(0, 8);
   const keys = resourceKeys(runId);
-  const lockKeys = Array.from({ length: keyCount }, (_, i) => `chaos:${runId}:k${i}`);
   const cleanup: (() => Promise<unknown>)[] = [];
   const slots: Slot[] = [];
   const problems: string[] = [];
@@ -156,14 +216,24 @@ async function main(): Promise<number> {
   let analysis: Analysis | undefined;
   let errors: Record<string, string> = {};
   let proxyStats: FaultProxy["stats"] | undefined;
+  let description = "";
   try {
     const resourceServer = await RedisServer.start();
     cleanup.push(() => resourceServer.stop());
-    const store = await startLockStore();
+    const store: LockStore = await startLockStore(backend, MONGODB_URL);
     cleanup.push(() => store.stop());
-    const proxy = await FaultProxy.start(store.port);
-    cleanup.push(() => proxy.close());
-    proxyStats = proxy.stats;
+    description = store.description;
+    const cluster = store.cluster;
+    let proxy: FaultProxy | undefined;
+    if (cluster === undefined) {
+      const opened = await FaultProxy.start(store.port);
+      proxy = opened;
+      cleanup.push(() => opened.close());
+      proxyStats = opened.stats;
+    }
+    const lockKeys = cluster === undefined
+      ? Array.from({ length: keyCount }, (_, i) => `chaos:${runId}:k${i}`)
+      : await pickClusterKeys(cluster, runId, keyCount, keyPrefix);
     const resource = new Redis(resourceServer.url);
     cleanup.push(async () => resource.disconnect());
     const event = (record: Omit<LogRecord, "seq">) =>
@@ -174,7 +244,9 @@ async function main(): Promise<number> {
       workers,
       iterations,
       backend,
-      lockUrl: store.url(proxy.port),
+      lockUrl: proxy === undefined ? "" : store.url(proxy.port),
+      clusterNodes: cluster?.startupNodes ?? [],
+      keyPrefix,
       resourceUrl: resourceServer.url,
       keys: lockKeys,
       ttl,
@@ -221,22 +293,83 @@ async function main(): Promise<number> {
     const allDone = () => slots.every((s) => s.done);
     const anyGaveUp = () => crashes.some((c) => c.includes("exited (3)"));
     const deadline = started + deadlineMs;
-    const findHolder = async (): Promise<{ entry: Slot; it: string } | undefined> => {
+    const live = (slot: string, mark: string): Found | undefined => {
+      const entry = slots[Number(slot)];
+      if (!entry || entry.done) return undefined;
+      if (mark.startsWith("{")) {
+        const waiting = JSON.parse(mark) as WaitingMark;
+        // A waiter that has waited a few ms has had time to queue itself.
+        if (entry.gen !== waiting.gen || wallNow() - waiting.since < 5) return undefined;
+        return { entry, mark, it: waiting.it, key: waiting.key, uniqueValue: waiting.uniqueValue };
+      }
+      const [g, it] = mark.split(":");
+      if (entry.gen !== Number(g) || it === undefined) return undefined;
+      return { entry, mark, it: Number(it), key: undefined, uniqueValue: undefined };
+    };
+    // Where a stopped waiter stands in the Redis waiter queue of its key.
+    const standing = async (found: Found): Promise<string> => {
+      if (store.waiterState === undefined || found.key === undefined) return "";
+      const state = await store.waiterState(keyPrefix, found.key, found.uniqueValue!)
+        .catch(() => "state unknown");
+      return state === "not queued" ? " (not queued)" : ` (${state})`;
+    };
+    const findIn = async (hash: string): Promise<Found | undefined> => {
       for (let tries = 0; tries < 300 && performance.now() < deadline; tries++) {
-        const inside = await resource.hgetall(keys.inside);
-        const candidates = Object.entries(inside).flatMap(([slot, at]) => {
-          const entry = slots[Number(slot)];
-          const [g, it] = at.split(":");
-          return entry && !entry.done && entry.gen === Number(g) && it !== undefined
-            ? [{ entry, it }]
-            : [];
-        });
-        const found = pick(candidates);
+        const marks = await resource.hgetall(hash);
+        const found = pick(
+          Object.entries(marks).flatMap(([slot, mark]) => {
+            const candidate = live(slot, mark);
+            return candidate === undefined ? [] : [candidate];
+          }),
+        );
         if (found) return found;
         await sleep(5);
       }
       return undefined;
     };
+    // Stops a worker that waits in acquire() and checks, once it is stopped,
+    // that it still waits (it was not granted the lock meanwhile).
+    const stopWaiter = async (): Promise<Found | undefined> => {
+      for (let tries = 0; tries < 20 && performance.now() < deadline; tries++) {
+        const found = await findIn(keys.waiting);
+        if (found === undefined) return undefined;
+        const pid = found.entry.child.pid!;
+        process.kill(pid, "SIGSTOP");
+        await sleep(10);
+        if ((await resource.hget(keys.waiting, String(found.entry.slot))) === found.mark) {
+          return found;
+        }
+        process.kill(pid, "SIGCONT");
+      }
+      return undefined;
+    };
+    const respawn = async (found: Found, hash: string, fault: string, at: number) => {
+      const { entry } = found;
+      entry.expectedExit = true;
+      process.kill(entry.child.pid!, "SIGKILL");
+      await entry.exited;
+      await event({
+        t: "K",
+        slot: entry.slot,
+        gen: entry.gen,
+        it: found.it,
+        key: found.key ?? await keyOf(resource, keys.log, entry.slot, entry.gen, found.it),
+        at,
+        fault,
+      });
+      await resource.hdel(hash, String(entry.slot));
+      slots[entry.slot] = spawnWorker(entry.slot, entry.gen + 1, false);
+    };
+    const pause = async (found: Found, fault: string) => {
+      const pid = found.entry.child.pid!;
+      process.kill(pid, "SIGSTOP");
+      const { slot, gen } = found.entry;
+      await event({ t: "S", slot, gen, key: found.key, at: wallNow(), fault });
+      await sleep(ttl + 300);
+      process.kill(pid, "SIGCONT");
+      await event({ t: "C", slot: found.entry.slot, gen: found.entry.gen, at: wallNow() });
+    };
+
     let next = 0;
     const order = [...enabledFaults].sort(() => Math.random() - 0.5);
     while (!allDone() && !anyGaveUp() && performance.now() < deadline) {
@@ -247,58 +380,73 @@ async function main(): Promise<number> {
         console.error(`chaos: ${((performance.now() - started) / 1000).toFixed(1)} s: ${fault}`);
       }
       if (fault === "kill" || fault === "stop") {
-        const holder = await findHolder();
+        const holder = await findIn(keys.inside);
         if (holder === undefined) {
           if (values.verbose) console.error("chaos: no holder inside a critical section found");
           continue;
         }
-        const { entry } = holder;
-        const pid = entry.child.pid!;
-        const inside = (await resource.hget(keys.inside, String(entry.slot))) ?? "";
-        if (fault === "kill") {
-          entry.expectedExit = true;
-          process.kill(pid, "SIGKILL");
-          await entry.exited;
-          const [, it] = inside.split(":");
-          await event({
-            t: "K",
-            slot: entry.slot,
-            gen: entry.gen,
-            it: Number(it),
-            key: await keyOf(resource, keys.log, entry.slot, entry.gen, Number(it)),
-            at: wallNow(),
-            fault: "kill holder",
-          });
-          await resource.hdel(keys.inside, String(entry.slot));
-          slots[entry.slot] = spawnWorker(entry.slot, entry.gen + 1, false);
+        if (fault === "kill") await respawn(holder, keys.inside, "kill holder", wallNow());
+        else await pause(holder, "stop holder past ttl");
+      } else if (fault === "kill-waiter" || fault === "stop-waiter") {
+        const waiter = await stopWaiter();
+        if (waiter === undefined) {
+          if (values.verbose) console.error("chaos: no worker waiting in acquire() found");
+          continue;
+        }
+        const where = await standing(waiter);
+        if (fault === "kill-waiter") {
+          await respawn(waiter, keys.waiting, `kill waiter${where}`, wallNow());
         } else {
-          process.kill(pid, "SIGSTOP");
-          await event({
-            t: "S",
-            slot: entry.slot,
-            gen: entry.gen,
-            at: wallNow(),
-            fault: "stop holder past ttl",
-          });
-          await sleep(ttl + 300);
-          process.kill(pid, "SIGCONT");
-          await event({ t: "C", slot: entry.slot, gen: entry.gen, at: wallNow() });
+          await pause(waiter, `stop waiter past ttl${where}`);
         }
       } else if (fault === "restart") {
         await event({ t: "D", at: wallNow(), fault: "restart lock store" });
         const port = await store.restart!();
-        proxy.setUpstream(port);
+        proxy!.setUpstream(port);
         await event({ t: "U", at: wallNow() });
-      } else if (fault === "delay") {
-        const ms = 50 + Math.floor(Math.random() * 350);
-        proxy.delay(ms, 1000);
-        await event({ t: "P", at: wallNow(), fault: "proxy latency spike" });
-      } else if (fault === "cut") {
-        proxy.cut();
-        await event({ t: "P", at: wallNow(), fault: "proxy reset connections" });
+      } else if (fault === "kill-pubsub") {
+        const at = wallNow();
+        const killed = await store.killPubsub!();
+        await event({ t: "N", at, fault: "kill pub/sub connections" });
+        if (values.verbose) console.error(`chaos: killed ${killed} pub/sub connections`);
+      } else if (fault === "kill-master" || fault === "failover") {
+        const key = keyPrefix + pick(lockKeys)!;
+        const master = await cluster!.masterOf(key);
+        const replica = await cluster!.replicaOf(master.port);
+        if (fault === "kill-master") {
+          await event({ t: "D", at: wallNow(), key, fault: "kill master of a lock key" });
+          await cluster!.kill(master.port);
+          await cluster!.waitForPromotion(replica.port);
+          await event({ t: "U", at: wallNow() });
+          await sleep(500);
+          await cluster!.restart(master.port);
+        } else {
+          const at = wallNow();
+          await cluster!.failover(replica.port);
+          await event({ t: "P", at, until: wallNow(), key, fault: "failover a lock key's master" });
+        }
       } else {
-        proxy.blackhole(2000);
-        await event({ t: "P", at: wallNow(), fault: "proxy half-open connections" });
+        const at = wallNow();
+        let until = at;
+        if (fault === "delay") {
+          const ms = 50 + Math.floor(Math.random() * 350);
+          proxy!.delay(ms, 1000);
+          until = at + 1000 + ms;
+        } else if (fault === "cut") {
+          proxy!.cut();
+        } else if (fault === "blackhole") {
+          proxy!.blackhole(2000);
+          until = at + 2000;
+        } else {
+          proxy!.dropReply();
+        }
+        const names: Record<string, string> = {
+          delay: "proxy latency spike",
+          cut: "proxy reset connections",
+          blackhole: "proxy half-open connections",
+          "drop-reply": "proxy dropped a reply",
+        };
+        await event({ t: "P", at, until, fault: names[fault]! });
       }
     }
     while (!allDone() && !anyGaveUp() && performance.now() < deadline) await sleep(50);
@@ -320,11 +468,22 @@ async function main(): Promise<number> {
       state.set(key, { value: Number(h.value ?? 0), applied: Number(h.applied ?? 0) });
     }
     errors = await resource.hgetall(keys.errors);
+    if (values.log !== undefined) {
+      await writeFile(values.log, log.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    }
     analysis = analyze(log, state, ttl);
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   }
-  return report(analysis, errors, proxyStats, crashes, problems, performance.now() - started);
+  return report(
+    analysis,
+    description,
+    errors,
+    proxyStats,
+    crashes,
+    problems,
+    performance.now() - started,
+  );
 }
 
 async function keyOf(
@@ -359,6 +518,7 @@ async function killAll(slots: Slot[]): Promise<void> {
 
 function report(
   a: Analysis | undefined,
+  description: string,
   errors: Record<string, string>,
   proxy: FaultProxy["stats"] | undefined,
   crashes: string[],
@@ -385,17 +545,16 @@ function report(
   if (a.overlapsUndecided > 0) {
     failures.push(`${a.overlapsUndecided} overlaps could not be decided`);
   }
+  if (locked && a.maxFreeKeyWaitMs > waitBound) {
+    failures.push(
+      `a waiter took a free key ${Math.round(a.maxFreeKeyWaitMs)} ms after it became free ` +
+        `(bound ${waitBound} ms): ${a.maxFreeKeyWaitExample}`,
+    );
+  }
   for (const crash of crashes) if (!crash.includes("exited (3)")) failures.push(crash);
 
   const rows: [string, string | number][] = [
-    [
-      "backend (lock store)",
-      backend === "redis"
-        ? "Redis (private redis-server)"
-        : external
-        ? "MongoDB (MONGODB_URL)"
-        : "MongoDB stand-in (jongodb)",
-    ],
+    ["backend (lock store)", description],
     [
       "mode",
       `${short ? "short" : "long"}; ${locked ? "locked" : "NO LOCK (control)"}; fencing ${
@@ -404,7 +563,7 @@ function report(
           : values["no-fence"]
           ? "off (--no-fence)"
           : "not available (lock.fence undefined)"
-      }`,
+      }${keyPrefix === "" ? "" : `; keyPrefix "${keyPrefix}"`}`,
     ],
     [
       "workers x iterations, keys, ttl, hold",
@@ -416,7 +575,14 @@ function report(
     ["  holder killed inside", a.sectionsKilled],
     ["writes applied", a.appliedWrites],
     ...Object.entries(a.faults).sort().map(([k, v]) => [`fault: ${k}`, v] as [string, number]),
-    ["proxy connections", proxy?.connections ?? 0],
+    [
+      "proxy connections",
+      proxy === undefined
+        ? "none (Cluster: straight to the nodes)"
+        : `${proxy.connections}${
+          proxy.droppedReplies > 0 ? ` (replies dropped: ${proxy.droppedReplies})` : ""
+        }`,
+    ],
     ["MUTUAL-EXCLUSION VIOLATIONS (promised; must be 0)", a.violations],
     ["overlaps outside the promise: holder paused past ttl", a.overlapsPaused],
     ["overlaps outside the promise: holder slowed past ttl", a.overlapsSlow],
@@ -432,6 +598,13 @@ function report(
     ],
     ["longest wait for a killed holder's key", `${Math.round(a.maxWaitAfterKillMs)} ms`],
     ["longest recovery after a store restart", `${Math.round(a.maxRecoveryAfterRestartMs)} ms`],
+    [
+      `longest wait for a free key (bound ${waitBound} ms)`,
+      `${Math.round(a.maxFreeKeyWaitMs)} ms`,
+    ],
+    ["  waits for a free key measured", a.freeKeyWaits],
+    ["  longest of those away from every fault", `${Math.round(a.maxQuietFreeKeyWaitMs)} ms`],
+    ["  waits left out (near a lock-store fault)", a.freeKeyWaitsNearStoreFaults],
   ];
   const errorRows = Object.entries(errors).sort((x, y) => Number(y[1]) - Number(x[1]));
   if (errorRows.length === 0) rows.push(["errors", 0]);
@@ -445,6 +618,9 @@ function report(
     console.log(`| ${k.padEnd(width)} | ${cell} |`);
   }
   for (const example of a.violationExamples) console.log(`violation: ${example}`);
+  if (a.maxFreeKeyWaitExample !== "") {
+    console.log(`longest wait for a free key: ${a.maxFreeKeyWaitExample}`);
+  }
   if (failures.length > 0) {
     console.log(`\nchaos: FAILED`);
     for (const failure of failures) console.log(`  - ${failure}`);
