@@ -197,6 +197,30 @@ for (const [name, open] of BACKENDS) {
       await backend.close();
     }
   });
+
+  Deno.test(`${name}.waitForUnlock() does not let a first waiter with a 5 s retry delay hold up a 100 ms one once the lock expires`, async () => {
+    const backend = await open();
+    try {
+      const key = uniqueKey();
+      const adapter = backend.adapter();
+      await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
+        .lock(key, 400).acquire();
+      const slow = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } })
+        .lock(key, 200).acquire(() => performance.now());
+      await delay(50);
+      const fast = new Locker({ adapter, retrySettings: { retryDelay: 100, retryTimes: 50 } })
+        .lock(key, 200).acquire(() => performance.now());
+      const expiredAt = performance.now() + 350;
+      const firstTaken = await Promise.race([slow, fast]);
+      assert.ok(
+        firstTaken - expiredAt < 1000,
+        `the expired key was taken ${Math.round(firstTaken - expiredAt)} ms after its ttl`,
+      );
+      await Promise.all([slow, fast]);
+    } finally {
+      await backend.close();
+    }
+  });
 }
 
 Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscriber connection is killed", async () => {
