@@ -84,29 +84,36 @@ export const ACQUIRE_SCRIPT = `-- locco acquire
 -- counter was lost (expiry, eviction, DEL, a restart without persistence)
 -- because the server clock moved on meanwhile; at about 1.8e15 it is exact
 -- in a Lua double and in a JavaScript number.
-if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
-  if ARGV[4] ~= "" then
-    redis.call("LREM", KEYS[3], 1, ARGV[4])
+-- A first attempt usually finds the key free (SET NX first), a waiter's
+-- usually finds it held (GET first). A key of another type is application
+-- data: held, as by another lock.
+local value = false
+if ARGV[4] == "" then
+  if not redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
+    value = redis.pcall("GET", KEYS[1])
   end
 else
-  -- (a key of another type is application data: held, as by another lock)
-  local value = redis.pcall("GET", KEYS[1])
-  if value == ARGV[1] then
-    return { tonumber(redis.call("GET", KEYS[2])) or 0 }
+  value = redis.pcall("GET", KEYS[1])
+  if value == false then
+    redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+    redis.call("LREM", KEYS[3], 1, ARGV[4])
   end
-  if value ~= "\\0locco-handoff\\0" .. ARGV[1] then
-    if ARGV[4] ~= "" then
-      if not redis.call("LPOS", KEYS[3], ARGV[4]) then
-        redis.call("RPUSH", KEYS[3], ARGV[4])
-        redis.call("PEXPIRE", KEYS[3], ARGV[5])
-      elseif ARGV[6] == "1" then
-        redis.call("PEXPIRE", KEYS[3], ARGV[5])
-      end
-    end
-    return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
-  end
+end
+if value == ARGV[1] then
+  return { tonumber(redis.call("GET", KEYS[2])) or 0 }
+elseif value == "\\0locco-handoff\\0" .. ARGV[1] then
   -- handed off to us (the release took us out of the queue): take it
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+elseif value ~= false then
+  if ARGV[4] ~= "" then
+    if not redis.call("LPOS", KEYS[3], ARGV[4]) then
+      redis.call("RPUSH", KEYS[3], ARGV[4])
+      redis.call("PEXPIRE", KEYS[3], ARGV[5])
+    elseif ARGV[6] == "1" then
+      redis.call("PEXPIRE", KEYS[3], ARGV[5])
+    end
+  end
+  return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
 end
 local time = redis.call("TIME")
 local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
@@ -224,7 +231,7 @@ return -1
 `;
 
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
-export const ACQUIRE_SCRIPT_SHA = "0f1bf40c1a4ed5e0768c5837c64a49459e66c9dc";
+export const ACQUIRE_SCRIPT_SHA = "e5cfe82c528cdcb45b9795e207165e52b2601d47";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
 export const ENQUEUE_SCRIPT_SHA = "88ca89f34ec0fe222e5c681c7626ad3c4afad625";
