@@ -171,11 +171,16 @@ export class InMemoryAdapter implements ILockAdapter {
     if (entry?.uniqueValue !== undefined && now < entry.expireAt) {
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
-    if (!this.#mayTake(key, uniqueValue)) {
+    // While a key has waiters, only the first may take it; anyone else is
+    // refused, and wakes the first so that the free key is taken now.
+    const head = this.#waiters.head(key);
+    if (head !== undefined && head.uniqueValue !== uniqueValue) {
+      this.#waiters.wake(head);
       throw new LockCreateError(`Key ${describe(key)} is promised to an earlier waiter`);
     }
     const fence = Math.max((entry?.fence ?? 0) + 1, Math.floor(now * 1000));
     this.#locks.set(key, { uniqueValue, expireAt: now + ttl, fence });
+    if (head !== undefined) this.#waiters.leave(head);
     if (this.#locks.size >= this.#sweepAt) this.#sweep(now);
     return { fence };
   }
@@ -322,20 +327,6 @@ export class InMemoryAdapter implements ILockAdapter {
       return Promise.resolve();
     }
     return this.#waiters.pause(waiter, maxWaitMs);
-  }
-
-  // Whether `uniqueValue` may take the free `key`: nobody waits, or it is the
-  // head (which then leaves the queue). Another caller is refused, and wakes
-  // the head so that the free key is taken now.
-  #mayTake(key: string, uniqueValue: string): boolean {
-    const head = this.#waiters.head(key);
-    if (head === undefined) return true;
-    if (head.uniqueValue !== uniqueValue) {
-      this.#wakeHead(key);
-      return false;
-    }
-    this.#waiters.leave(head);
-    return true;
   }
 
   #wakeHead(key: string): void {
