@@ -30,6 +30,10 @@ export const HANDOFF_MS: number = 500;
 /** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
 export const QUEUE_TTL_MS: number = 60 * 60 * 1000;
 
+// What an attempt passes when it does not wait: allocated once, as it is
+// what every uncontended acquire passes.
+const NOT_QUEUED: [entry: string, refresh: "1" | ""] = ["", ""];
+
 // A waiter's attempts refresh its queue's expiry this often, in ms.
 const QUEUE_REFRESH_MS = QUEUE_TTL_MS / 4;
 
@@ -112,9 +116,9 @@ export class RedisHandoff {
    * whether the attempt should refresh the queue's expiry; `["", ""]` when
    * nobody of this adapter waits with that unique value.
    */
-  queueArgs(key: string, uniqueValue: string): [entry: string, refresh: "1" | ""] {
+  queueArgs(key: string, uniqueValue: string): readonly [entry: string, refresh: "1" | ""] {
     const waiter = this.#waiters.find(key, uniqueValue);
-    if (waiter === undefined || !waiter.inQueue || this.#closed) return ["", ""];
+    if (waiter === undefined || !waiter.inQueue || this.#closed) return NOT_QUEUED;
     const now = monotonicNow();
     if (now - waiter.refreshedAt < QUEUE_REFRESH_MS) return [waiter.entry, ""];
     waiter.refreshedAt = now;

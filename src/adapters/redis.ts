@@ -408,9 +408,8 @@ export class IoRedisAdapter implements ILockAdapter {
     ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
-    const granted = `${sent}\n${uniqueValue}`;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
-      if (code > 0) return this.#granted(granted, sentAt + ttl, sent, uniqueValue, code);
+      if (code > 0) return this.#granted(sentAt + ttl, sent, uniqueValue, code);
       this.#handoff.sawHeld(sent, uniqueValue, sentAt, -1 - code);
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
@@ -420,11 +419,11 @@ export class IoRedisAdapter implements ILockAdapter {
       // the client after a reconnect (ioredis resends unanswered commands)
       // once its first run had taken the key: answer as that run would have.
       const fence = typeof reply[0] === "string" ? Number(reply[0]) : reply[0];
-      const until = this.#grants.get(granted);
+      const until = this.#grants.get(`${sent}\n${uniqueValue}`);
       if (
         (until === undefined || monotonicNow() >= until) && Number.isSafeInteger(fence) && fence > 0
       ) {
-        return this.#granted(granted, sentAt + ttl, sent, uniqueValue, fence);
+        return this.#granted(sentAt + ttl, sent, uniqueValue, fence);
       }
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
@@ -592,15 +591,9 @@ export class IoRedisAdapter implements ILockAdapter {
     return this.#handoff.close();
   }
 
-  #granted(
-    id: string,
-    until: number,
-    sent: string,
-    uniqueValue: string,
-    fence: number,
-  ): { fence: number } {
+  #granted(until: number, sent: string, uniqueValue: string, fence: number): { fence: number } {
     this.#handoff.took(sent, uniqueValue);
-    this.#grants.set(id, until);
+    this.#grants.set(`${sent}\n${uniqueValue}`, until);
     if (this.#grants.size >= this.#sweepAt) {
       const now = monotonicNow();
       for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
