@@ -22,7 +22,7 @@ export interface AutoExtend {
 export class Lease {
   #key: string;
   #baseTtl: number;
-  #extend: (ttl: number) => Promise<void>;
+  #extendFn: (ttl: number) => Promise<void>;
   #validUntil: number;
   #holdUntil: number;
   #autoExtend: boolean;
@@ -30,6 +30,9 @@ export class Lease {
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   #renewal: ReturnType<typeof setTimeout> | undefined;
   #extending = false;
+  #inFlight = 0;
+  #overlapBound = Infinity;
+  #releasing = false;
   #ended = false;
   #lost: LockLostError | undefined;
 
@@ -42,7 +45,7 @@ export class Lease {
     controller: AbortController | undefined,
   ) {
     this.#key = key;
-    this.#extend = extend;
+    this.#extendFn = extend;
     this.#validUntil = sentAt + ttl - driftFor(ttl);
     this.#baseTtl = ttl;
     this.#holdUntil = sentAt + (autoExtend?.maxHoldTime ?? Infinity);
@@ -81,11 +84,39 @@ export class Lease {
     else if (!this.#ended) this.#armWatchdog();
   }
 
-  /** Records a successful extension that was sent at `sentAt`. */
-  renewed(sentAt: number, ttl: number): void {
-    if (this.#ended || this.#lost !== undefined) return;
-    this.#validUntil = sentAt + ttl - driftFor(ttl);
-    this.#armWatchdog();
+  /**
+   * Sends an extension by `ttl` (from `lock.extend()` or auto-extension) and
+   * keeps the local view in step with it. The store keeps whichever of
+   * several overlapping extensions it applied last, and their replies do not
+   * tell which, so while one is in flight, and after it succeeds, the lease
+   * is taken to end at the earliest end any overlapping extension may have
+   * set. A failure after release has started is not a loss: the release may
+   * simply have been applied first.
+   */
+  async extend(ttl: number): Promise<void> {
+    const sentAt = monotonicNow();
+    const bound = sentAt + ttl - driftFor(ttl);
+    if (this.#inFlight === 0) this.#overlapBound = Infinity;
+    this.#inFlight++;
+    this.#overlapBound = Math.min(this.#overlapBound, bound);
+    if (bound < this.#validUntil) this.#setValidUntil(bound);
+    try {
+      await this.#extendFn(ttl);
+    } catch (error) {
+      if (error instanceof LockExtendError && !this.#releasing) {
+        this.lose(
+          new LockLostError(
+            `Lock ${JSON.stringify(this.#key)} was lost: it expired or another holder took it`,
+            this.#key,
+            { cause: error },
+          ),
+        );
+      }
+      throw error;
+    } finally {
+      this.#inFlight--;
+    }
+    this.#setValidUntil(this.#overlapBound);
   }
 
   /** Marks the lease lost: stops every timer and aborts the signal with `error`. */
@@ -96,11 +127,19 @@ export class Lease {
     this.#controller?.abort(error);
   }
 
-  /** Stops auto-extension before a release is sent, so no extension follows it. */
-  stopRenewal(): void {
-    if (this.#renewal !== undefined) clearTimeout(this.#renewal);
-    this.#renewal = undefined;
-    this.#autoExtend = false;
+  /**
+   * Stops auto-extension before a release is sent, so no extension follows
+   * it, and marks the release as started: an extension still in flight may
+   * now fail without the lock having been lost.
+   */
+  startRelease(): void {
+    this.#releasing = true;
+    this.#stopRenewal();
+  }
+
+  /** Undoes {@linkcode Lease.startRelease} when the release failed without an answer. */
+  releaseFailed(): void {
+    this.#releasing = false;
   }
 
   /** Ends the lease after a release: no timer left, the signal aborted. */
@@ -113,8 +152,20 @@ export class Lease {
     }
   }
 
+  #stopRenewal(): void {
+    if (this.#renewal !== undefined) clearTimeout(this.#renewal);
+    this.#renewal = undefined;
+    this.#autoExtend = false;
+  }
+
+  #setValidUntil(validUntil: number): void {
+    if (this.#ended || this.#lost !== undefined) return;
+    this.#validUntil = validUntil;
+    this.#armWatchdog();
+  }
+
   #stop(): void {
-    this.stopRenewal();
+    this.#stopRenewal();
     if (this.#watchdog !== undefined) clearTimeout(this.#watchdog);
     this.#watchdog = undefined;
   }
@@ -144,32 +195,20 @@ export class Lease {
 
   async #renew(): Promise<void> {
     if (!this.#autoExtend || this.#extending) return;
-    const sentAt = monotonicNow();
     // Near the hold cap, extend only up to it; past it, let the lease run out.
-    const ttl = Math.min(this.#baseTtl, Math.ceil(this.#holdUntil - sentAt));
+    const ttl = Math.min(this.#baseTtl, Math.ceil(this.#holdUntil - monotonicNow()));
     if (ttl < 1) {
       this.#autoExtend = false;
       return;
     }
     this.#extending = true;
     try {
-      await this.#extend(ttl);
+      await this.extend(ttl);
       this.#extending = false;
-      this.renewed(sentAt, ttl);
       this.#scheduleRenewal();
     } catch (error) {
       this.#extending = false;
-      if (this.#ended) return;
-      if (error instanceof LockExtendError) {
-        this.lose(
-          new LockLostError(
-            `Lock ${JSON.stringify(this.#key)} was lost: it expired or another holder took it`,
-            this.#key,
-            { cause: error },
-          ),
-        );
-        return;
-      }
+      if (this.#ended || this.#releasing || this.#lost !== undefined) return;
       const left = this.#validUntil - monotonicNow();
       if (left <= 0) {
         this.lose(

@@ -1,13 +1,7 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import type { ILockAdapter } from "./adapter.ts";
-import {
-  LoccoError,
-  LockExtendError,
-  LockLostError,
-  LockReleaseError,
-  ValidationError,
-} from "./errors.ts";
+import { LoccoError, LockLostError, LockReleaseError, ValidationError } from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import { type AutoExtend, Lease } from "./_lease.ts";
 import { retryLoop } from "./_retry.ts";
@@ -443,13 +437,15 @@ export class Lock {
       if (throwOnFail) throw new LoccoError("Locco:::Lock:::release Can't release resource twice");
       return;
     }
-    this.#lease?.stopRenewal();
+    this.#lease?.startRelease();
     try {
       await this.#adapter.releaseLock({ key: this.key, uniqueValue: this.uniqueValue });
     } catch (error) {
       if (error instanceof LockReleaseError) {
         this.#lease?.lose(this.#lostError("it expired or another holder took it", error));
         if (!throwOnFail) return;
+      } else {
+        this.#lease?.releaseFailed();
       }
       throw error;
     }
@@ -492,20 +488,7 @@ export class Lock {
       throw new LoccoError("Locco:::Lock:::extend Can't extend a released lock");
     }
     const checkedTtl = validateTtl(ttl);
-    const sentAt = monotonicNow();
-    try {
-      await this.#adapter.extendLock({
-        key: this.key,
-        uniqueValue: this.uniqueValue,
-        ttl: checkedTtl,
-      });
-    } catch (error) {
-      if (error instanceof LockExtendError) {
-        this.#lease?.lose(this.#lostError("it expired or another holder took it", error));
-      }
-      throw error;
-    }
-    this.#lease?.renewed(sentAt, checkedTtl);
+    await this.#lease!.extend(checkedTtl);
   }
 
   /**
@@ -573,7 +556,8 @@ export class Lock {
   /**
    * How many milliseconds this lock is surely still held, measured on the
    * local monotonic clock from when the acquire (or the last extension) was
-   * sent, minus a drift margin (1 % of the ttl + 2 ms). 0 when not held.
+   * sent, minus a drift margin (1 % of the ttl + 2 ms). While extensions
+   * overlap, the earliest end any of them may have set counts. 0 when not held.
    *
    * @returns Milliseconds of guaranteed validity left.
    * @example Decide whether there is time for one more step

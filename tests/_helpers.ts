@@ -37,14 +37,27 @@ export interface RecordedCall {
   at: number;
 }
 
+/** A call held back by {@linkcode RecordingAdapter.hold}. */
+export interface HeldCall {
+  /** Resolves once the call has been made (and, for "reply", has reached the store). */
+  reached: Promise<void>;
+  /** Lets the call go on: sends it to the store ("request") or delivers its reply ("reply"). */
+  resume(): void;
+}
+
 /**
- * Wraps an adapter, records every call with its time, and can make the next
- * calls of a method fail with a given error (a backend outage, say).
+ * Wraps an adapter, records every call with its time, can make the next
+ * calls of a method fail with a given error (a backend outage, say), and can
+ * hold a call back to reorder it against others.
  */
 export class RecordingAdapter {
   readonly calls: RecordedCall[] = [];
   #inner: ILockAdapter;
   #failures = new Map<string, unknown[]>();
+  #holds = new Map<
+    string,
+    { stage: "request" | "reply"; reached: () => void; gate: Promise<void> }[]
+  >();
   #started = performance.now();
 
   constructor(inner: ILockAdapter) {
@@ -56,6 +69,22 @@ export class RecordingAdapter {
     const list = this.#failures.get(method) ?? [];
     list.push(error);
     this.#failures.set(method, list);
+  }
+
+  /**
+   * Holds the next call of `method` until `resume()`: before it reaches the
+   * store ("request": it is applied late), or after the store applied it
+   * ("reply": its answer arrives late).
+   */
+  hold(method: RecordedCall["method"], stage: "request" | "reply"): HeldCall {
+    let reached!: () => void;
+    let resume!: () => void;
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    const gate = new Promise<void>((resolve) => (resume = resolve));
+    const list = this.#holds.get(method) ?? [];
+    list.push({ stage, reached, gate });
+    this.#holds.set(method, list);
+    return { reached: reachedPromise, resume };
   }
 
   count(method: RecordedCall["method"]): number {
@@ -70,7 +99,25 @@ export class RecordingAdapter {
     });
     const failure = this.#failures.get(method)?.shift();
     if (failure !== undefined) return Promise.reject(failure);
-    return run();
+    const hold = this.#holds.get(method)?.shift();
+    if (hold === undefined) return run();
+    if (hold.stage === "request") {
+      hold.reached();
+      return hold.gate.then(run);
+    }
+    const reply = run();
+    return reply.then(
+      async (value) => {
+        hold.reached();
+        await hold.gate;
+        return value;
+      },
+      async (error) => {
+        hold.reached();
+        await hold.gate;
+        throw error;
+      },
+    );
   }
 
   createLock(args: LockLease): Promise<void | LockGrant> {

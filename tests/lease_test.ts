@@ -33,6 +33,14 @@ function waitForAbort(signal: AbortSignal, timeoutMs = 5000): Promise<unknown> {
   });
 }
 
+function within<T>(promise: Promise<T>, timeoutMs = 2000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 Deno.test("checkFence() accepts only tokens newer than the latest seen", () => {
   checkFence(undefined, 1);
   checkFence(null, 1);
@@ -208,4 +216,46 @@ Deno.test("Lock.acquire() validates autoExtend", async () => {
       (e) => e instanceof ValidationError && e.parameter!.startsWith("options.autoExtend"),
     );
   }
+});
+
+Deno.test("Lock.remainingTtl() never exceeds the shortest lease the store may hold when extend() overlaps an auto-extension", async () => {
+  const memory = new InMemoryAdapter();
+  const adapter = new RecordingAdapter(memory);
+  const locker = new Locker({ adapter, retrySettings: SETTINGS });
+  const renewal = adapter.hold("extendLock", "reply");
+  const manual = adapter.hold("extendLock", "reply");
+  const lock = await locker.lock("k", 900).acquire(undefined, { autoExtend: true });
+  const signal = lock.signal;
+  await within(renewal.reached);
+  const extended = lock.extend(60);
+  await within(manual.reached);
+  manual.resume();
+  await extended;
+  renewal.resume();
+  await delay(10);
+  assert.ok(lock.remainingTtl() <= 60, `remainingTtl() ${lock.remainingTtl()} after extend(60)`);
+  const reason = await waitForAbort(signal, 500);
+  assert.ok(reason instanceof LockLostError, String(reason));
+  const next = await locker.lock("k", 1000).acquire();
+  await next.release();
+  await lock.release();
+});
+
+Deno.test("Lock.acquire(cb, { autoExtend }) resolves when an auto-extension in flight at release() is applied after it", async () => {
+  const memory = new InMemoryAdapter();
+  const adapter = new RecordingAdapter(memory);
+  const locker = new Locker({ adapter, retrySettings: SETTINGS });
+  const renewal = adapter.hold("extendLock", "request");
+  const release = adapter.hold("releaseLock", "reply");
+  const done = locker.lock("k", 300).acquire(async () => {
+    await within(renewal.reached);
+    return "done";
+  }, { autoExtend: true });
+  await within(release.reached);
+  renewal.resume();
+  await delay(10);
+  release.resume();
+  assert.equal(await done, "done");
+  assert.equal(await memory.isValidLock({ key: "k", uniqueValue: "-" }), false);
+  await locker.lock("k", 300).acquire((lock) => lock.release());
 });
