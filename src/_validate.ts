@@ -42,10 +42,30 @@ export function validateTtl(ttl: unknown, parameter = "ttl"): number {
   return ttl;
 }
 
+// In a `u` regular expression a surrogate pair is one code point, so only an
+// unpaired surrogate falls in this range (String.prototype.isWellFormed is
+// not on Node 20).
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Whether `value` is well-formed UTF-16. Stores encode strings as UTF-8, which
+ * turns every unpaired surrogate into the same replacement bytes: two
+ * different keys would then name one lock.
+ */
+function isWellFormed(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
 export function validateKey(key: unknown, parameter = "key"): string {
   if (typeof key !== "string" || key.length === 0) {
     throw new ValidationError(
       `Key should be a string with at least one character: got ${describe(key)}`,
+      parameter,
+    );
+  }
+  if (!isWellFormed(key)) {
+    throw new ValidationError(
+      `Key should be a well-formed string without unpaired surrogates: got ${describe(key)}`,
       parameter,
     );
   }
@@ -56,6 +76,14 @@ export function validateUniqueValue(value: unknown, parameter = "uniqueValue"): 
   if (typeof value !== "string" || value.length === 0) {
     throw new ValidationError(
       "uniqueValue should be a string with at least one character",
+      parameter,
+    );
+  }
+  if (!isWellFormed(value)) {
+    throw new ValidationError(
+      `uniqueValue should be a well-formed string without unpaired surrogates: got ${
+        describe(value)
+      }`,
       parameter,
     );
   }

@@ -38,15 +38,15 @@ import {
 export interface LockOptions {
   /** The backend adapter. */
   adapter: ILockAdapter;
-  /** The resource key: a non-empty string. */
+  /** The resource key: a non-empty, well-formed string (no unpaired surrogates). */
   key: string;
   /** Time to live in milliseconds: an integer from 1 to 2147483647. */
   ttl: number;
   /** How `acquire()` retries; copied, never kept by reference. */
   retrySettings: RetrySettings;
   /**
-   * The holder's unique value (owner id). Generated (32 hex characters from
-   * 16 random bytes) when not given. Pass one only to act on a lock acquired
+   * The holder's unique value (owner id): a non-empty, well-formed string.
+   * Generated (32 hex characters from 16 random bytes) when not given. Pass one only to act on a lock acquired
    * elsewhere with that value.
    */
   uniqueValue?: string | undefined;

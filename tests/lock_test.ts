@@ -440,3 +440,23 @@ Deno.test("Lock[Symbol.asyncDispose]() releases a held lock and does nothing oth
   await locker.lock("other", 1000)[Symbol.asyncDispose]();
   assert.equal(adapter.count("releaseLock"), releases);
 });
+
+Deno.test("Locker.lock() and new Lock() throw ValidationError for a key or uniqueValue with an unpaired surrogate", () => {
+  const adapter = new InMemoryAdapter();
+  const locker = new Locker({ adapter, retrySettings: SETTINGS });
+  for (const bad of ["k\uD800", "k\uDC00", "\uDE00\uD83D", "\uD83D"]) {
+    assert.throws(
+      () => locker.lock(bad, 1000),
+      (e) => e instanceof ValidationError && e.parameter === "key",
+    );
+    assert.throws(
+      () => new Lock({ adapter, key: bad, ttl: 1000, retrySettings: SETTINGS }),
+      (e) => e instanceof ValidationError && e.parameter === "key",
+    );
+    assert.throws(
+      () => new Lock({ adapter, key: "k", ttl: 1000, retrySettings: SETTINGS, uniqueValue: bad }),
+      (e) => e instanceof ValidationError && e.parameter === "uniqueValue",
+    );
+  }
+  assert.equal(locker.lock("k\uD83D\uDE00", 1000).key, "k\uD83D\uDE00");
+});
