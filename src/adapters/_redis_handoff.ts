@@ -138,10 +138,15 @@ export class RedisHandoff {
     waiter.handedOff = false;
   }
 
-  /** An attempt sent at `sentAt` saw `key` held for `pttl` more ms. */
-  sawHeld(key: string, uniqueValue: string, sentAt: number, pttl: number): void {
+  /**
+   * An attempt whose reply just arrived saw `key` held for `pttl` more ms.
+   * Counted from the reply, the expiry it gives is a little late rather
+   * than early: an attempt made then finds the key free, not held for one
+   * more millisecond (which would spend an attempt for nothing).
+   */
+  sawHeld(key: string, uniqueValue: string, pttl: number): void {
     const waiter = this.#waiters.find(key, uniqueValue);
-    if (waiter !== undefined) waiter.heldUntil = pttl > 0 ? sentAt + pttl : 0;
+    if (waiter !== undefined) waiter.heldUntil = pttl > 0 ? monotonicNow() + pttl : 0;
   }
 
   /** `waitForUnlock`, once its arguments are valid. */
@@ -175,7 +180,7 @@ export class RedisHandoff {
         waiter.handedOff = false;
         return;
       }
-      if (reply !== undefined && reply > 0) waiter.heldUntil = startedAt + reply;
+      if (reply !== undefined && reply > 0) waiter.heldUntil = monotonicNow() + reply;
     }
     // A lock that expires is announced by nobody: look again when it would.
     if (waiter.heldUntil > 0) until = Math.min(until, waiter.heldUntil + 1);

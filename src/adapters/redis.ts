@@ -410,7 +410,7 @@ export class IoRedisAdapter implements ILockAdapter {
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
       if (code > 0) return this.#granted(sentAt + ttl, sent, uniqueValue, code);
-      this.#handoff.sawHeld(sent, uniqueValue, sentAt, -1 - code);
+      this.#handoff.sawHeld(sent, uniqueValue, -1 - code);
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
     if (Array.isArray(reply) && reply.length === 1) {

@@ -205,7 +205,7 @@ for (const [name, open] of BACKENDS) {
       const adapter = backend.adapter();
       await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
         .lock(key, 400).acquire();
-      const slow = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } })
+      const slow = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } })
         .lock(key, 200).acquire(() => performance.now());
       await delay(50);
       const fast = new Locker({ adapter, retrySettings: { retryDelay: 100, retryTimes: 50 } })
