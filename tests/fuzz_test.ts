@@ -199,7 +199,55 @@ const retrySettings: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: hostile },
 );
 const ttlArb = sometimes(fc.integer({ min: 1, max: 60_000 }));
-const keyArb = sometimes(fc.string({ minLength: 1, maxLength: 40 }));
+
+/** Strings with at least one unpaired UTF-16 surrogate, between well-formed graphemes. */
+const illFormedString: fc.Arbitrary<string> = fc.tuple(
+  fc.string({ unit: "grapheme", maxLength: 8 }),
+  fc.array(fc.integer({ min: 0xd800, max: 0xdfff }), { minLength: 1, maxLength: 3 }),
+  fc.string({ unit: "grapheme", maxLength: 8 }),
+).map(([before, halves, after]) =>
+  before + halves.map((unit) => String.fromCharCode(unit)).join(String.fromCharCode(0x61)) + after
+);
+
+/** Strings that start with IoRedisAdapter's hand-off marker. */
+const handoffLikeString: fc.Arbitrary<string> = fc.string({ unit: "binary", maxLength: 20 }).map(
+  (rest) => "\0locco-handoff\0" + rest,
+);
+
+const keyArb = sometimes(
+  fc.oneof(
+    { weight: 4, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) },
+    { weight: 1, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 40 }) },
+    { weight: 1, arbitrary: illFormedString },
+  ),
+);
+const uniqueValueArb = sometimes(
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constant("fuzz") },
+    { weight: 1, arbitrary: illFormedString },
+    { weight: 1, arbitrary: handoffLikeString },
+  ),
+);
+
+/** Whether `value` has no unpaired surrogate (String.prototype.isWellFormed is not on Node 20). */
+function isWellFormed(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff) return false;
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    }
+  }
+  return true;
+}
+
+function isValidationOf(parameter: string): (error: unknown) => boolean {
+  return (error) =>
+    isLoccoError(error, "VALIDATION_FAILED") &&
+    (error as { parameter?: unknown }).parameter === parameter;
+}
 
 /** Fails unless `error` is a locco error or the hostile input's own error. */
 function assertAllowed(error: unknown, what: string): void {
@@ -244,7 +292,7 @@ interface Backend {
  * while a lock left held for its full ttl still fails.
  */
 async function assertFree(backend: Backend, key: unknown): Promise<void> {
-  if (typeof key !== "string" || key.length === 0) return;
+  if (typeof key !== "string" || key.length === 0 || !isWellFormed(key)) return;
   const lease = { key, uniqueValue: "fuzz-probe", ttl: 10_000 };
   try {
     await backend.probe.createLock(lease);
@@ -363,7 +411,7 @@ function fuzzPublicApi(name: string, open: () => Promise<Backend>, numRuns: numb
           fc.constantFrom(...methods),
           fc.oneof(
             hostile,
-            fc.record({ key: keyArb, uniqueValue: sometimes(fc.constant("fuzz")), ttl: ttlArb }),
+            fc.record({ key: keyArb, uniqueValue: uniqueValueArb, ttl: ttlArb }),
           ),
           async (method, generated) => {
             const argument = build(generated);
@@ -395,6 +443,51 @@ function fuzzPublicApi(name: string, open: () => Promise<Backend>, numRuns: numb
                 );
               }
             }
+          },
+        ),
+        { numRuns },
+      );
+    } finally {
+      await backend.close();
+    }
+  });
+
+  Deno.test(`ILockAdapter methods, Locker.lock() and new Lock() reject ValidationError for a key or uniqueValue with an unpaired surrogate (${name})`, async () => {
+    const backend = await open();
+    try {
+      const methods = ["createLock", "releaseLock", "extendLock", "isValidLock"] as const;
+      const locker = new Locker({
+        adapter: backend.adapter,
+        retrySettings: { retryDelay: 5, retryTimes: 2 },
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...methods),
+          fc.constantFrom("key", "uniqueValue"),
+          illFormedString,
+          async (method, parameter, bad) => {
+            const lease = parameter === "key"
+              ? { key: bad, uniqueValue: "fuzz", ttl: 1000 }
+              : { key: uniqueKey("fuzz"), uniqueValue: bad, ttl: 1000 };
+            await assert.rejects(backend.adapter[method](lease), isValidationOf(parameter));
+            if (backend.adapter.waitForUnlock !== undefined) {
+              await assert.rejects(
+                backend.adapter.waitForUnlock(lease, 10, new AbortController().signal),
+                isValidationOf(parameter),
+              );
+            }
+            if (parameter === "key") {
+              assert.throws(() => locker.lock(bad, 1000), isValidationOf("key"));
+            }
+            assert.throws(
+              () =>
+                new Lock({
+                  adapter: backend.adapter,
+                  retrySettings: { retryDelay: 5, retryTimes: 2 },
+                  ...lease,
+                }),
+              isValidationOf(parameter),
+            );
           },
         ),
         { numRuns },
@@ -530,4 +623,29 @@ Deno.test("InMemoryAdapter.createLock() rejects ValidationError when now() retur
   await assert.rejects(adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 }), {
     name: "ValidationError",
   });
+});
+
+Deno.test("IoRedisAdapter methods reject ValidationError, before any I/O, for a uniqueValue that starts with the hand-off marker", async () => {
+  const noIo = () => {
+    throw new Error("the client was used");
+  };
+  const adapter = new IoRedisAdapter({
+    client: { set: noIo, get: noIo, evalsha: noIo, eval: noIo } as never,
+  });
+  const methods = ["createLock", "releaseLock", "extendLock", "isValidLock"] as const;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...methods),
+      handoffLikeString,
+      async (method, uniqueValue) => {
+        const lease = { key: "k", uniqueValue, ttl: 1000 };
+        await assert.rejects(adapter[method](lease), isValidationOf("uniqueValue"));
+        await assert.rejects(
+          adapter.waitForUnlock(lease, 10, new AbortController().signal),
+          isValidationOf("uniqueValue"),
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
