@@ -111,12 +111,14 @@ export interface MongoLikeCollection {
    * Finds the first document matching `filter`.
    *
    * @param filter The query.
-   * @param options A projection, `{ projection: { _id: 1 } }`.
+   * @param options A projection, `{ projection: { _id: 1 } }`, and
+   *   `readPreference: "primary"`: the adapter never reads from a secondary,
+   *   whose data may be stale, whatever the client's read preference.
    * @returns The document, or `null` when none matches.
    */
   findOne(
     filter: { [field: string]: unknown },
-    options: { projection: { [field: string]: 0 | 1 } },
+    options: { projection: { [field: string]: 0 | 1 }; readPreference: "primary" },
   ): Promise<unknown>;
 }
 
@@ -225,6 +227,8 @@ const RELEASED_RETENTION_MS = 3_600_000;
 const INDEX_REFRESH_MS = 60_000;
 const DEFAULT_DRIFT_MARGIN_MS = 50;
 const DUPLICATE_KEY = 11000;
+// The adapter's own reads must see its writes: a secondary may lag behind.
+const PRIMARY = "primary";
 
 /**
  * Keeps locks in a MongoDB collection. Several adapters (in several
@@ -448,7 +452,7 @@ export class MongoAdapter implements ILockAdapter {
     // needs a second round trip.
     const document = await this.#collection.findOne(
       { key, uniqueValue },
-      { projection: { fence: 1, fenceBase: 1 } },
+      { projection: { fence: 1, fenceBase: 1 }, readPreference: PRIMARY },
     ) as { fence?: unknown; fenceBase?: unknown } | null;
     if (document === null || document === undefined) {
       throw new LockCreateError(`Key ${describe(key)} was taken over right after its acquisition`);
@@ -553,7 +557,7 @@ export class MongoAdapter implements ILockAdapter {
     const { key, uniqueValue } = validateIdentity(identity);
     const document = await this.#collection.findOne(
       { key, uniqueValue, expireAt: { $gt: new Date(this.#clock()) } },
-      { projection: { _id: 1 } },
+      { projection: { _id: 1 }, readPreference: PRIMARY },
     );
     return document !== null && document !== undefined;
   }
@@ -576,7 +580,7 @@ export class MongoAdapter implements ILockAdapter {
   async #checkUnique(key: string, uniqueValue: string): Promise<void> {
     const other = await this.#collection.findOne(
       { key, uniqueValue: { $ne: uniqueValue } },
-      { projection: { _id: 1 } },
+      { projection: { _id: 1 }, readPreference: PRIMARY },
     );
     if (other === null || other === undefined) return;
     this.#indexes = undefined;

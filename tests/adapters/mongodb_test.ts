@@ -519,6 +519,46 @@ for (const target of TARGETS) {
         }
       },
     );
+
+    mongoTest(
+      target,
+      driver,
+      "MongoAdapter reads with readPreference primary (uniqueness check, fence read-back, isValidLock)",
+      async (env) => {
+        const seen: unknown[] = [];
+        const inner = env.client();
+        const client: MongoLikeClient = {
+          db(dbName?: string) {
+            return {
+              collection(name: string): MongoLikeCollection {
+                const collection = inner.db(dbName).collection(name);
+                return {
+                  createIndex: (spec, options) => collection.createIndex(spec, options),
+                  updateOne: (filter, update, options) =>
+                    collection.updateOne(filter, update, options),
+                  deleteOne: (filter) => collection.deleteOne(filter),
+                  findOne: (filter, options) => {
+                    seen.push(options);
+                    return collection.findOne(filter, options);
+                  },
+                };
+              },
+            };
+          },
+        };
+        const clock = new ShiftedClock();
+        const adapter = new MongoAdapter({ client, dbName: env.dbName, now: clock.now });
+        const key = uniqueKey();
+        await adapter.createLock({ key, uniqueValue: "a", ttl: LONG_TTL });
+        clock.shift = PAST_LONG_TTL;
+        await adapter.createLock({ key, uniqueValue: "b", ttl: LONG_TTL });
+        assert.equal(await adapter.isValidLock({ key, uniqueValue: "b" }), true);
+        assert.ok(seen.length >= 4, `${seen.length} reads`);
+        for (const options of seen) {
+          assert.equal((options as { readPreference?: unknown }).readPreference, "primary");
+        }
+      },
+    );
   }
 }
 
