@@ -234,8 +234,9 @@ const PRIMARY = "primary";
  * Keeps locks in a MongoDB collection. Several adapters (in several
  * processes) on the same collection share the locks.
  *
- * Storage: one document per key, `{ key, uniqueValue, expireAt, fence,
- * fenceBase }`, with a unique index on `key` and a TTL index on `expireAt`
+ * Storage: one lock document per key, `{ key, uniqueValue, expireAt, fence,
+ * fenceBase }`, and one fence floor per fenced key, `{ key: { fence: key },
+ * fenceFloor }` (no lock query matches it, no TTL deletes it), with a unique index on `key` and a TTL index on `expireAt`
  * (`expireAfterSeconds: 0`, cleanup only: expiry never depends on documents
  * being deleted). The first `createLock` creates both indexes (once, even
  * under concurrent first calls); a failure rejects that call and is retried
@@ -243,11 +244,13 @@ const PRIMARY = "primary";
  *
  * - `createLock`: `updateOne({ key, $or: [{ expireAt: { $lte: now -
  *   clockDriftMargin } }, { uniqueValue: null }] }, { $set: { key, uniqueValue,
- *   expireAt: now + ttl }, $inc: { fence: 1 }, $setOnInsert: { fenceBase:
- *   nowMicros } }, { upsert: true })`. A held key makes the upsert insert a
- *   second document, which the unique index rejects with E11000: that, and
- *   only that, is `LockCreateError`. Then one `findOne` reads the fencing
- *   token, `fenceBase + fence` (unless `fencing: false`).
+ *   expireAt: now + ttl }, $inc: { fence: 1 } }, { upsert: true })`. A held
+ *   key makes the upsert insert a second document, which the unique index
+ *   rejects with E11000: that, and only that, is `LockCreateError`. Then one
+ *   `findOne` reads the fencing token, `fenceBase + fence` (unless `fencing:
+ *   false`). A document without `fenceBase` first gets `nowMicros + the key's
+ *   fence floor`, after the floor was raised by `(clockDriftMargin + 1) *
+ *   1000`, so fences grow even when lock documents are deleted.
  * - `releaseLock`: `updateOne({ key, uniqueValue, expireAt: { $gt: now } },
  *   { $set: { expireAt: now + 1 hour }, $unset: { uniqueValue: "" } })`: the
  *   key is free at once, and its document (with the fencing counter) stays
@@ -425,7 +428,6 @@ export class MongoAdapter implements ILockAdapter {
         {
           $set: { key, uniqueValue, expireAt: new Date(now + ttl) },
           $inc: { fence: 1 },
-          $setOnInsert: { fenceBase: now * 1000 },
         },
         { upsert: true },
       );
@@ -455,10 +457,50 @@ export class MongoAdapter implements ILockAdapter {
       { projection: { fence: 1, fenceBase: 1 }, readPreference: PRIMARY },
     ) as { fence?: unknown; fenceBase?: unknown } | null;
     if (document === null || document === undefined) {
-      throw new LockCreateError(`Key ${describe(key)} was taken over right after its acquisition`);
+      throw takenOver(key);
     }
-    const fence = Number(document.fenceBase ?? 0) + Number(document.fence);
+    const fenceBase = document.fenceBase ?? await this.#stampFenceBase(key, uniqueValue, now);
+    const fence = Number(fenceBase) + Number(document.fence);
     return Number.isSafeInteger(fence) ? { fence } : {};
+  }
+
+  // A lock document without a fence base is new (inserted, or left by locco
+  // 0.1.0): every document this key had before may have been deleted, with
+  // its counter, by the TTL monitor, a 0.1.0 release or the index repair.
+  // Its base must exceed every fence issued from them. It is `now` in
+  // microseconds plus the key's fence floor, which never shrinks (it lives
+  // in a document no lock query or TTL deletion touches) and which each new
+  // base raises by more than clockDriftMargin in microseconds: that covers a
+  // host whose clock is behind by up to the margin, while the old document's
+  // counter grew by at most one per microsecond of its life.
+  async #stampFenceBase(key: string, uniqueValue: string, now: number): Promise<number> {
+    const counter = { key: { fence: key } };
+    const bump = () =>
+      this.#collection.updateOne(
+        counter,
+        { $set: counter, $inc: { fenceFloor: (this.#driftMargin + 1) * 1000 } },
+        { upsert: true },
+      );
+    // Two first upserts of one counter can race; the loser's retry updates.
+    checkAcknowledged(
+      await bump().catch((error) => {
+        if ((error as { code?: unknown })?.code !== DUPLICATE_KEY) throw error;
+        return bump();
+      }),
+    );
+    const floor = await this.#collection.findOne(counter, {
+      projection: { fenceFloor: 1 },
+      readPreference: PRIMARY,
+    }) as { fenceFloor?: unknown } | null;
+    const fenceBase = Math.floor(now * 1000) + Number(floor?.fenceFloor);
+    if (!Number.isSafeInteger(fenceBase)) return NaN;
+    const result = await this.#collection.updateOne(
+      { key, uniqueValue, fenceBase: null },
+      { $set: { fenceBase } },
+    );
+    checkAcknowledged(result);
+    if (!(result.matchedCount > 0)) throw takenOver(key);
+    return fenceBase;
   }
 
   /**
@@ -636,7 +678,10 @@ export class MongoAdapter implements ILockAdapter {
     } catch (error) {
       if ((error as { code?: unknown })?.code !== DUPLICATE_KEY) throw error;
       if (typeof collection.deleteMany !== "function") throw error;
+      // Only lock documents: the fence floors (whose key is not a string)
+      // are what keeps fences growing after their lock documents are gone.
       await collection.deleteMany({
+        key: { $type: "string" },
         $or: [
           { expireAt: { $lte: new Date(this.#clock() - this.#driftMargin) } },
           { uniqueValue: null },
@@ -645,6 +690,10 @@ export class MongoAdapter implements ILockAdapter {
       return await collection.createIndex({ key: 1 }, { unique: true });
     }
   }
+}
+
+function takenOver(key: string): LockCreateError {
+  return new LockCreateError(`Key ${describe(key)} was taken over right after its acquisition`);
 }
 
 // E11000 from the unique index on `key`. A server that names the index's key

@@ -4,7 +4,11 @@ import assert from "node:assert/strict";
 import { createConnection, createServer, type Socket } from "node:net";
 import { MongoClient } from "mongodb";
 import { LockCreateError } from "@kontsedal/locco";
-import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+import {
+  MongoAdapter,
+  type MongoLikeClient,
+  type MongoLikeCollection,
+} from "@kontsedal/locco/mongodb";
 import { uniqueKey } from "../_helpers.ts";
 import { type Jongodb, startJongodb } from "../_jongodb.ts";
 
@@ -42,6 +46,26 @@ async function forwarder(port: number): Promise<{
     close(): Promise<void> {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The client, except that createIndex does nothing: the indexes are lost right after each build. */
+function withoutIndexes(client: MongoClient): MongoLikeClient {
+  const inner = client as unknown as MongoLikeClient;
+  return {
+    db(dbName?: string) {
+      return {
+        collection(name: string): MongoLikeCollection {
+          const collection = inner.db(dbName).collection(name);
+          return {
+            createIndex: () => Promise.resolve("lost"),
+            updateOne: (filter, update, options) => collection.updateOne(filter, update, options),
+            deleteOne: (filter) => collection.deleteOne(filter),
+            findOne: (filter, options) => collection.findOne(filter, options),
+          };
+        },
+      };
     },
   };
 }
@@ -98,6 +122,32 @@ Deno.test("MongoAdapter.createLock() repairs duplicates that keep the unique ind
     assert.ok(
       indexes.some((index) => index.unique === true && JSON.stringify(index.key) === '{"key":1}'),
     );
+    assert.equal(await locks.countDocuments({ key }), 1);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+});
+
+Deno.test("MongoAdapter.createLock() keeps fences growing when the index repair deletes a released duplicate", async () => {
+  const server = await startJongodb();
+  const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: 1 });
+  try {
+    const dbName = `locco-repair-fence-${crypto.randomUUID().slice(0, 8)}`;
+    const locks = client.db(dbName).collection("locco-locks");
+    const key = uniqueKey();
+    const start = Date.now();
+    const holder = new MongoAdapter({ client: withoutIndexes(client), dbName, now: () => start });
+    const first = await holder.createLock({ key, uniqueValue: "a", ttl: 10 });
+    await holder.releaseLock({ key, uniqueValue: "a" });
+    await locks.insertOne({ key, expireAt: new Date(start - 60_000), fence: 1, fenceBase: 0 });
+    const behind = new MongoAdapter({
+      client: client as unknown as MongoLikeClient,
+      dbName,
+      now: () => start + 11 - 40,
+    });
+    const second = await behind.createLock({ key, uniqueValue: "b", ttl: 10 });
+    assert.ok(second.fence! > first.fence!, `${first.fence} then ${second.fence}`);
     assert.equal(await locks.countDocuments({ key }), 1);
   } finally {
     await client.close();

@@ -258,7 +258,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter.createLock() stores one document { key, uniqueValue, expireAt, fence, fenceBase } per key",
+      "MongoAdapter.createLock() stores one lock document { key, uniqueValue, expireAt, fence, fenceBase } and one fence floor per key",
       async (env) => {
         const adapter = env.adapter({ clockDriftMargin: 0 });
         const key = uniqueKey();
@@ -273,7 +273,12 @@ for (const target of TARGETS) {
         );
         assert.equal(document!.uniqueValue, "a");
         assert.equal(document!.fence, 1);
-        assert.ok(document!.fenceBase >= before * 1000 && document!.fenceBase <= Date.now() * 1000);
+        assert.ok(
+          document!.fenceBase >= before * 1000 + 1000 &&
+            document!.fenceBase <= Date.now() * 1000 + 1000,
+        );
+        const [floor] = await env.locks().find({ key: { fence: key } }).toArray();
+        assert.equal(floor?.fenceFloor, 1000);
         assert.ok(document!.expireAt instanceof Date);
         const expireAt = document!.expireAt.getTime();
         assert.ok(expireAt >= before + 5000 && expireAt <= Date.now() + 5000, String(expireAt));
@@ -517,6 +522,22 @@ for (const target of TARGETS) {
         } finally {
           await client.close();
         }
+      },
+    );
+
+    mongoTest(
+      target,
+      driver,
+      "MongoAdapter.createLock() issues a larger fence after the expired lock's document was deleted, to a host whose clock is behind by less than clockDriftMargin",
+      async (env) => {
+        const start = Date.now();
+        const holder = env.adapter({ now: () => start });
+        const behind = env.adapter({ now: () => start + 11 - 40 });
+        const key = uniqueKey();
+        const first = await holder.createLock({ key, uniqueValue: "a", ttl: 10 });
+        await env.locks().deleteMany({ key });
+        const second = await behind.createLock({ key, uniqueValue: "b", ttl: 10 });
+        assert.ok(second.fence! > first.fence!, `${first.fence} then ${second.fence}`);
       },
     );
 
