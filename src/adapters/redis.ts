@@ -292,8 +292,14 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  *   as `"a{}b"`) cannot have its counter in its own slot: its acquire fails
  *   with Cluster's `CROSSSLOT` error; add a hash tag (`"{a}b"`) to such keys.
  * - **Release / extend** are one Lua script each, which compares the stored
- *   value with the unique value and then `DEL`s the key or `PEXPIRE`s it to
- *   now + ttl. Extend never re-creates a key that is gone.
+ *   value with the unique value and then `DEL`s the key (or hands it to the
+ *   first queued waiter) or `PEXPIRE`s it to now + ttl. Extend never
+ *   re-creates a key that is gone. Release leaves a 10 s record of who
+ *   released the key, so that a release the client resends after a
+ *   reconnect succeeds as the first run did.
+ * - **Keys with an ioredis `keyPrefix`.** The adapter reads the client's
+ *   `keyPrefix` and names the companion keys (fence counter, waiter queue,
+ *   release record) so that they share the prefixed lock key's Cluster slot.
  * - **isValidLock** is one `GET` compared with the unique value.
  * - **Scripts.** The seed README describes the scripts as two commands
  *   (`releaseLock`, `extendLock`) registered on the client at construction.
