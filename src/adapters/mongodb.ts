@@ -220,10 +220,12 @@ export interface MongoAdapterOptions {
 }
 
 const DEFAULT_COLLECTION = "locco-locks";
-// A released lock's document is kept (unowned) this long, so the key's
-// fencing counter survives quick release/acquire cycles; the TTL index
-// removes it afterwards.
-const RELEASED_RETENTION_MS = 3_600_000;
+// A released lock's document keeps its fencing counter for the next
+// acquisition, unowned and expired at the epoch: free for every host,
+// including locco 0.1.0 ones (whose acquire only matches an `expireAt` in
+// the past), whatever their clocks say. The TTL index may delete it at any
+// time; the key's fence floor keeps fences growing when it does.
+const RELEASED_AT = 0;
 const INDEX_REFRESH_MS = 60_000;
 const DEFAULT_DRIFT_MARGIN_MS = 50;
 const DUPLICATE_KEY = 11000;
@@ -252,9 +254,9 @@ const PRIMARY = "primary";
  *   fence floor`, after the floor was raised by `(clockDriftMargin + 1) *
  *   1000`, so fences grow even when lock documents are deleted.
  * - `releaseLock`: `updateOne({ key, uniqueValue, expireAt: { $gt: now } },
- *   { $set: { expireAt: now + 1 hour }, $unset: { uniqueValue: "" } })`: the
- *   key is free at once, and its document (with the fencing counter) stays
- *   for an hour before the TTL index removes it.
+ *   { $set: { expireAt: epoch }, $unset: { uniqueValue: "" } })`: the key is
+ *   free at once for every host, locco 0.1.0 ones included; its document keeps
+ *   the fencing counter until the TTL index removes it.
  * - `extendLock`: `updateOne({ key, uniqueValue, expireAt: { $gt: now } },
  *   { $set: { expireAt: now + ttl } })`, never an upsert, so a lock that is gone
  *   is never re-created.
@@ -530,7 +532,7 @@ export class MongoAdapter implements ILockAdapter {
     const now = this.#clock();
     const result = await this.#collection.updateOne(
       { key, uniqueValue, expireAt: { $gt: new Date(now) } },
-      { $set: { expireAt: new Date(now + RELEASED_RETENTION_MS) }, $unset: { uniqueValue: "" } },
+      { $set: { expireAt: new Date(RELEASED_AT) }, $unset: { uniqueValue: "" } },
     );
     checkAcknowledged(result);
     if (!(result.matchedCount > 0)) {

@@ -4,6 +4,7 @@
 // Only what MONGO_STANDIN.md lists as faithful is asserted on the stand-in.
 
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { MongoClient as MongoClient7 } from "mongodb";
 import { MongoClient as MongoClient6 } from "mongodb6";
 import {
@@ -21,7 +22,7 @@ import {
   type MongoLikeCollection,
 } from "@kontsedal/locco/mongodb";
 import { testAdapterContract } from "../_adapter_contract.ts";
-import { uniqueKey } from "../_helpers.ts";
+import { delay, uniqueKey } from "../_helpers.ts";
 import { startJongodb } from "../_jongodb.ts";
 
 const MONGODB_URL = Deno.env.get("MONGODB_URL");
@@ -80,6 +81,22 @@ const TARGETS: Target[] = [
 ];
 
 const COLLECTION = "locco-locks";
+
+/** The MongoAdapter of the published locco 0.1.0, for mixed-version tests. */
+interface Locco010MongoAdapter {
+  createLock(lease: { key: string; uniqueValue: string; ttl: number }): Promise<void>;
+  releaseLock(identity: { key: string; uniqueValue: string }): Promise<void>;
+}
+
+// 0.1.0's ESM build does not load (extensionless imports): use its CJS build.
+const locco010 = createRequire(import.meta.url)("locco010") as {
+  MongoAdapter: new (options: { client: unknown; dbName?: string }) => Locco010MongoAdapter;
+};
+
+/** Whether `error` is 0.1.0's LockCreateError (another copy of the class). */
+function isOldLockCreateError(error: unknown): boolean {
+  return error instanceof Error && error.name === "LockCreateError";
+}
 
 /**
  * A wall clock the test moves forward. Locks "expire" by moving it past a
@@ -522,6 +539,51 @@ for (const target of TARGETS) {
         } finally {
           await client.close();
         }
+      },
+    );
+
+    mongoTest(
+      target,
+      driver,
+      "MongoAdapter.releaseLock() frees the key at once for a locco 0.1.0 host on the same collection",
+      async (env) => {
+        const adapter = env.adapter();
+        const old = new locco010.MongoAdapter({ client: env.client(), dbName: env.dbName });
+        const key = uniqueKey();
+        const first = await adapter.createLock({ key, uniqueValue: "new-1", ttl: LONG_TTL });
+        await adapter.releaseLock({ key, uniqueValue: "new-1" });
+        await old.createLock({ key, uniqueValue: "old", ttl: LONG_TTL });
+        await assert.rejects(
+          adapter.createLock({ key, uniqueValue: "new-2", ttl: LONG_TTL }),
+          LockCreateError,
+        );
+        await old.releaseLock({ key, uniqueValue: "old" });
+        const second = await adapter.createLock({ key, uniqueValue: "new-2", ttl: LONG_TTL });
+        assert.ok(second.fence! > first.fence!, `${first.fence} then ${second.fence}`);
+      },
+    );
+
+    mongoTest(
+      target,
+      driver,
+      "MongoAdapter and a locco 0.1.0 host on one collection respect each other's lock until it expires",
+      async (env) => {
+        const adapter = env.adapter();
+        const old = new locco010.MongoAdapter({ client: env.client(), dbName: env.dbName });
+        const key = uniqueKey();
+        await old.createLock({ key, uniqueValue: "old-1", ttl: 300 });
+        await assert.rejects(
+          adapter.createLock({ key, uniqueValue: "new", ttl: 300 }),
+          LockCreateError,
+        );
+        await delay(400);
+        await adapter.createLock({ key, uniqueValue: "new", ttl: 300 });
+        await assert.rejects(
+          old.createLock({ key, uniqueValue: "old-2", ttl: 300 }),
+          isOldLockCreateError,
+        );
+        await delay(350);
+        await old.createLock({ key, uniqueValue: "old-2", ttl: 300 });
       },
     );
 
