@@ -249,8 +249,9 @@ const PRIMARY = "primary";
  *   expireAt: now + ttl }, $inc: { fence: 1 } }, { upsert: true })`. A held
  *   key makes the upsert insert a second document, which the unique index
  *   rejects with E11000: that, and only that, is `LockCreateError`. Then one
- *   `findOne` reads the fencing token, `fenceBase + fence` (unless `fencing:
- *   false`). A document without `fenceBase` first gets `nowMicros + the key's
+ *   `findOne` checks that the key has no second document (a lost unique
+ *   index) and, beside it, one reads the fencing token, `fenceBase + fence`
+ *   (unless `fencing: false`). A document without `fenceBase` first gets `nowMicros + the key's
  *   fence floor`, after the floor was raised by `(clockDriftMargin + 1) *
  *   1000`, so fences grow even when lock documents are deleted.
  * - `releaseLock`: `updateOne({ key, uniqueValue, expireAt: { $gt: now } },
@@ -440,24 +441,27 @@ export class MongoAdapter implements ILockAdapter {
       throw error;
     }
     checkAcknowledged(result);
-    if (result.upsertedCount === 1) {
-      try {
-        await this.#checkUnique(key, uniqueValue);
-      } catch (error) {
-        // Unverified, so not ours to keep: undo it if the server lets us.
-        if (!(error instanceof LockCreateError)) {
-          await this.#collection.deleteOne({ key, uniqueValue }).catch(() => {});
-        }
-        throw error;
+    // The counter was bumped atomically with the acquisition; only reading it
+    // needs a second round trip, beside the uniqueness check.
+    const [unique, read] = await Promise.allSettled([
+      this.#checkUnique(key, uniqueValue),
+      this.#fencing
+        ? this.#collection.findOne(
+          { key, uniqueValue },
+          { projection: { fence: 1, fenceBase: 1 }, readPreference: PRIMARY },
+        )
+        : Promise.resolve(null),
+    ]);
+    if (unique.status === "rejected") {
+      // Unverified, so not ours to keep: undo it if the server lets us.
+      if (!(unique.reason instanceof LockCreateError)) {
+        await this.#collection.deleteOne({ key, uniqueValue }).catch(() => {});
       }
+      throw unique.reason;
     }
     if (!this.#fencing) return {};
-    // The counter was bumped atomically with the acquisition; only reading it
-    // needs a second round trip.
-    const document = await this.#collection.findOne(
-      { key, uniqueValue },
-      { projection: { fence: 1, fenceBase: 1 }, readPreference: PRIMARY },
-    ) as { fence?: unknown; fenceBase?: unknown } | null;
+    if (read.status === "rejected") throw read.reason;
+    const document = read.value as { fence?: unknown; fenceBase?: unknown } | null;
     if (document === null || document === undefined) {
       throw takenOver(key);
     }
@@ -617,10 +621,12 @@ export class MongoAdapter implements ILockAdapter {
     return now;
   }
 
-  // An inserted lock document must be the key's only one. Another one means
-  // the unique index is gone (the server lost its data, or the collection was
-  // dropped): undo this acquisition, which therefore never overlaps another
-  // holder, and create the indexes again on the next call.
+  // An acquired lock document, inserted or taken over, must be the key's
+  // only one. Another one means the unique index is gone (the server lost
+  // its data, or the collection was dropped), and a takeover may have
+  // matched an expired duplicate beside a live lock: undo this acquisition,
+  // which therefore never overlaps another holder, and create the indexes
+  // again on the next call.
   async #checkUnique(key: string, uniqueValue: string): Promise<void> {
     const other = await this.#collection.findOne(
       { key, uniqueValue: { $ne: uniqueValue } },

@@ -129,6 +129,32 @@ Deno.test("MongoAdapter.createLock() repairs duplicates that keep the unique ind
   }
 });
 
+Deno.test("MongoAdapter.createLock() never makes a second live holder by taking over an expired duplicate while the unique index is missing", async () => {
+  const server = await startJongodb();
+  const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: 1 });
+  try {
+    const dbName = `locco-takeover-${crypto.randomUUID().slice(0, 8)}`;
+    const locks = client.db(dbName).collection("locco-locks");
+    const key = uniqueKey();
+    const past = new Date(Date.now() - 60_000);
+    await locks.insertOne({ key, uniqueValue: "orphan", expireAt: past, fence: 1, fenceBase: 0 });
+    await locks.insertOne({
+      key,
+      uniqueValue: "b",
+      expireAt: new Date(Date.now() + 60_000),
+      fence: 1,
+      fenceBase: 0,
+    });
+    const adapter = new MongoAdapter({ client: withoutIndexes(client), dbName });
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 5000 }), LockCreateError);
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: "a" }), false);
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: "b" }), true);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+});
+
 Deno.test("MongoAdapter.createLock() keeps fences growing when the index repair deletes a released duplicate", async () => {
   const server = await startJongodb();
   const client = new MongoClient(server.uri, { directConnection: true, maxPoolSize: 1 });
