@@ -52,7 +52,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * turns every unpaired surrogate into the same replacement bytes: two
  * different keys would then name one lock.
  */
-function isWellFormed(value: string): boolean {
+export function isWellFormed(value: string): boolean {
   return !LONE_SURROGATE.test(value);
 }
 

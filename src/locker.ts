@@ -86,7 +86,7 @@ export class Locker {
    * Creates a Lock on `key`. It does not acquire it and does no I/O: call
    * `.acquire()` on the result.
    *
-   * @param key A non-empty string identifying the resource.
+   * @param key A non-empty, well-formed string (no unpaired surrogates) identifying the resource.
    * @param ttl Time to live in milliseconds: an integer from 1 to 2147483647.
    * @returns A new, unacquired Lock with its own unique value.
    * @throws {ValidationError} When `ttl` (checked first) or `key` is invalid.

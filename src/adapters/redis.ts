@@ -43,6 +43,7 @@ import {
 import { monotonicNow } from "../_timers.ts";
 import {
   describe,
+  isWellFormed,
   validateIdentity,
   validateLease,
   validateObject,
@@ -349,7 +350,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * Wraps an ioredis client. Does no I/O and does not modify the client.
    *
    * @param options `client`, and optionally the key `prefix`.
-   * @throws {ValidationError} When `client` lacks `get`, `evalsha` or `eval`, or `prefix` is not a string.
+   * @throws {ValidationError} When `client` lacks `get`, `evalsha` or `eval`, or `prefix` is not a well-formed string.
    * @example Wrap a client
    * ```ts
    * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
@@ -365,8 +366,11 @@ export class IoRedisAdapter implements ILockAdapter {
     validateObject(options, "options");
     const { client, prefix = "", waitStrategy = "notify" } = options;
     validateClient(client);
-    if (typeof prefix !== "string") {
-      throw new ValidationError(`prefix should be a string: got ${describe(prefix)}`, "prefix");
+    if (typeof prefix !== "string" || !isWellFormed(prefix)) {
+      throw new ValidationError(
+        `prefix should be a well-formed string (no unpaired surrogates): got ${describe(prefix)}`,
+        "prefix",
+      );
     }
     if (waitStrategy !== "notify" && waitStrategy !== "poll") {
       throw new ValidationError(

@@ -88,8 +88,8 @@ Deno.test("IoRedisAdapter() throws ValidationError naming client when it lacks a
   }
 });
 
-Deno.test("IoRedisAdapter() throws ValidationError naming prefix when it is not a string", () => {
-  for (const prefix of [1, null, {}, ["a"]]) {
+Deno.test("IoRedisAdapter() throws ValidationError naming prefix when it is not a well-formed string", () => {
+  for (const prefix of [1, null, {}, ["a"], "locks\uD800:", "\uDC00"]) {
     assert.throws(
       () => new IoRedisAdapter({ client: fakeClient(), prefix: prefix as string }),
       (error: unknown) => error instanceof ValidationError && error.parameter === "prefix",
