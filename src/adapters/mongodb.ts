@@ -211,8 +211,10 @@ export interface MongoAdapterOptions {
   now?: (() => number) | undefined;
   /**
    * Issue a fencing token with every acquisition (`lock.fence`). It costs one
-   * `findOne` after the acquiring `updateOne`; turn it off to save that round
-   * trip when nothing checks the tokens.
+   * `findOne` after the acquiring `updateOne` (sent beside the uniqueness
+   * check), and three more writes and reads when the key's lock document is
+   * new (its fence base comes from the key's fence floor); turn it off to
+   * save them when nothing checks the tokens.
    *
    * @default {true}
    */
