@@ -73,3 +73,37 @@ for (const [name, make] of ADAPTERS) {
     }
   });
 }
+
+for (const [name, make] of ADAPTERS) {
+  const adapter = make();
+  if (typeof adapter.waitForUnlock !== "function") continue;
+  Deno.test(`${name}.waitForUnlock() rejects with ValidationError naming a missing or bad signal or maxWaitMs, never throws`, async (t) => {
+    const identity = { key: "k", uniqueValue: "owner" };
+    const signal = new AbortController().signal;
+    const cases: [string, unknown, unknown][] = [
+      ["signal", 10, undefined],
+      ["signal", 10, null],
+      ["signal", 10, {}],
+      ["maxWaitMs", undefined, signal],
+      ["maxWaitMs", -1, signal],
+      ["maxWaitMs", Number.NaN, signal],
+      ["maxWaitMs", "10", signal],
+    ];
+    for (const [parameter, maxWaitMs, badSignal] of cases) {
+      await t.step(
+        `${parameter}: ${String(parameter === "signal" ? badSignal : maxWaitMs)}`,
+        async () => {
+          let result: Promise<void> | undefined;
+          assert.doesNotThrow(() => {
+            result = adapter.waitForUnlock!(
+              identity,
+              maxWaitMs as number,
+              badSignal as AbortSignal,
+            );
+          });
+          await assert.rejects(result!, isValidationOf(parameter));
+        },
+      );
+    }
+  });
+}
