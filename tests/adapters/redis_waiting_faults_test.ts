@@ -291,17 +291,17 @@ class Fixture {
     return child;
   }
 
+  // The waiter queue of `key`, named as the adapter names it: with a client
+  // keyPrefix, the companion's hash tag is the whole prefixed key.
   async queue(key: string, keyPrefix = ""): Promise<string[]> {
-    return await this.admin.lrange(`${keyPrefix}{${key}}:waiters`, 0, -1);
+    return await this.admin.lrange(`${keyPrefix}{${keyPrefix}${key}}:waiters`, 0, -1);
   }
 
   async waitQueued(key: string, uniqueValue: string, keyPrefix = ""): Promise<void> {
-    const deadline = performance.now() + 2000;
-    while (performance.now() < deadline) {
+    await waitFor(`the waiter ${uniqueValue} to be queued for ${JSON.stringify(key)}`, async () => {
       const entries = await this.queue(key, keyPrefix);
-      if (entries.some((entry) => entry.endsWith(`\n${uniqueValue}`))) return;
-      await delay(10);
-    }
+      return entries.some((entry) => entry.endsWith(`\n${uniqueValue}`));
+    }, 2000);
   }
 
   async close(): Promise<void> {
