@@ -71,8 +71,9 @@ import {
 } from "./_redis_scripts.ts";
 
 /**
- * The three methods {@linkcode IoRedisAdapter} calls on its client, with the
- * argument shapes it uses. An ioredis 5 or 6 `Redis` (or `Cluster`) instance
+ * The methods {@linkcode IoRedisAdapter} calls on its client, with the
+ * argument shapes it uses (it also reads `options.keyPrefix` and
+ * `isCluster` when the client has them). An ioredis 5 or 6 `Redis` (or `Cluster`) instance
  * fits as it is; locco never imports ioredis. Each method returns a promise
  * that rejects with the driver's error, which the adapter passes on unchanged.
  *
@@ -191,8 +192,10 @@ export interface IoRedisLikeSubscriber {
 export interface IoRedisAdapterOptions {
   /**
    * The ioredis client (ioredis 5 or 6 `Redis`, or `Cluster`). The adapter
-   * only calls `get`, `evalsha` and `eval` on it and never adds,
-   * changes or removes any of its properties. You connect and close it.
+   * calls `get`, `evalsha` and `eval` on it, `duplicate()` once for waiting
+   * by notification, listens for its `"end"`, and reads its `keyPrefix`
+   * option and `isCluster` flag; it never adds, changes or removes any of
+   * its properties. You connect and close it.
    */
   client: IoRedisLikeClient;
   /**
