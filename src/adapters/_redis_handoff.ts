@@ -15,12 +15,7 @@
 import type { LockIdentity } from "../adapter.ts";
 import { monotonicNow, unrefTimer } from "../_timers.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
-import {
-  ENQUEUE_SCRIPT,
-  ENQUEUE_SCRIPT_SHA,
-  LEAVE_SCRIPT,
-  LEAVE_SCRIPT_SHA,
-} from "./_redis_scripts.ts";
+import { ENQUEUE_SCRIPT, ENQUEUE_SCRIPT_SHA, LEAVE_SCRIPT } from "./_redis_scripts.ts";
 import type { IoRedisLikeSubscriber } from "./redis.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
@@ -45,7 +40,6 @@ const QUEUE_REFRESH_MS = QUEUE_TTL_MS / 4;
 export const HANDOFF_CHANNEL_PREFIX: string = "locco:handoff:";
 
 const ENQUEUE: Script = Object.freeze({ source: ENQUEUE_SCRIPT, sha: ENQUEUE_SCRIPT_SHA });
-const LEAVE: Script = Object.freeze({ source: LEAVE_SCRIPT, sha: LEAVE_SCRIPT_SHA });
 
 // A departed waiter whose leave failed (Redis unreachable) tries again this
 // often, this many times, so that its entry cannot delay a release for long.
@@ -344,7 +338,7 @@ export class RedisHandoff {
   #leave(waiter: RedisWaiter): void {
     waiter.leaveTries++;
     const leaving: Promise<void> = this.#core.client.eval(
-      LEAVE.source,
+      LEAVE_SCRIPT,
       2,
       waiter.key,
       this.#core.companion(waiter.key, ":waiters"),
