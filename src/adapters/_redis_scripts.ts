@@ -236,7 +236,10 @@ export const ACQUIRE_SCRIPT_SHA = "e5cfe82c528cdcb45b9795e207165e52b2601d47";
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
 export const ENQUEUE_SCRIPT_SHA = "88ca89f34ec0fe222e5c681c7626ad3c4afad625";
 
-/** SHA-1 of {@linkcode LEAVE_SCRIPT}: unused, as leaving is sent with EVAL (one command, written before any QUIT that follows). */
+/**
+ * SHA-1 of {@linkcode LEAVE_SCRIPT}. Unused: leaving is sent with EVAL, one
+ * command, written before any QUIT that follows.
+ */
 export const LEAVE_SCRIPT_SHA = "14eb8f9fd81a13c50c8398fcb0fa11a4134f078e";
 
 /** SHA-1 of {@linkcode RELEASE_SCRIPT}, for EVALSHA. */
