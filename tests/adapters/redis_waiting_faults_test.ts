@@ -30,6 +30,22 @@ function show(outcome: Outcome<unknown>, since: number): string {
   return `rejected after ${after} with ${error?.name}: ${error?.message}`;
 }
 
+/** Releases `held` and checks that `waiting` took the key within `boundMs` of the release. */
+async function releaseAndExpect(
+  held: Lock,
+  waiting: Promise<Outcome<Lock>>,
+  boundMs: number,
+  who: string,
+): Promise<void> {
+  const releasedAt = performance.now();
+  await held.release({ throwOnFail: true });
+  const outcome = await waiting;
+  assert.ok(
+    outcome.ok && outcome.at - releasedAt < boundMs,
+    `${who} ${show(outcome, releasedAt)} (since the release)`,
+  );
+}
+
 async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
@@ -373,13 +389,7 @@ Deno.test("IoRedisAdapter: a waiter on clients with an ioredis keyPrefix is woke
       .lock(key, 10_000);
     const waiting = f.acquire(lock);
     await f.waitQueued(key, lock.uniqueValue, "app:");
-    const releasedAt = performance.now();
-    await held.release({ throwOnFail: true });
-    const outcome = await waiting;
-    assert.ok(
-      outcome.ok && outcome.at - releasedAt < 1000,
-      `the waiter ${show(outcome, releasedAt)} (since the release)`,
-    );
+    await releaseAndExpect(held, waiting, 1000, "the waiter");
   });
 });
 
@@ -393,13 +403,7 @@ async function nextWaiterAfterDeparture(
     const lock = f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 4000 }).lock(key, 10_000);
     const waiting = f.acquire(lock);
     await f.waitQueued(key, lock.uniqueValue);
-    const releasedAt = performance.now();
-    await held.release({ throwOnFail: true });
-    const outcome = await waiting;
-    assert.ok(
-      outcome.ok && outcome.at - releasedAt < 1500,
-      `the next waiter ${show(outcome, releasedAt)} (since the release)`,
-    );
+    await releaseAndExpect(held, waiting, 1500, "the next waiter");
   });
 }
 
@@ -581,13 +585,7 @@ Deno.test("IoRedisAdapter: a waiter whose queue entry vanished is woken by the n
     await f.waitQueued(key, lock.uniqueValue);
     await f.admin.del(`{${key}}:waiters`);
     await delay(1200);
-    const releasedAt = performance.now();
-    await held.release({ throwOnFail: true });
-    const outcome = await waiting;
-    assert.ok(
-      outcome.ok && outcome.at - releasedAt < 1000,
-      `the waiter ${show(outcome, releasedAt)} (since the release)`,
-    );
+    await releaseAndExpect(held, waiting, 1000, "the waiter");
   });
 });
 
@@ -605,13 +603,7 @@ Deno.test("IoRedisAdapter: a waiter on a key containing a newline is woken by th
     const lock = f.locker(retrySettings, adapter).lock(key, 10_000);
     const waiting = f.acquire(lock);
     await f.waitQueued(key, lock.uniqueValue);
-    const releasedAt = performance.now();
-    await held.release({ throwOnFail: true });
-    const outcome = await waiting;
-    assert.ok(
-      outcome.ok && outcome.at - releasedAt < 1000,
-      `the waiter ${show(outcome, releasedAt)} (since the release)`,
-    );
+    await releaseAndExpect(held, waiting, 1000, "the waiter");
   });
 });
 
