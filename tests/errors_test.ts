@@ -21,7 +21,7 @@ const CLASSES = [
   [ValidationError, "ValidationError", "VALIDATION_FAILED"],
 ] as const;
 
-Deno.test("LoccoError subclasses are Error and LoccoError, with their class name and code (B77)", async (t) => {
+Deno.test("LoccoError subclasses are Error and LoccoError, with their class name and code", async (t) => {
   for (const [Class, name, code] of CLASSES) {
     await t.step(name, () => {
       const error = new Class();
@@ -53,7 +53,7 @@ Deno.test("RetryError carries attempts and key; ValidationError carries paramete
   );
 });
 
-Deno.test("errors namespace holds the very root classes (B78)", () => {
+Deno.test("errors namespace holds the very root classes", () => {
   assert.equal(errors.LoccoError, LoccoError);
   assert.equal(errors.LockCreateError, LockCreateError);
   assert.equal(errors.LockReleaseError, LockReleaseError);

@@ -33,7 +33,7 @@ function loccoError(message: string) {
   };
 }
 
-Deno.test("Lock exposes key, ttl, uniqueValue and retrySettings (B22)", () => {
+Deno.test("Lock exposes key, ttl, uniqueValue and retrySettings", () => {
   const { locker } = setup();
   const lock = locker.lock("orders:1", 5000);
   assert.equal(lock.key, "orders:1");
@@ -42,7 +42,7 @@ Deno.test("Lock exposes key, ttl, uniqueValue and retrySettings (B22)", () => {
   assert.deepEqual(lock.retrySettings, SETTINGS);
 });
 
-Deno.test("Lock constructor validates settings, then ttl, then key, then the adapter (B24)", () => {
+Deno.test("Lock constructor validates settings, then ttl, then key, then the adapter", () => {
   const adapter = new InMemoryAdapter();
   const check = (options: unknown, parameter: string) =>
     assert.throws(
@@ -60,7 +60,7 @@ Deno.test("Lock constructor validates settings, then ttl, then key, then the ada
   check(undefined, "options");
 });
 
-Deno.test("Lock constructor keeps a given uniqueValue, so a lock can be checked and released elsewhere (B24, B58, B71)", async () => {
+Deno.test("Lock constructor keeps a given uniqueValue, so a lock can be checked and released elsewhere", async () => {
   const { adapter, locker } = setup();
   const holder = await locker.lock("k", 1000).acquire();
   const handle = new Lock({
@@ -76,14 +76,14 @@ Deno.test("Lock constructor keeps a given uniqueValue, so a lock can be checked 
   assert.equal(await holder.isLocked(), false);
 });
 
-Deno.test("Lock.acquire() resolves to the same Lock and stores its unique value (B25)", async () => {
+Deno.test("Lock.acquire() resolves to the same Lock and stores its unique value", async () => {
   const { memory, locker } = setup();
   const lock = locker.lock("k", 1000);
   assert.equal(await lock.acquire(), lock);
   assert.equal(await memory.isValidLock({ key: "k", uniqueValue: lock.uniqueValue }), true);
 });
 
-Deno.test("Lock.acquire() succeeds on the first attempt once the holder released (B28)", async () => {
+Deno.test("Lock.acquire() succeeds on the first attempt once the holder released", async () => {
   const { adapter, locker } = setup();
   const first = await locker.lock("k", 1000).acquire();
   await first.release();
@@ -92,7 +92,7 @@ Deno.test("Lock.acquire() succeeds on the first attempt once the holder released
   assert.equal(adapter.count("createLock") - before, 1);
 });
 
-Deno.test("Lock.acquire() rejects on an acquired or released Lock: Locks are single-use (B30)", async () => {
+Deno.test("Lock.acquire() rejects on an acquired or released Lock: Locks are single-use", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   await assert.rejects(lock.acquire(), loccoError("Lock is already acquired"));
@@ -100,7 +100,7 @@ Deno.test("Lock.acquire() rejects on an acquired or released Lock: Locks are sin
   await assert.rejects(lock.acquire(), loccoError("Lock is already acquired"));
 });
 
-Deno.test("Lock.acquire() may be called again after a RetryError (B31)", async () => {
+Deno.test("Lock.acquire() may be called again after a RetryError", async () => {
   const { clock, locker } = setup({ retryTimes: 1, retryDelay: 10 });
   await locker.lock("k", 1000).acquire();
   const lock = locker.lock("k", 1000);
@@ -109,7 +109,7 @@ Deno.test("Lock.acquire() may be called again after a RetryError (B31)", async (
   assert.equal(await lock.acquire(), lock);
 });
 
-Deno.test("Lock.acquire() rejects a second concurrent call on the same Lock at once (B37)", async () => {
+Deno.test("Lock.acquire() rejects a second concurrent call on the same Lock at once", async () => {
   const { clock, adapter, locker } = setup({ retryTimes: 1000, retryDelay: 5 });
   await locker.lock("k", 1000).acquire();
   const lock = locker.lock("k", 1000);
@@ -123,7 +123,7 @@ Deno.test("Lock.acquire() rejects a second concurrent call on the same Lock at o
   );
 });
 
-Deno.test("Lock.acquire(cb) resolves to the callback's result and releases (B33)", async () => {
+Deno.test("Lock.acquire(cb) resolves to the callback's result and releases", async () => {
   const { memory, locker } = setup();
   let seen: Lock | undefined;
   const result = await locker.lock("k", 1000).acquire((lock) => {
@@ -135,7 +135,7 @@ Deno.test("Lock.acquire(cb) resolves to the callback's result and releases (B33)
   assert.equal(await memory.isValidLock({ key: "k", uniqueValue: seen.uniqueValue }), false);
 });
 
-Deno.test("Lock.acquire(cb) releases and rethrows when the callback throws (B34)", async () => {
+Deno.test("Lock.acquire(cb) releases and rethrows when the callback throws", async () => {
   const { memory, locker } = setup();
   const boom = new Error("boom");
   let uniqueValue = "";
@@ -149,7 +149,7 @@ Deno.test("Lock.acquire(cb) releases and rethrows when the callback throws (B34)
   assert.equal(await memory.isValidLock({ key: "k", uniqueValue }), false);
 });
 
-Deno.test("Lock.acquire() rejects a callback that is not a function, before any I/O (B35)", async () => {
+Deno.test("Lock.acquire() rejects a callback that is not a function, before any I/O", async () => {
   const { adapter, locker } = setup();
   for (const cb of ["x", 5, {}]) {
     await assert.rejects(
@@ -160,7 +160,7 @@ Deno.test("Lock.acquire() rejects a callback that is not a function, before any 
   assert.equal(adapter.calls.length, 0);
 });
 
-Deno.test("Lock.acquire(cb) rejects with LockLostError when the lock was lost during the callback (B36)", async () => {
+Deno.test("Lock.acquire(cb) rejects with LockLostError when the lock was lost during the callback", async () => {
   const { clock, locker } = setup();
   const thief = locker.lock("k", 1000);
   await assert.rejects(
@@ -230,14 +230,14 @@ Deno.test("Lock.acquire() treats AbortSignal.timeout() as an acquire timeout", a
   );
 });
 
-Deno.test("Lock.release() resolves and frees the key (B52)", async () => {
+Deno.test("Lock.release() resolves and frees the key", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   assert.equal(await lock.release(), undefined);
   assert.equal(await lock.isLocked(), false);
 });
 
-Deno.test("Lock.release() without options resolves when the lock is no longer ours (B53)", async () => {
+Deno.test("Lock.release() without options resolves when the lock is no longer ours", async () => {
   const { clock, locker } = setup();
   const expired = await locker.lock("a", 100).acquire();
   clock.advance(100);
@@ -252,7 +252,7 @@ Deno.test("Lock.release() without options resolves when the lock is no longer ou
   await twice.release();
 });
 
-Deno.test("Lock.release({ throwOnFail }) rejects on a second release (B54)", async () => {
+Deno.test("Lock.release({ throwOnFail }) rejects on a second release", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   await lock.release();
@@ -262,7 +262,7 @@ Deno.test("Lock.release({ throwOnFail }) rejects on a second release (B54)", asy
   );
 });
 
-Deno.test("Lock.release({ throwOnFail }) rejects with LockReleaseError when expired, taken or never acquired (B55)", async () => {
+Deno.test("Lock.release({ throwOnFail }) rejects with LockReleaseError when expired, taken or never acquired", async () => {
   const { clock, locker } = setup();
   const expired = await locker.lock("a", 100).acquire();
   clock.advance(100);
@@ -280,7 +280,7 @@ Deno.test("Lock.release({ throwOnFail }) rejects with LockReleaseError when expi
   await assert.rejects(locker.lock("c", 100).release({ throwOnFail: true }), LockReleaseError);
 });
 
-Deno.test("Lock.release() rejects with the backend's error in both modes (B56, B60)", async () => {
+Deno.test("Lock.release() rejects with the backend's error in both modes", async () => {
   const { adapter, locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   const outage = new Error("Connection is closed.");
@@ -291,7 +291,7 @@ Deno.test("Lock.release() rejects with the backend's error in both modes (B56, B
   await lock.release({ throwOnFail: true });
 });
 
-Deno.test("Lock.release() after a failed release consults storage again (B57)", async () => {
+Deno.test("Lock.release() after a failed release consults storage again", async () => {
   const { clock, locker } = setup();
   const lock = await locker.lock("k", 100).acquire();
   clock.advance(100);
@@ -299,7 +299,7 @@ Deno.test("Lock.release() after a failed release consults storage again (B57)", 
   await assert.rejects(lock.release({ throwOnFail: true }), LockReleaseError);
 });
 
-Deno.test("Lock.release(null) behaves like release() (B59)", async () => {
+Deno.test("Lock.release(null) behaves like release()", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   await lock.release(null);
@@ -321,7 +321,7 @@ Deno.test("Lock.release() rejects while acquire() is in progress", async () => {
   await lock.release({ throwOnFail: true });
 });
 
-Deno.test("Lock.extend() sets the expiry to now + ttl and keeps lock.ttl (B61)", async () => {
+Deno.test("Lock.extend() sets the expiry to now + ttl and keeps lock.ttl", async () => {
   const { clock, locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   clock.advance(900);
@@ -334,14 +334,14 @@ Deno.test("Lock.extend() sets the expiry to now + ttl and keeps lock.ttl (B61)",
   assert.equal(await lock.isLocked(), false);
 });
 
-Deno.test("Lock.extend() before a successful acquire rejects, before validating ttl (B62)", async () => {
+Deno.test("Lock.extend() before a successful acquire rejects, before validating ttl", async () => {
   const { locker } = setup();
   const message = "Locco:::Lock:::extend Can't extend a lock before a lock success";
   await assert.rejects(locker.lock("k", 1000).extend(1000), loccoError(message));
   await assert.rejects(locker.lock("k", 1000).extend("x" as never), loccoError(message));
 });
 
-Deno.test("Lock.extend() after release rejects (B63)", async () => {
+Deno.test("Lock.extend() after release rejects", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   await lock.release();
@@ -351,7 +351,7 @@ Deno.test("Lock.extend() after release rejects (B63)", async () => {
   );
 });
 
-Deno.test("Lock.extend() rejects an invalid ttl with ValidationError, 0 included (B64, B68)", async () => {
+Deno.test("Lock.extend() rejects an invalid ttl with ValidationError, 0 included", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   for (const ttl of [1.5, 0, -1, Infinity, NaN, 2 ** 31]) {
@@ -363,7 +363,7 @@ Deno.test("Lock.extend() rejects an invalid ttl with ValidationError, 0 included
   assert.equal(await lock.isLocked(), true);
 });
 
-Deno.test("Lock.extend() of an expired lock rejects with LockExtendError (B65, B67)", async () => {
+Deno.test("Lock.extend() of an expired lock rejects with LockExtendError", async () => {
   const { clock, locker } = setup();
   const lock = await locker.lock("k", 100).acquire();
   clock.advance(100);
@@ -371,7 +371,7 @@ Deno.test("Lock.extend() of an expired lock rejects with LockExtendError (B65, B
   assert.equal(await lock.isLocked(), false);
 });
 
-Deno.test("Lock.isLocked() is true while held, false after expiry, release, takeover, or before acquire (B70)", async () => {
+Deno.test("Lock.isLocked() is true while held, false after expiry, release, takeover, or before acquire", async () => {
   const { clock, locker } = setup();
   const lock = locker.lock("k", 100);
   assert.equal(await lock.isLocked(), false);
@@ -385,14 +385,14 @@ Deno.test("Lock.isLocked() is true while held, false after expiry, release, take
   assert.equal(await other.isLocked(), false);
 });
 
-Deno.test("Lock.isLocked() rejects with the backend's error (B72)", async () => {
+Deno.test("Lock.isLocked() rejects with the backend's error", async () => {
   const { adapter, locker } = setup();
   const outage = new Error("down");
   adapter.failNext("isValidLock", outage);
   await assert.rejects(locker.lock("k", 1000).isLocked(), (e) => e === outage);
 });
 
-Deno.test("Lock.setRetrySettings() returns a new Lock synchronously, the original unchanged (B73)", () => {
+Deno.test("Lock.setRetrySettings() returns a new Lock synchronously, the original unchanged", () => {
   const { locker } = setup();
   const lock = locker.lock("k", 1000);
   const derived = lock.setRetrySettings({ retryTimes: 50, retryDelay: 100 });
@@ -404,7 +404,7 @@ Deno.test("Lock.setRetrySettings() returns a new Lock synchronously, the origina
   assert.deepEqual(lock.retrySettings, SETTINGS);
 });
 
-Deno.test("Lock.setRetrySettings() gives the new Lock its own identity, so neither releases the other (B74)", async () => {
+Deno.test("Lock.setRetrySettings() gives the new Lock its own identity, so neither releases the other", async () => {
   const { locker } = setup();
   const original = locker.lock("k", 1000);
   const derived = original.setRetrySettings({ retryTimes: 5, retryDelay: 10 });
@@ -415,13 +415,13 @@ Deno.test("Lock.setRetrySettings() gives the new Lock its own identity, so neith
   assert.equal(await derived.isLocked(), true);
 });
 
-Deno.test("Lock.setRetrySettings() throws ValidationError for invalid or missing settings (B75)", () => {
+Deno.test("Lock.setRetrySettings() throws ValidationError for invalid or missing settings", () => {
   const lock = setup().locker.lock("k", 1000);
   assert.throws(() => lock.setRetrySettings(undefined as never), ValidationError);
   assert.throws(() => lock.setRetrySettings({ retryDelay: 1.5, retryTimes: 3 }), ValidationError);
 });
 
-Deno.test("Lock.setRetrySettings() throws after a successful acquire (B76)", async () => {
+Deno.test("Lock.setRetrySettings() throws after a successful acquire", async () => {
   const { locker } = setup();
   const lock = await locker.lock("k", 1000).acquire();
   assert.throws(

@@ -15,12 +15,12 @@ function validationError(parameter: string, message?: string | RegExp) {
   };
 }
 
-Deno.test("Locker constructor accepts an adapter and valid retry settings (B1)", () => {
+Deno.test("Locker constructor accepts an adapter and valid retry settings", () => {
   const locker = new Locker({ adapter: new InMemoryAdapter(), retrySettings: SETTINGS });
   assert.ok(locker.lock("k", 1000) instanceof Lock);
 });
 
-Deno.test("Locker constructor rejects a missing, null or non-object adapter (B2, B3, B5)", async (t) => {
+Deno.test("Locker constructor rejects a missing, null or non-object adapter", async (t) => {
   for (const adapter of [undefined, null, "redis", 5, () => {}]) {
     await t.step(String(adapter), () => {
       assert.throws(
@@ -31,7 +31,7 @@ Deno.test("Locker constructor rejects a missing, null or non-object adapter (B2,
   }
 });
 
-Deno.test("Locker constructor rejects an adapter missing a method, isValidLock included (B4, B6)", async (t) => {
+Deno.test("Locker constructor rejects an adapter missing a method, isValidLock included", async (t) => {
   const full = {
     createLock: () => Promise.resolve(),
     releaseLock: () => Promise.resolve(),
@@ -55,7 +55,7 @@ Deno.test("Locker constructor rejects an adapter missing a method, isValidLock i
   assert.ok(new Locker({ adapter: full, retrySettings: SETTINGS }));
 });
 
-Deno.test("Locker constructor rejects missing options or retry settings with ValidationError (B7)", () => {
+Deno.test("Locker constructor rejects missing options or retry settings with ValidationError", () => {
   assert.throws(() => new (Locker as unknown as new () => Locker)(), validationError("options"));
   assert.throws(() => new Locker(null as never), validationError("options"));
   assert.throws(
@@ -68,14 +68,14 @@ Deno.test("Locker constructor rejects missing options or retry settings with Val
   );
 });
 
-Deno.test("Locker constructor checks the adapter before the retry settings (B8)", () => {
+Deno.test("Locker constructor checks the adapter before the retry settings", () => {
   assert.throws(
     () => new Locker({ adapter: null, retrySettings: { retryDelay: "x" } } as never),
     validationError("adapter"),
   );
 });
 
-Deno.test("Locker keeps a copy of the retry settings, so later mutation has no effect (B9)", async () => {
+Deno.test("Locker keeps a copy of the retry settings, so later mutation has no effect", async () => {
   const settings = { retryTimes: 1, retryDelay: 10 };
   const locker = new Locker({ adapter: new InMemoryAdapter(), retrySettings: settings });
   settings.retryDelay = NaN;
@@ -87,7 +87,7 @@ Deno.test("Locker keeps a copy of the retry settings, so later mutation has no e
   await lock.release();
 });
 
-Deno.test("Locker.lock() returns a Lock synchronously and touches no storage (B16)", async () => {
+Deno.test("Locker.lock() returns a Lock synchronously and touches no storage", async () => {
   const adapter = new InMemoryAdapter();
   const locker = new Locker({ adapter, retrySettings: SETTINGS });
   const lock = locker.lock("k", 1000);
@@ -97,7 +97,7 @@ Deno.test("Locker.lock() returns a Lock synchronously and touches no storage (B1
   await adapter.createLock({ key: "k", uniqueValue: "other", ttl: 1000 });
 });
 
-Deno.test("Locker.lock() rejects a ttl that is not an integer from 1 to 2147483647 (B17, B21)", async (t) => {
+Deno.test("Locker.lock() rejects a ttl that is not an integer from 1 to 2147483647", async (t) => {
   const locker = new Locker({ adapter: new InMemoryAdapter(), retrySettings: SETTINGS });
   for (const ttl of ["1000", 100.2, NaN, undefined, null, true]) {
     await t.step(`non-integer ${String(ttl)}`, () => {
@@ -119,7 +119,7 @@ Deno.test("Locker.lock() rejects a ttl that is not an integer from 1 to 21474836
   assert.equal(locker.lock("k", 1).ttl, 1);
 });
 
-Deno.test("Locker.lock() rejects a key that is not a non-empty string, naming the key (B18, B19)", async (t) => {
+Deno.test("Locker.lock() rejects a key that is not a non-empty string, naming the key", async (t) => {
   const locker = new Locker({ adapter: new InMemoryAdapter(), retrySettings: SETTINGS });
   for (const key of ["", 1, undefined, null, new String("a"), { $gt: "" }, ["a"]]) {
     await t.step(String(key), () => {
@@ -132,12 +132,12 @@ Deno.test("Locker.lock() rejects a key that is not a non-empty string, naming th
   assert.equal(locker.lock(" ", 1000).key, " ");
 });
 
-Deno.test("Locker.lock() checks the ttl before the key (B20)", () => {
+Deno.test("Locker.lock() checks the ttl before the key", () => {
   const locker = new Locker({ adapter: new InMemoryAdapter(), retrySettings: SETTINGS });
   assert.throws(() => locker.lock("", "x" as never), validationError("ttl"));
 });
 
-Deno.test("Locker.lock() gives every Lock its own 32-hex unique value (B23)", () => {
+Deno.test("Locker.lock() gives every Lock its own 32-hex unique value", () => {
   const locker = new Locker({ adapter: new InMemoryAdapter(), retrySettings: SETTINGS });
   const values = new Set(Array.from({ length: 1000 }, () => locker.lock("k", 1000).uniqueValue));
   assert.equal(values.size, 1000);

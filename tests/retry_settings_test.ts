@@ -50,7 +50,7 @@ function makeLocker(retrySettings: unknown): Locker {
   });
 }
 
-Deno.test("RetrySettings rejects non-integer retryDelay, retryTimes and totalTime, in that order (B10)", async (t) => {
+Deno.test("RetrySettings rejects non-integer retryDelay, retryTimes and totalTime, in that order", async (t) => {
   for (const name of ["retryDelay", "retryTimes", "totalTime"]) {
     for (const value of ["10", 1.5, NaN, null, true]) {
       await t.step(`${name} = ${String(value)}`, () => {
@@ -72,7 +72,7 @@ Deno.test("RetrySettings rejects non-integer retryDelay, retryTimes and totalTim
   );
 });
 
-Deno.test("RetrySettings rejects a retryDelayFn that is not a function, null included (B11)", async (t) => {
+Deno.test("RetrySettings rejects a retryDelayFn that is not a function, null included", async (t) => {
   for (const value of [null, 5, "fn", {}]) {
     await t.step(String(value), () => {
       assert.throws(
@@ -83,14 +83,14 @@ Deno.test("RetrySettings rejects a retryDelayFn that is not a function, null inc
   }
 });
 
-Deno.test("RetrySettings rejects retryDelayFn together with retryDelay (B12)", () => {
+Deno.test("RetrySettings rejects retryDelayFn together with retryDelay", () => {
   assert.throws(
     () => makeLocker({ retryDelayFn: () => 10, retryDelay: 10 }),
     settingsError("Can't have both retryDelayFn and retryDelay"),
   );
 });
 
-Deno.test("RetrySettings requires retryTimes and retryDelay without retryDelayFn (B13)", async (t) => {
+Deno.test("RetrySettings requires retryTimes and retryDelay without retryDelayFn", async (t) => {
   for (const settings of [{}, { retryTimes: 20 }, { retryDelay: 20 }, { totalTime: 100 }]) {
     await t.step(JSON.stringify(settings), () => {
       assert.throws(
@@ -103,7 +103,7 @@ Deno.test("RetrySettings requires retryTimes and retryDelay without retryDelayFn
   }
 });
 
-Deno.test("RetrySettings accepts the documented combinations (B14)", () => {
+Deno.test("RetrySettings accepts the documented combinations", () => {
   const fn = () => 10;
   for (
     const settings of [
@@ -118,7 +118,7 @@ Deno.test("RetrySettings accepts the documented combinations (B14)", () => {
   }
 });
 
-Deno.test("RetrySettings rejects zero, negative, infinite and too large numbers (B15, B44)", async (t) => {
+Deno.test("RetrySettings rejects zero, negative, infinite and too large numbers", async (t) => {
   const cases: Array<[string, unknown]> = [
     ["retryTimes", 0],
     ["retryTimes", -1],
@@ -142,7 +142,7 @@ Deno.test("RetrySettings rejects zero, negative, infinite and too large numbers 
   assert.ok(makeLocker({ retryDelay: 2 ** 31 - 1, retryTimes: 1 }));
 });
 
-Deno.test("Lock.acquire() makes retryTimes attempts in total, retryDelay apart, with no trailing sleep (B26, B38)", async () => {
+Deno.test("Lock.acquire() makes retryTimes attempts in total, retryDelay apart, with no trailing sleep", async () => {
   const { error, adapter, elapsed } = await failure({ retryTimes: 3, retryDelay: 50 });
   assert.equal(error.message, "Reached retry times limit");
   assert.equal(adapter.count("createLock"), 3);
@@ -152,13 +152,13 @@ Deno.test("Lock.acquire() makes retryTimes attempts in total, retryDelay apart, 
   assert.ok(elapsed - times[2]! < 40, `trailing wait ${elapsed - times[2]!} ms`);
 });
 
-Deno.test("Lock.acquire() with retryTimes 1 makes exactly one attempt (B39)", async () => {
+Deno.test("Lock.acquire() with retryTimes 1 makes exactly one attempt", async () => {
   const { error, adapter } = await failure({ retryTimes: 1, retryDelay: 1000 });
   assert.equal(error.attempts, 1);
   assert.equal(adapter.count("createLock"), 1);
 });
 
-Deno.test("RetryError carries the attempt count, the key and the last LockCreateError (B40, B41)", async () => {
+Deno.test("RetryError carries the attempt count, the key and the last LockCreateError", async () => {
   const { error } = await failure({ retryTimes: 2, retryDelay: 5 });
   assert.equal(error.name, "RetryError");
   assert.equal(error.code, "RETRY_FAILED");
@@ -167,7 +167,7 @@ Deno.test("RetryError carries the attempt count, the key and the last LockCreate
   assert.ok(error.cause instanceof LockCreateError);
 });
 
-Deno.test("Lock.acquire() ends at totalTime when it comes first (B42, B45)", async () => {
+Deno.test("Lock.acquire() ends at totalTime when it comes first", async () => {
   const { error, adapter, elapsed } = await failure({
     retryTimes: 100,
     retryDelay: 40,
@@ -178,7 +178,7 @@ Deno.test("Lock.acquire() ends at totalTime when it comes first (B42, B45)", asy
   assert.ok(elapsed >= 95 && elapsed < 400, `elapsed ${elapsed} ms`);
 });
 
-Deno.test("Lock.acquire() never sleeps past totalTime (B43)", async () => {
+Deno.test("Lock.acquire() never sleeps past totalTime", async () => {
   const { error, adapter, elapsed } = await failure({
     retryTimes: 100,
     retryDelay: 5000,
@@ -189,12 +189,12 @@ Deno.test("Lock.acquire() never sleeps past totalTime (B43)", async () => {
   assert.ok(elapsed < 2000, `elapsed ${elapsed} ms; a 5 s sleep was not cut at the deadline`);
 });
 
-Deno.test("Lock.acquire() ends at retryTimes when it comes before totalTime (B45)", async () => {
+Deno.test("Lock.acquire() ends at retryTimes when it comes before totalTime", async () => {
   const { error } = await failure({ retryTimes: 2, retryDelay: 5, totalTime: 60_000 });
   assert.equal(error.message, "Reached retry times limit");
 });
 
-Deno.test("retryDelayFn gets attemptNumber, startedAt, previousDelay, settings and stop (B46, B47)", async () => {
+Deno.test("retryDelayFn gets attemptNumber, startedAt, previousDelay, settings and stop", async () => {
   const contexts: RetryDelayContext[] = [];
   const before = Date.now();
   const settings: RetrySettings = {
@@ -218,12 +218,12 @@ Deno.test("retryDelayFn gets attemptNumber, startedAt, previousDelay, settings a
   assert.ok(gap >= 18, `second delay ${gap} ms, expected about 20`);
 });
 
-Deno.test("retryDelayFn may return a promise of the delay (B47)", async () => {
+Deno.test("retryDelayFn may return a promise of the delay", async () => {
   const { adapter } = await failure({ retryTimes: 2, retryDelayFn: () => Promise.resolve(30) });
   assert.ok(adapter.calls[1]!.at - adapter.calls[0]!.at >= 25);
 });
 
-Deno.test("stop() ends acquire() with 'Was manually stopped' (B48)", async () => {
+Deno.test("stop() ends acquire() with 'Was manually stopped'", async () => {
   const { error, adapter } = await failure({
     retryDelayFn: ({ attemptNumber, stop }) => {
       if (attemptNumber === 3) stop();
@@ -235,7 +235,7 @@ Deno.test("stop() ends acquire() with 'Was manually stopped' (B48)", async () =>
   assert.equal(adapter.count("createLock"), 4);
 });
 
-Deno.test("stop() cannot be swallowed by the delay function (B49)", async () => {
+Deno.test("stop() cannot be swallowed by the delay function", async () => {
   const { error, adapter } = await failure({
     retryDelayFn: ({ stop }) => {
       try {
@@ -250,7 +250,7 @@ Deno.test("stop() cannot be swallowed by the delay function (B49)", async () => 
   assert.equal(adapter.count("createLock"), 1);
 });
 
-Deno.test("stop() wins even when the delay function throws after calling it (B49)", async () => {
+Deno.test("stop() wins even when the delay function throws after calling it", async () => {
   const thrown = new Error("after stop");
   const { error } = await failure({
     retryDelayFn: ({ stop }) => {
@@ -262,7 +262,7 @@ Deno.test("stop() wins even when the delay function throws after calling it (B49
   assert.equal(error.cause, thrown);
 });
 
-Deno.test("an error thrown by retryDelayFn rejects acquire() unchanged (B49)", async () => {
+Deno.test("an error thrown by retryDelayFn rejects acquire() unchanged", async () => {
   const adapter = await heldAdapter();
   const thrown = new Error("delay fn bug");
   const locker = new Locker({
@@ -276,7 +276,7 @@ Deno.test("an error thrown by retryDelayFn rejects acquire() unchanged (B49)", a
   await assert.rejects(locker.lock("held", 1000).acquire(), (e) => e === thrown);
 });
 
-Deno.test("a delay that is not a number from 0 to 2147483647 rejects with ValidationError (B50)", async (t) => {
+Deno.test("a delay that is not a number from 0 to 2147483647 rejects with ValidationError", async (t) => {
   for (const value of [NaN, undefined, -1, "10", Infinity, 2 ** 31, null]) {
     await t.step(String(value), async () => {
       const adapter = await heldAdapter();
@@ -293,7 +293,7 @@ Deno.test("a delay that is not a number from 0 to 2147483647 rejects with Valida
   }
 });
 
-Deno.test("retryDelayFn alone retries until the lock is free (B51)", async () => {
+Deno.test("retryDelayFn alone retries until the lock is free", async () => {
   const inner = new InMemoryAdapter();
   await inner.createLock({ key: "k", uniqueValue: "other", ttl: 120 });
   const adapter = new RecordingAdapter(inner);
@@ -303,7 +303,7 @@ Deno.test("retryDelayFn alone retries until the lock is free (B51)", async () =>
   await lock.release();
 });
 
-Deno.test("Lock.acquire() does not retry errors other than LockCreateError (B32)", async () => {
+Deno.test("Lock.acquire() does not retry errors other than LockCreateError", async () => {
   const adapter = await heldAdapter();
   const outage = new Error("Connection is closed.");
   adapter.failNext("createLock", outage);

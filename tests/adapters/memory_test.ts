@@ -17,7 +17,7 @@ testAdapterContract("InMemoryAdapter", () => {
   return Promise.resolve({ connect: () => adapter, close: () => Promise.resolve() });
 });
 
-Deno.test("InMemoryAdapter instances do not share locks (B80)", async () => {
+Deno.test("InMemoryAdapter instances do not share locks", async () => {
   const a = new InMemoryAdapter();
   const b = new InMemoryAdapter();
   await a.createLock({ key: "k", uniqueValue: "1", ttl: 1000 });
@@ -26,7 +26,7 @@ Deno.test("InMemoryAdapter instances do not share locks (B80)", async () => {
   assert.equal(await b.isValidLock({ key: "k", uniqueValue: "2" }), true);
 });
 
-Deno.test("InMemoryAdapter applies one rule at the exact expiry instant: expired (B86)", async () => {
+Deno.test("InMemoryAdapter applies one rule at the exact expiry instant: expired", async () => {
   const clock = new ManualClock();
   const adapter = new InMemoryAdapter({ now: clock.now });
   const id = { key: "k", uniqueValue: "a" };
@@ -43,7 +43,7 @@ Deno.test("InMemoryAdapter applies one rule at the exact expiry instant: expired
   await adapter.createLock({ key: "k", uniqueValue: "b", ttl: 100 });
 });
 
-Deno.test("InMemoryAdapter expires locks on its clock without any real wait (B81)", async () => {
+Deno.test("InMemoryAdapter expires locks on its clock without any real wait", async () => {
   const clock = new ManualClock();
   const adapter = new InMemoryAdapter({ now: clock.now });
   await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 2_147_483_647 });
@@ -56,7 +56,7 @@ Deno.test("InMemoryAdapter expires locks on its clock without any real wait (B81
   await adapter.createLock({ key: "k", uniqueValue: "b", ttl: 10 });
 });
 
-Deno.test("InMemoryAdapter reports 'taken' for another live owner (B82)", async () => {
+Deno.test("InMemoryAdapter reports 'taken' for another live owner", async () => {
   const adapter = new InMemoryAdapter();
   await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
   await assert.rejects(
@@ -94,7 +94,7 @@ Deno.test("InMemoryAdapter constructor rejects a clock that is not a function", 
   assert.throws(() => new InMemoryAdapter(null as never), ValidationError);
 });
 
-Deno.test("InMemoryAdapter never keeps the process alive, even for a lock still held (B84, B85)", async () => {
+Deno.test("InMemoryAdapter never keeps the process alive, even for a lock still held", async () => {
   const script = fileURLToPath(new URL("../fixtures/hold_and_exit.ts", import.meta.url));
   const result = await runScript(script, { timeoutMs: 60_000 });
   assert.equal(

@@ -305,7 +305,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter.createLock() takes over an expired lock by updating its document (B81)",
+      "MongoAdapter.createLock() takes over an expired lock by updating its document",
       async (env) => {
         const clock = new ShiftedClock();
         const adapter = env.adapter({ now: clock.now });
@@ -331,7 +331,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter.extendLock() of an expired lock rejects and leaves its document unchanged (B69)",
+      "MongoAdapter.extendLock() of an expired lock rejects and leaves its document unchanged",
       async (env) => {
         const clock = new ShiftedClock();
         const adapter = env.adapter({ now: clock.now });
@@ -352,7 +352,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter.extendLock() of a released or taken-over lock never inserts a document (B69)",
+      "MongoAdapter.extendLock() of a released or taken-over lock never inserts a document",
       async (env) => {
         const clock = new ShiftedClock();
         const adapter = env.adapter({ now: clock.now });
@@ -383,7 +383,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter.releaseLock() by a non-owner rejects and leaves the document (B88)",
+      "MongoAdapter.releaseLock() by a non-owner rejects and leaves the document",
       async (env) => {
         const adapter = env.adapter();
         const key = uniqueKey();
@@ -517,7 +517,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter runs the seed README's MongoDB example (B33)",
+      "MongoAdapter runs the seed README's MongoDB example",
       async (env) => {
         const url = env.server.real ? env.server.url : `${env.server.url}?directConnection=true`;
         const MongoClient = driver.name === "driver 6" ? MongoClient6 : MongoClient7;
@@ -650,7 +650,7 @@ for (const driver of DRIVERS) {
   mongoTest(
     real,
     driver,
-    "MongoAdapter.createLock() passes through a duplicate key error from another unique index (B101)",
+    "MongoAdapter.createLock() passes through a duplicate key error from another unique index",
     async (env) => {
       const adapter = env.adapter();
       await adapter.createLock({ key: uniqueKey(), uniqueValue: "same", ttl: 5000 });
@@ -742,7 +742,7 @@ Deno.test("MongoAdapter() passes dbName and locksCollectionName to the client, d
   assert.deepEqual(seen, [undefined, "locco-locks", "my-app", "my-locks"]);
 });
 
-Deno.test("MongoAdapter methods reject with ValidationError before any I/O (B83)", async () => {
+Deno.test("MongoAdapter methods reject with ValidationError before any I/O", async () => {
   const { client, calls } = fakeClient(ok);
   const adapter = new MongoAdapter({ client });
   const key = { $gt: "" } as unknown as string;
@@ -771,7 +771,7 @@ Deno.test("MongoAdapter methods reject with the driver's own error, never a lock
   }
 });
 
-Deno.test("MongoAdapter.createLock() maps only code 11000 from the key index to LockCreateError (B97, B101)", async (t) => {
+Deno.test("MongoAdapter.createLock() maps only code 11000 from the key index to LockCreateError", async (t) => {
   async function createWith(error: unknown): Promise<unknown> {
     const { client } = fakeClient((m) => m === "updateOne" ? Promise.reject(error) : ok(m));
     const adapter = new MongoAdapter({ client });
@@ -843,7 +843,7 @@ Deno.test("MongoAdapter rejects unacknowledged writes (write concern w: 0)", asy
   }
 });
 
-Deno.test("MongoAdapter.extendLock() sends no upsert and sets only expireAt (B69)", async () => {
+Deno.test("MongoAdapter.extendLock() sends no upsert and sets only expireAt", async () => {
   const updates: unknown[][] = [];
   const { client } = fakeClient((m, args) => {
     if (m === "updateOne") updates.push(args);

@@ -181,7 +181,27 @@ Deno.test("IoRedisAdapter.createLock() sends one EVALSHA with the lock and fence
     "",
     3_600_000,
     "",
+    "1",
   ]);
+  // The adapter granted the key by the first call: the second is the owner asking twice.
+  assert.equal(sent[1]!.at(-1), "");
+});
+
+Deno.test("IoRedisAdapter.createLock() that finds its own value, granted elsewhere, makes the key live ttl from now", async () => {
+  // A resent acquire, or a lease that ended locally before the server expired
+  // it: success must mean the key lives the ttl asked for, as the caller counts.
+  await withClient(async (client, admin) => {
+    const key = uniqueKey();
+    await new IoRedisAdapter({ client }).createLock({ key, uniqueValue: "a", ttl: 2000 });
+    const other = new IoRedisAdapter({ client });
+    const { fence } = await other.createLock({ key, uniqueValue: "a", ttl: 60_000 });
+    assert.ok(fence > 0);
+    const pttl = await admin.pttl(key);
+    assert.ok(pttl > 59_000 && pttl <= 60_000, `pttl ${pttl}`);
+    await assert.rejects(other.createLock({ key, uniqueValue: "a", ttl: 60_000 }), LockCreateError);
+    assert.ok(await admin.pttl(key) <= 60_000);
+    await other.releaseLock({ key, uniqueValue: "a" });
+  });
 });
 
 Deno.test("IoRedisAdapter applies the prefix to every key it touches", async () => {
@@ -245,7 +265,7 @@ Deno.test("IoRedisAdapter release/extend tell an expired lock from another owner
   });
 });
 
-Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another type (B93)", async () => {
+Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another type", async () => {
   await withClient(async (client, admin) => {
     const key = uniqueKey();
     await admin.rpush(key, "x");

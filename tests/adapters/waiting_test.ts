@@ -1,5 +1,5 @@
 // Copyright 2026 the locco authors. MIT license.
-// Waiting without polling (issue 7): a waiter is woken by the release, not
+// Waiting without polling: a waiter is woken by the release, not
 // after its retry delay; waiters are served first come first served; a lost
 // notification only delays; abort and totalTime still bound the wait; the
 // Redis subscriber connection is closed. Times are generous upper bounds on
