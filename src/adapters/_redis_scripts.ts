@@ -64,7 +64,8 @@ export const SCRIPT_RELEASED_BEFORE = 2;
  * the same script. Replies the token (a positive integer below 2^53) when the
  * lock was taken; `{token}` (a one-element array) when the key already holds
  * this unique value (a resent acquire that took it, or a second acquire by
- * the owner); or `-1 - pttl` when another lock holds the key.
+ * the owner; with ARGV[7] "1" the key then lives ttl from now, as a fresh
+ * acquire would); or `-1 - pttl` when another lock holds the key.
  */
 export const ACQUIRE_SCRIPT = `-- locco acquire
 -- KEYS[1]: the lock key (prefix included)
@@ -79,6 +80,10 @@ export const ACQUIRE_SCRIPT = `-- locco acquire
 -- ARGV[5]: how long the queue lives after a waiter's entry was put back, in ms
 -- ARGV[6]: "1" to make the queue live ARGV[5] ms from now anyway (a waiter
 --          refreshes it now and then, so a long wait keeps its place)
+-- ARGV[7]: "1" when the caller holds no live grant of this key, so that a
+--          key holding its own unique value is this acquire's (a resend, or
+--          a lease the caller saw end that the server has not expired yet):
+--          it then lives ARGV[2] ms from now, as the caller will count
 -- The token is max(stored counter + 1, server time in microseconds): it grows
 -- by one per acquire while the counter lives, and never goes back after the
 -- counter was lost (expiry, eviction, DEL, a restart without persistence)
@@ -100,6 +105,9 @@ else
   end
 end
 if value == ARGV[1] then
+  if ARGV[7] == "1" then
+    redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  end
   return { tonumber(redis.call("GET", KEYS[2])) or 0 }
 elseif value == "\\0locco-handoff\\0" .. ARGV[1] then
   -- handed off to us (the release took us out of the queue): take it
@@ -231,7 +239,7 @@ return -1
 `;
 
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
-export const ACQUIRE_SCRIPT_SHA = "e5cfe82c528cdcb45b9795e207165e52b2601d47";
+export const ACQUIRE_SCRIPT_SHA = "4b4c407659cf1f46c82ee52780f811c8c7629d99";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
 export const ENQUEUE_SCRIPT_SHA = "88ca89f34ec0fe222e5c681c7626ad3c4afad625";

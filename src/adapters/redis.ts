@@ -414,11 +414,14 @@ export class IoRedisAdapter implements ILockAdapter {
     const sent = core.key(key);
     const sentAt = monotonicNow();
     const [entry, refresh] = this.#handoff.queueArgs(sent, uniqueValue);
+    const grant = `${sent}\n${uniqueValue}`;
+    const until = this.#grants.get(grant);
+    const ours = until === undefined || sentAt >= until ? "1" : "";
     const reply = await core.eval(ACQUIRE, [
       sent,
       core.companion(sent, ":fence"),
       core.companion(sent, ":waiters"),
-    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh]);
+    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh, ours]);
     // ioredis with `stringNumbers` answers "123" instead of 123.
     const code = typeof reply === "string" ? Number(reply) : reply;
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
@@ -427,15 +430,14 @@ export class IoRedisAdapter implements ILockAdapter {
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
     if (Array.isArray(reply) && reply.length === 1) {
-      // The key holds our own unique value. Unless this adapter granted it
-      // already (the owner asks twice), this is this very acquire, resent by
-      // the client after a reconnect (ioredis resends unanswered commands)
-      // once its first run had taken the key: answer as that run would have.
+      // The key holds our own unique value. Unless this adapter had a live
+      // grant of it when sending (the owner asks twice), this is this very
+      // acquire, resent by the client after a reconnect (ioredis resends
+      // unanswered commands) once its first run had taken the key, or a lease
+      // that ended here before the server expired it; the script then made
+      // the key live ttl from now: answer as a fresh acquire would.
       const fence = typeof reply[0] === "string" ? Number(reply[0]) : reply[0];
-      const until = this.#grants.get(`${sent}\n${uniqueValue}`);
-      if (
-        (until === undefined || monotonicNow() >= until) && Number.isSafeInteger(fence) && fence > 0
-      ) {
+      if (ours === "1" && Number.isSafeInteger(fence) && fence > 0) {
         return this.#granted(sentAt + ttl, sent, uniqueValue, fence);
       }
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
@@ -504,8 +506,15 @@ export class IoRedisAdapter implements ILockAdapter {
    */
   async extendLock(lease: LockLease): Promise<void> {
     const { key, uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
-    const reply = await this.#runScript(EXTEND, [this.#core.key(key)], [uniqueValue, ttl]);
-    if (reply === SCRIPT_DONE) return;
+    const sent = this.#core.key(key);
+    const sentAt = monotonicNow();
+    const reply = await this.#runScript(EXTEND, [sent], [uniqueValue, ttl]);
+    if (reply === SCRIPT_DONE) {
+      // The owner's lease now runs to at least sentAt + ttl: a createLock() of
+      // it before then is the owner asking twice, not a resend.
+      this.#remember(`${sent}\n${uniqueValue}`, sentAt + ttl);
+      return;
+    }
     if (reply === SCRIPT_MISSING) throw new LockExtendError("Lock is already expired");
     throw new LockExtendError("Lock is already taken");
   }
@@ -606,13 +615,17 @@ export class IoRedisAdapter implements ILockAdapter {
 
   #granted(until: number, sent: string, uniqueValue: string, fence: number): { fence: number } {
     this.#handoff.took(sent, uniqueValue);
-    this.#grants.set(`${sent}\n${uniqueValue}`, until);
+    this.#remember(`${sent}\n${uniqueValue}`, until);
+    return { fence };
+  }
+
+  #remember(grant: string, until: number): void {
+    this.#grants.set(grant, until);
     if (this.#grants.size >= this.#sweepAt) {
       const now = monotonicNow();
       for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
       this.#sweepAt = Math.max(GRANTS_SWEEP_SIZE, this.#grants.size * 2);
     }
-    return { fence };
   }
 
   async #runScript(script: Script, keys: string[], args: (string | number)[]): Promise<number> {
