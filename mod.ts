@@ -23,7 +23,7 @@
  * @module
  */
 
-export type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "./src/adapter.ts";
+export type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "./src/adapter.ts";
 export {
   isLoccoError,
   LoccoError,
@@ -34,6 +34,7 @@ export {
   LockReleaseError,
   RetryError,
   StaleFenceError,
+  UnsupportedError,
   ValidationError,
 } from "./src/errors.ts";
 export { checkFence } from "./src/fence.ts";

@@ -223,4 +223,50 @@ export interface ILockAdapter {
    * ```
    */
   waitForUnlock?(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: tells whether a lock holds the key, without taking it and
+   * without revealing the holder's unique value. `locker.inspect()` calls it;
+   * without it, `locker.inspect()` rejects with `UnsupportedError`.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free (never locked, released, or
+   * expired), else {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter = new InMemoryAdapter();
+   * assert.equal(await adapter.inspectLock("k"), undefined);
+   * const { fence } = await adapter.createLock({ key: "k", uniqueValue: "me", ttl: 1000 });
+   * const info = await adapter.inspectLock("k");
+   * assert.equal(info?.fence, fence);
+   * assert.ok(info!.expiresIn > 0 && info!.expiresIn <= 1000);
+   * ```
+   */
+  inspectLock?(key: string): Promise<LockInfo | undefined>;
+}
+
+/**
+ * What {@linkcode ILockAdapter.inspectLock} and `locker.inspect()` report of a
+ * held key. The holder's unique value is left out on purpose: it is the
+ * capability to release or extend the lock.
+ *
+ * @example Read a report
+ * ```ts
+ * import type { LockInfo } from "@kontsedal/locco";
+ * const info: LockInfo = { expiresIn: 1200, fence: 1_764_237_000_000_001 };
+ * console.assert(info.expiresIn > 0);
+ * ```
+ */
+export interface LockInfo {
+  /**
+   * Milliseconds until another caller may take the key if its holder
+   * neither releases nor extends it, on the store's clock (including the
+   * adapter's clock drift margin, where it has one). Always at least 1.
+   */
+  expiresIn: number;
+  /** The holder's fencing token, on adapters that issue them. */
+  fence?: number | undefined;
 }

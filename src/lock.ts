@@ -1,7 +1,13 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import type { ILockAdapter } from "./adapter.ts";
-import { LoccoError, LockLostError, LockReleaseError, ValidationError } from "./errors.ts";
+import {
+  LoccoError,
+  LockCreateError,
+  LockLostError,
+  LockReleaseError,
+  ValidationError,
+} from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import { type AutoExtend, Lease } from "./_lease.ts";
 import { retryLoop } from "./_retry.ts";
@@ -333,9 +339,7 @@ export class Lock {
       throw new ValidationError(`cb should be a function: got ${describe(cb)}`, "cb");
     }
     const { signal, autoExtend } = validateAcquireOptions(options);
-    if (this.#state === "acquiring") throw new LoccoError("Lock is already being acquired");
-    if (this.#state !== "idle") throw new LoccoError("Lock is already acquired");
-    this.#state = "acquiring";
+    this.#start();
     const adapter = this.#adapter;
     const lease = { key: this.key, uniqueValue: this.uniqueValue, ttl: this.ttl };
     let sentAt = 0;
@@ -356,17 +360,7 @@ export class Lock {
       this.#state = "idle";
       throw error;
     }
-    this.#state = "held";
-    const fence = (grant as { fence?: unknown } | undefined)?.fence;
-    this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
-    this.#lease = new Lease(
-      this.key,
-      this.ttl,
-      sentAt,
-      (ttl) => this.#adapter.extendLock({ key: this.key, uniqueValue: this.uniqueValue, ttl }),
-      autoExtend,
-      this.#controller,
-    );
+    const held = this.#hold(sentAt, grant, autoExtend);
     if (typeof cb !== "function") return this;
 
     let result: Awaited<T>;
@@ -378,11 +372,80 @@ export class Lock {
     }
     // A lease that ran out on the local clock, or a release that finds the
     // lock gone, means the callback may have run without its lock.
-    this.#lease.checkExpired();
+    held.checkExpired();
     if (this.#state === "held") await this.release();
-    const lost = this.#lease.lost;
+    const lost = held.lost;
     if (lost !== undefined) throw lost;
     return result;
+  }
+
+  /**
+   * Makes one attempt to take the key, without retrying or waiting: resolves
+   * to this Lock, now held, or to `undefined` when another lock holds the
+   * key. Made for "skip this run if another instance is busy". A backend
+   * failure still rejects with the backend's error (it is never taken for a
+   * busy key). After `undefined`, the Lock may try again.
+   *
+   * @param options `autoExtend`; `signal` only stops an attempt that has not
+   * started (an aborted signal rejects with its reason, before any I/O).
+   * @returns This Lock, now held, or `undefined` when the key is held.
+   * @throws {LoccoError} When this Lock was already acquired, or is being acquired.
+   * @throws {ValidationError} When `options` is invalid.
+   * @example Skip a cron run while another instance has the job
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+   * });
+   * const first = await locker.lock("nightly-report", 60_000).tryAcquire();
+   * assert.ok(first);
+   * // another instance, same key: busy, so it skips at once
+   * assert.equal(await locker.lock("nightly-report", 60_000).tryAcquire(), undefined);
+   * await first.release();
+   * ```
+   */
+  async tryAcquire(options?: AcquireOptions): Promise<Lock | undefined> {
+    const { signal, autoExtend } = validateAcquireOptions(options);
+    signal?.throwIfAborted();
+    this.#start();
+    const sentAt = monotonicNow();
+    let grant: unknown;
+    try {
+      grant = await this.#adapter.createLock({
+        key: this.key,
+        uniqueValue: this.uniqueValue,
+        ttl: this.ttl,
+      });
+    } catch (error) {
+      this.#state = "idle";
+      if (error instanceof LockCreateError) return undefined;
+      throw error;
+    }
+    this.#hold(sentAt, grant, autoExtend);
+    return this;
+  }
+
+  #start(): void {
+    if (this.#state === "acquiring") throw new LoccoError("Lock is already being acquired");
+    if (this.#state !== "idle") throw new LoccoError("Lock is already acquired");
+    this.#state = "acquiring";
+  }
+
+  #hold(sentAt: number, grant: unknown, autoExtend: AutoExtend | undefined): Lease {
+    this.#state = "held";
+    const fence = (grant as { fence?: unknown } | undefined)?.fence;
+    this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
+    return this.#lease = new Lease(
+      this.key,
+      this.ttl,
+      sentAt,
+      (ttl) => this.#adapter.extendLock({ key: this.key, uniqueValue: this.uniqueValue, ttl }),
+      autoExtend,
+      this.#controller,
+    );
   }
 
   /**

@@ -1,6 +1,7 @@
 // Copyright 2026 the locco authors. MIT license.
 
-import type { ILockAdapter } from "./adapter.ts";
+import type { ILockAdapter, LockInfo } from "./adapter.ts";
+import { UnsupportedError } from "./errors.ts";
 import { Lock } from "./lock.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import {
@@ -108,5 +109,50 @@ export class Locker {
     validateTtl(ttl);
     validateKey(key);
     return new Lock({ adapter: this.#adapter, key, ttl, retrySettings: this.#retrySettings });
+  }
+
+  /**
+   * Tells whether a lock holds `key`, without taking it: `undefined` when the
+   * key is free, else how long it stays held unless its holder releases or
+   * extends it, and the holder's fencing token. The holder's unique value is
+   * never revealed (it is what releases the lock).
+   *
+   * The answer is a snapshot: the key may be released or taken right after.
+   * To take a key only if it is free, use `lock.tryAcquire()` instead of
+   * inspecting first. (`lock.isLocked()` answers another question: whether
+   * that Lock still holds its key.)
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When `key` is invalid (before any I/O).
+   * @throws {UnsupportedError} When the adapter has no `inspectLock` method.
+   * @example See who is busy
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+   * });
+   * assert.equal(await locker.inspect("report"), undefined);
+   * const lock = await locker.lock("report", 5000).acquire();
+   * const info = await locker.inspect("report");
+   * assert.equal(info?.fence, lock.fence);
+   * assert.ok(info!.expiresIn > 0 && info!.expiresIn <= 5000);
+   * await lock.release();
+   * assert.equal(await locker.inspect("report"), undefined);
+   * ```
+   */
+  async inspect(key: string): Promise<LockInfo | undefined> {
+    validateKey(key);
+    const adapter = this.#adapter;
+    if (typeof adapter.inspectLock !== "function") {
+      throw new UnsupportedError(
+        "The adapter cannot inspect keys: it has no inspectLock method",
+        "inspectLock",
+      );
+    }
+    return await adapter.inspectLock(key);
   }
 }

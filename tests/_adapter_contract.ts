@@ -16,6 +16,7 @@ import {
   ValidationError,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
+import { testInspectAndTryAcquire } from "./_adapter_contract_inspect.ts";
 
 /** A store under test: every `connect()` is a new adapter (and connection) on the same store. */
 export interface AdapterBackend {
@@ -399,4 +400,6 @@ export function testAdapterContract(
       await lock.release({ throwOnFail: true });
     },
   );
+
+  testInspectAndTryAcquire(contract);
 }

@@ -24,12 +24,13 @@
  * @module
  */
 
-import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
 import {
   describe,
   validateIdentity,
+  validateKey,
   validateLease,
   validateObject,
   validateWait,
@@ -257,6 +258,30 @@ export class InMemoryAdapter implements ILockAdapter {
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     const { key, uniqueValue } = validateIdentity(identity);
     return this.#liveEntry(key)?.uniqueValue === uniqueValue;
+  }
+
+  /**
+   * Reports whether a lock holds the key, with its remaining time and fence,
+   * without taking it or revealing its unique value.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid, or `options.now` returned an unusable time.
+   * @example Inspect a held key
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * let now = 0;
+   * const adapter = new InMemoryAdapter({ now: () => now });
+   * const { fence } = await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * now = 400;
+   * assert.deepEqual(await adapter.inspectLock("k"), { expiresIn: 600, fence });
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    const entry = this.#liveEntry(validateKey(key));
+    if (entry === undefined) return undefined;
+    return { expiresIn: Math.max(1, Math.ceil(entry.expireAt - this.#now())), fence: entry.fence };
   }
 
   #liveEntry(key: string): Entry | undefined {

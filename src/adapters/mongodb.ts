@@ -30,7 +30,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import {
   LoccoError,
   LockCreateError,
@@ -43,6 +43,7 @@ import {
   describe,
   MAX_TIMER_MS,
   validateIdentity,
+  validateKey,
   validateLease,
   validateObject,
 } from "../_validate.ts";
@@ -610,6 +611,46 @@ export class MongoAdapter implements ILockAdapter {
       { projection: { _id: 1 }, readPreference: PRIMARY },
     );
     return document !== null && document !== undefined;
+  }
+
+  /**
+   * Reports whether a lock holds the key, with the time left before another
+   * host may take it over (`expireAt + clockDriftMargin - now`, on this
+   * host's clock) and its fencing token, without taking it or revealing its
+   * unique value. One `findOne` on the primary.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+   *
+   * async function busyFor(client: MongoLikeClient): Promise<number> {
+   *   const info = await new MongoAdapter({ client }).inspectLock("orders:42");
+   *   return info?.expiresIn ?? 0;
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    validateKey(key);
+    const now = this.#clock();
+    const document = await this.#collection.findOne(
+      { key, expireAt: { $gt: new Date(now - this.#driftMargin) } },
+      { projection: { expireAt: 1, fence: 1, fenceBase: 1 }, readPreference: PRIMARY },
+    ) as { expireAt?: unknown; fence?: unknown; fenceBase?: unknown } | null | undefined;
+    if (document === null || document === undefined) return undefined;
+    const expireAt = document.expireAt instanceof Date ? document.expireAt.getTime() : NaN;
+    if (!Number.isFinite(expireAt)) {
+      throw new LoccoError(`Unexpected lock document for key ${describe(key)}: no expireAt date`);
+    }
+    const expiresIn = Math.max(1, Math.ceil(expireAt + this.#driftMargin - now));
+    const { fenceBase } = document;
+    const fence = Number(fenceBase) + Number(document.fence);
+    return this.#fencing && fenceBase !== null && fenceBase !== undefined &&
+        Number.isSafeInteger(fence)
+      ? { expiresIn, fence }
+      : { expiresIn };
   }
 
   #clock(): number {

@@ -474,6 +474,25 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
+      "MongoAdapter.inspectLock() counts clockDriftMargin in expiresIn, as a takeover waits for it",
+      async (env) => {
+        const start = Date.now();
+        let now = start;
+        const adapter = env.adapter({ now: () => now, clockDriftMargin: 200 });
+        const key = uniqueKey();
+        const { fence } = await adapter.createLock({ key, uniqueValue: "holder", ttl: 1000 });
+        assert.deepEqual(await adapter.inspectLock(key), { expiresIn: 1200, fence });
+        now = start + 1199;
+        assert.deepEqual(await adapter.inspectLock(key), { expiresIn: 1, fence });
+        now = start + 1200;
+        assert.equal(await adapter.inspectLock(key), undefined);
+        await adapter.createLock({ key, uniqueValue: "taker", ttl: 1000 });
+      },
+    );
+
+    mongoTest(
+      target,
+      driver,
       "MongoAdapter never lets a host whose clock runs up to clockDriftMargin ahead take a lock its holder sees as valid",
       async (env) => {
         const start = Date.now();

@@ -281,6 +281,27 @@ Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another ty
   });
 });
 
+Deno.test("IoRedisAdapter.inspectLock() reports a handed-off key and application data as held, without a fence", async () => {
+  await withClient(async (client, admin) => {
+    const adapter = new IoRedisAdapter({ client, prefix: "locco-test:" });
+    const key = uniqueKey();
+    const full = `locco-test:${key}`;
+    // Handed off by a release to a waiter that has not claimed it yet.
+    await admin.set(full, "\0locco-handoff\0waiter", "PX", 500);
+    const handedOff = await adapter.inspectLock(key);
+    assert.deepEqual(Object.keys(handedOff!), ["expiresIn"]);
+    assert.ok(handedOff!.expiresIn > 0 && handedOff!.expiresIn <= 500);
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
+    // Application data of another type, without expiry: held for good, like createLock() sees it.
+    await admin.del(full);
+    await admin.rpush(full, "x");
+    assert.deepEqual(await adapter.inspectLock(key), { expiresIn: Infinity });
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
+    await admin.del(full);
+    assert.equal(await adapter.inspectLock(key), undefined);
+  });
+});
+
 Deno.test("IoRedisAdapter.createLock() passes WRONGTYPE through and leaves no lock when the fence key holds another type", async () => {
   await withClient(async (client, admin) => {
     const key = uniqueKey();
