@@ -29,7 +29,7 @@ function isInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value);
 }
 
-// Messages quoted by spec/behaviour.md (observable in 0.1.0) are kept exactly;
+// Messages that 0.1.0 users could observe (and match on) are kept exactly;
 // range errors that 0.1.0 did not raise get their own, detailed message.
 export function validateTtl(ttl: unknown, parameter = "ttl"): number {
   if (!isInteger(ttl)) throw new ValidationError("Ttl should be a positive integer", parameter);

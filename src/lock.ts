@@ -452,7 +452,7 @@ export class Lock {
    * Releases the lock.
    *
    * By default a lock that is no longer ours (it expired, or another holder
-   * owns the key now) and a second release resolve quietly, as the seed
+   * owns the key now) and a second release resolve quietly, as the 0.1.0
    * README promises; `{ throwOnFail: true }` turns them into
    * `LockReleaseError` and `LoccoError`. A backend failure (a connection
    * error, say) always rejects with the backend's error: it is never

@@ -304,7 +304,7 @@ export class MongoAdapter implements ILockAdapter {
    *   `clockDriftMargin` (in milliseconds) and `now`.
    * @throws {ValidationError} When an option is invalid, or the client does not
    *   have the shape of {@linkcode MongoLikeClient}.
-   * @example The seed README's setup
+   * @example The 0.1.0 README's setup
    * ```ts
    * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
    *

@@ -309,7 +309,7 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  *   `keyPrefix` and names the companion keys (fence counter, waiter queue,
  *   release record) so that they share the prefixed lock key's Cluster slot.
  * - **isValidLock** is one `GET` compared with the unique value.
- * - **Scripts.** The seed README describes the scripts as two commands
+ * - **Scripts.** The 0.1.0 README describes the scripts as two commands
  *   (`releaseLock`, `extendLock`) registered on the client at construction.
  *   This adapter keeps the intent (the scripts and their SHA-1 digests are
  *   prepared once, never redefined per call, and run by digest) but does not

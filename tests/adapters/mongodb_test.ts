@@ -1,7 +1,8 @@
 // Copyright 2026 the locco authors. MIT license.
 // MongoAdapter on the jongodb stand-in (always) and on a real MongoDB when
 // MONGODB_URL is set, with driver 7 ("mongodb") and driver 6 ("mongodb6").
-// Only what MONGO_STANDIN.md lists as faithful is asserted on the stand-in.
+// On the stand-in, only behaviour it reproduces faithfully is asserted (documents, filters,
+// unique indexes, write results); server-side expiry and clocks need a real MongoDB.
 
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -518,7 +519,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter with the seed README's dbName and locksCollectionName writes to that collection",
+      "MongoAdapter with the 0.1.0 README's dbName and locksCollectionName writes to that collection",
       async (env) => {
         const adapter = new MongoAdapter({
           client: env.client(),
@@ -536,7 +537,7 @@ for (const target of TARGETS) {
     mongoTest(
       target,
       driver,
-      "MongoAdapter runs the seed README's MongoDB example",
+      "MongoAdapter runs the 0.1.0 README's MongoDB example",
       async (env) => {
         const url = env.server.real ? env.server.url : `${env.server.url}?directConnection=true`;
         const MongoClient = driver.name === "driver 6" ? MongoClient6 : MongoClient7;

@@ -418,7 +418,7 @@ for (const driver of DRIVERS) {
   });
 }
 
-// The seed README's Redis example; `Redis` is a stand-in for ioredis's default
+// The 0.1.0 README's Redis example; `Redis` is a stand-in for ioredis's default
 // export that connects to REDIS_URL and records what the adapter sends.
 const seedClients: SeedRedis[] = [];
 const seedSent: unknown[][] = [];
@@ -443,7 +443,7 @@ class SeedRedis implements IoRedisLikeClient {
   }
 }
 
-Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async () => {
+Deno.test("IoRedisAdapter runs the 0.1.0 README's Redis example verbatim", async () => {
   await withClient(async (client) => {
     const warmUp = new IoRedisAdapter({ client });
     const lease = { key: uniqueKey(), uniqueValue: "warm-up", ttl: 1000 };
@@ -453,7 +453,7 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
   });
   const Redis = SeedRedis;
   try {
-    // ---- seed README, "Quick start" (only the imports differ) ----
+    // ---- 0.1.0 README, "Quick start" (only the imports differ) ----
     const adapter = new IoRedisAdapter({ client: new Redis() });
     const locker = new Locker({
       adapter,
@@ -498,6 +498,6 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
   }
 });
 
-Deno.test("IoRedisAdapter: the seed's default import of ioredis is the Redis class at run time", () => {
+Deno.test("IoRedisAdapter: the 0.1.0 README's default import of ioredis is the Redis class at run time", () => {
   assert.equal(IoRedis as unknown, Redis);
 });
