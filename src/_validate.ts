@@ -42,6 +42,16 @@ export function validateTtl(ttl: unknown, parameter = "ttl"): number {
   return ttl;
 }
 
+export function validateLimit(limit: unknown, parameter = "limit"): number {
+  if (!isInteger(limit) || limit < 1 || limit > MAX_TIMER_MS) {
+    throw new ValidationError(
+      `${parameter} should be an integer from 1 to ${MAX_TIMER_MS}: got ${describe(limit)}`,
+      parameter,
+    );
+  }
+  return limit;
+}
+
 // In a `u` regular expression a surrogate pair is one code point, so only an
 // unpaired surrogate falls in this range (String.prototype.isWellFormed is
 // not on Node 20).

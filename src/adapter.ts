@@ -246,6 +246,30 @@ export interface ILockAdapter {
    * ```
    */
   inspectLock?(key: string): Promise<LockInfo | undefined>;
+  /**
+   * Optional: an adapter over the same store whose locks are the slots of
+   * counting semaphores: its `createLock` succeeds while fewer than `limit`
+   * unexpired holders hold the key, each with its own lease (and fence, a
+   * token that grows with every slot taken on the key); the other methods
+   * act on the caller's own slot. Semaphore keys are apart from lock keys.
+   * `locker.semaphore()` calls it; without it, that call throws
+   * `UnsupportedError`.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Two slots
+   * ```ts
+   * import { InMemoryAdapter, LockCreateError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const slots = new InMemoryAdapter().semaphore(2);
+   * await slots.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * await slots.createLock({ key: "k", uniqueValue: "b", ttl: 1000 });
+   * await assert.rejects(slots.createLock({ key: "k", uniqueValue: "c", ttl: 1000 }), LockCreateError);
+   * ```
+   */
+  semaphore?(limit: number): ILockAdapter;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { RetrySettings } from "./retry_settings.ts";
 import {
   validateAdapter,
   validateKey,
+  validateLimit,
   validateObject,
   validateRetrySettings,
   validateTtl,
@@ -109,6 +110,61 @@ export class Locker {
     validateTtl(ttl);
     validateKey(key);
     return new Lock({ adapter: this.#adapter, key, ttl, retrySettings: this.#retrySettings });
+  }
+
+  /**
+   * Creates a permit of a counting semaphore: up to `limit` holders of `key`
+   * at once, each with its own lease. The permit is a {@linkcode Lock} and
+   * works like one: `acquire(cb?, options?)` (waiting first come first
+   * served, woken by releases where the adapter can notify), `tryAcquire()`,
+   * `release()`, `extend()`, its own `fence`, auto-extension, `signal` and
+   * `await using`. An expired holder frees its slot. No I/O until acquired.
+   *
+   * Semaphore keys are apart from lock keys: `locker.lock("k", ttl)` and
+   * `locker.semaphore("k", n, ttl)` do not exclude each other. Every caller
+   * of one key should pass the same `limit`: an acquire succeeds while fewer
+   * than its own `limit` holders hold the key.
+   *
+   * @param key A non-empty, well-formed string naming the semaphore.
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @param ttl Each holder's time to live in milliseconds: an integer from 1 to 2147483647.
+   * @returns A new, unacquired permit with its own unique value.
+   * @throws {ValidationError} When `ttl`, `key` or `limit` is invalid (checked in that order).
+   * @throws {UnsupportedError} When the adapter has no `semaphore` method.
+   * @example At most two exports at once
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+   * });
+   * const first = await locker.semaphore("exports", 2, 60_000).acquire();
+   * const second = await locker.semaphore("exports", 2, 60_000).acquire();
+   * assert.equal(await locker.semaphore("exports", 2, 60_000).tryAcquire(), undefined);
+   * await first.release();
+   * const third = await locker.semaphore("exports", 2, 60_000).acquire();
+   * await Promise.all([second.release(), third.release()]);
+   * ```
+   */
+  semaphore(key: string, limit: number, ttl: number): Lock {
+    validateTtl(ttl);
+    validateKey(key);
+    validateLimit(limit);
+    const adapter = this.#adapter;
+    if (typeof adapter.semaphore !== "function") {
+      throw new UnsupportedError(
+        "The adapter has no semaphores: it has no semaphore method",
+        "semaphore",
+      );
+    }
+    return new Lock({
+      adapter: adapter.semaphore(limit),
+      key,
+      ttl,
+      retrySettings: this.#retrySettings,
+    });
   }
 
   /**

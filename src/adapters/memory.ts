@@ -32,9 +32,11 @@ import {
   validateIdentity,
   validateKey,
   validateLease,
+  validateLimit,
   validateObject,
   validateWait,
 } from "../_validate.ts";
+import { MemorySemaphores } from "./_memory_semaphore.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /**
@@ -109,6 +111,7 @@ const MAX_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 export class InMemoryAdapter implements ILockAdapter {
   #locks: Map<string, Entry> = new Map();
   #now: () => number;
+  #semaphores: MemorySemaphores;
   #sweepAt = MIN_SWEEP_SIZE;
 
   /**
@@ -147,6 +150,7 @@ export class InMemoryAdapter implements ILockAdapter {
       }
       return value;
     };
+    this.#semaphores = new MemorySemaphores(this.#now);
   }
 
   /**
@@ -282,6 +286,39 @@ export class InMemoryAdapter implements ILockAdapter {
     const entry = this.#liveEntry(validateKey(key));
     if (entry === undefined) return undefined;
     return { expiresIn: Math.max(1, Math.ceil(entry.expireAt - this.#now())), fence: entry.fence };
+  }
+
+  /**
+   * The adapter of counting semaphores of `limit` holders, on this store: up
+   * to `limit` unexpired holders per key, each with its own lease and fence,
+   * waiters woken by releases first come first served. Semaphore keys are
+   * apart from lock keys. `locker.semaphore()` uses it.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Three workers at most
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 100 },
+   * });
+   * let running = 0;
+   * let most = 0;
+   * await Promise.all(Array.from({ length: 8 }, () =>
+   *   locker.semaphore("encoder", 3, 5000).acquire(async () => {
+   *     most = Math.max(most, ++running);
+   *     await new Promise((resolve) => setTimeout(resolve, 5));
+   *     running--;
+   *   })));
+   * assert.equal(most, 3);
+   * ```
+   */
+  semaphore(limit: number): ILockAdapter {
+    return this.#semaphores.view(validateLimit(limit));
   }
 
   #liveEntry(key: string): Entry | undefined {
