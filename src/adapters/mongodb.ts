@@ -39,12 +39,15 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
+import { MongoSemaphores } from "./_mongo_semaphore.ts";
+import { checkAcknowledged, DUPLICATE_KEY, isKeyConflict, PRIMARY } from "./_mongo_shared.ts";
 import {
   describe,
   MAX_TIMER_MS,
   validateIdentity,
   validateKey,
   validateLease,
+  validateLimit,
   validateObject,
 } from "../_validate.ts";
 
@@ -78,7 +81,7 @@ export interface MongoLikeCollection {
    *
    * @param filter The query.
    * @param update `$set`, with `$inc` and `$setOnInsert` (acquire) or `$unset` (release).
-   * @param options `{ upsert: true }` for lock creation only.
+   * @param options `{ upsert: true }` for lock and semaphore creation only.
    * @returns The write result; `acknowledged` is false for write concern `w: 0`.
    */
   updateOne(
@@ -231,9 +234,6 @@ const DEFAULT_COLLECTION = "locco-locks";
 const RELEASED_AT = 0;
 const INDEX_REFRESH_MS = 60_000;
 const DEFAULT_DRIFT_MARGIN_MS = 50;
-const DUPLICATE_KEY = 11000;
-// The adapter's own reads must see its writes: a secondary may lag behind.
-const PRIMARY = "primary";
 
 /**
  * Keeps locks in a MongoDB collection. Several adapters (in several
@@ -295,6 +295,7 @@ export class MongoAdapter implements ILockAdapter {
   #fencing: boolean;
   #indexes: Promise<void> | undefined;
   #indexesAt = -Infinity;
+  #semaphores: MongoSemaphores;
 
   /**
    * Creates the adapter. It calls `client.db(dbName).collection(name)` and
@@ -390,6 +391,14 @@ export class MongoAdapter implements ILockAdapter {
     this.#driftMargin = clockDriftMargin;
     this.#now = now;
     this.#fencing = fencing;
+    this.#semaphores = new MongoSemaphores({
+      collection,
+      clock: () => this.#clock(),
+      driftMargin: clockDriftMargin,
+      fencing,
+      ensureIndexes: () => this.#ensureIndexes(),
+      indexLost: () => void (this.#indexes = undefined),
+    });
   }
 
   /**
@@ -614,6 +623,39 @@ export class MongoAdapter implements ILockAdapter {
   }
 
   /**
+   * The adapter of counting semaphores of `limit` holders, in this
+   * collection: one document per semaphore (its key `{ semaphore: key }`,
+   * apart from lock keys) listing its holders, each with its own lease and
+   * fence. An acquire reads it and writes it back with expired holders
+   * dropped (`clockDriftMargin` after their expiry, on this host's clock)
+   * and itself added, if nobody wrote it meanwhile: 2 round trips, plus a
+   * check that the key has one document. Waiters poll at the retry delay.
+   * `locker.semaphore()` uses it.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Two slots
+   * ```ts
+   * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * export async function encode(client: MongoLikeClient): Promise<void> {
+   *   const locker = new Locker({
+   *     adapter: new MongoAdapter({ client }),
+   *     retrySettings: { retryDelay: 200, retryTimes: 50 },
+   *   });
+   *   await locker.semaphore("encoder", 2, 60_000).acquire(async () => {
+   *     // at most two of these run at once
+   *   });
+   * }
+   * ```
+   */
+  semaphore(limit: number): ILockAdapter {
+    return this.#semaphores.view(validateLimit(limit));
+  }
+
+  /**
    * Reports whether a lock holds the key, with the time left before another
    * host may take it over (`expireAt + clockDriftMargin - now`, on this
    * host's clock) and its fencing token, without taking it or revealing its
@@ -745,23 +787,4 @@ export class MongoAdapter implements ILockAdapter {
 
 function takenOver(key: string): LockCreateError {
   return new LockCreateError(`Key ${describe(key)} was taken over right after its acquisition`);
-}
-
-// E11000 from the unique index on `key`. A server that names the index's key
-// pattern (mongod does, the test stand-in does not) can show that another
-// unique index raised it; that is not contention.
-function isKeyConflict(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { code, keyPattern } = error as { code?: unknown; keyPattern?: unknown };
-  if (code !== DUPLICATE_KEY) return false;
-  if (keyPattern === undefined || keyPattern === null) return true;
-  return typeof keyPattern === "object" && Object.keys(keyPattern).join(",") === "key";
-}
-
-function checkAcknowledged(result: { acknowledged?: boolean }): void {
-  if (result?.acknowledged === false) {
-    throw new LoccoError(
-      "MongoAdapter needs acknowledged writes: the collection's write concern is w: 0",
-    );
-  }
 }

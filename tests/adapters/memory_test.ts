@@ -27,7 +27,7 @@ testAdapterContract("InMemoryAdapter semaphore(1)", () => {
 testSemaphoreContract("InMemoryAdapter", () => {
   const adapter = new InMemoryAdapter();
   return Promise.resolve({ connect: () => adapter, close: () => Promise.resolve() });
-});
+}, { notifies: true });
 
 Deno.test("InMemoryAdapter instances do not share locks", async () => {
   const a = new InMemoryAdapter();

@@ -23,6 +23,7 @@ import {
   type MongoLikeCollection,
 } from "@kontsedal/locco/mongodb";
 import { testAdapterContract } from "../_adapter_contract.ts";
+import { testSemaphoreContract } from "../_semaphore_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { startJongodb } from "../_jongodb.ts";
 
@@ -215,6 +216,26 @@ for (const target of TARGETS) {
       },
       { ignore: target.ignore },
     );
+
+    if (driver === DRIVERS[0]) {
+      // Semaphores send the same commands as locks; one driver suffices.
+      testAdapterContract(
+        `MongoAdapter semaphore(1) (${driver.name}, ${target.name})`,
+        async () => {
+          const env = await openEnv(target, driver);
+          return { connect: () => env.adapter().semaphore(1), close: () => env.close() };
+        },
+        { ignore: target.ignore },
+      );
+      testSemaphoreContract(
+        `MongoAdapter (${driver.name}, ${target.name})`,
+        async () => {
+          const env = await openEnv(target, driver);
+          return { connect: () => env.adapter(), close: () => env.close() };
+        },
+        { ignore: target.ignore, notifies: false },
+      );
+    }
 
     mongoTest(
       target,
