@@ -270,6 +270,27 @@ export interface ILockAdapter {
    * ```
    */
   semaphore?(limit: number): ILockAdapter;
+  /**
+   * Optional: an adapter over the same store whose locks hold all of `keys`
+   * at once, taken atomically. Its methods ignore the `key` they are given;
+   * its `createLock` may resolve to `{ fences }`, one token per key in
+   * `keys` order. `locker.lock([k1, k2], ttl)` uses it when present; without
+   * it, the keys are taken one by one in sorted order, and a busy key undoes
+   * the ones taken before it.
+   *
+   * @param keys Two or more distinct, valid keys.
+   * @returns The adapter of the multi-key lock.
+   * @throws {ValidationError} When the store cannot take these keys together.
+   * @example Ask for an atomic multi-key lock when the adapter offers one
+   * ```ts
+   * import { type ILockAdapter, InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter: ILockAdapter = new InMemoryAdapter();
+   * assert.equal(typeof adapter.multi, "undefined"); // keys taken one by one, in order
+   * ```
+   */
+  multi?(keys: string[]): ILockAdapter;
 }
 
 /**

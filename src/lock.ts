@@ -10,6 +10,7 @@ import {
 } from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import { type AutoExtend, Lease } from "./_lease.ts";
+import { multiAdapter, validateKeys } from "./_multi.ts";
 import { retryLoop } from "./_retry.ts";
 import { monotonicNow } from "./_timers.ts";
 import { randomUniqueValue } from "./_token.ts";
@@ -17,7 +18,6 @@ import {
   describe,
   MAX_TIMER_MS,
   validateAdapter,
-  validateKey,
   validateObject,
   validateRetrySettings,
   validateTtl,
@@ -44,8 +44,12 @@ import {
 export interface LockOptions {
   /** The backend adapter. */
   adapter: ILockAdapter;
-  /** The resource key: a non-empty, well-formed string (no unpaired surrogates). */
-  key: string;
+  /**
+   * The resource key: a non-empty, well-formed string (no unpaired
+   * surrogates); or an array of them to lock all at once (a multi-resource
+   * lock: see `locker.lock()`).
+   */
+  key: string | readonly string[];
   /** Time to live in milliseconds: an integer from 1 to 2147483647. */
   ttl: number;
   /** How `acquire()` retries; copied, never kept by reference. */
@@ -223,19 +227,27 @@ function validateAutoExtend(autoExtend: unknown): AutoExtend | undefined {
  * ```
  */
 export class Lock {
-  /** The resource key. */
+  /**
+   * The resource key; for a lock on several keys, their names joined by
+   * `" + "` (for messages: act on {@linkcode Lock.keys}).
+   */
   readonly key: string;
+  /** The keys this lock holds: `[key]`, or the distinct keys of a multi-resource lock. */
+  readonly keys: readonly string[];
   /** The TTL given at creation, in milliseconds (`extend` does not change it). */
   readonly ttl: number;
   /** The holder's unique value (owner id): only this value can release or extend the lock. */
   readonly uniqueValue: string;
   /** The retry settings `acquire()` uses (a frozen copy). */
   readonly retrySettings: Readonly<RetrySettings>;
+  /** The adapter given; `#adapter` is the one acting, on all keys. */
+  #base: ILockAdapter;
   #adapter: ILockAdapter;
   #state: State = "idle";
   #lease: Lease | undefined;
   #controller: AbortController | undefined;
   #fence: number | undefined;
+  #fences: Map<string, number> | undefined;
 
   /**
    * Creates a Lock without touching storage. Validates the retry settings,
@@ -262,11 +274,14 @@ export class Lock {
     const { adapter, key, ttl, retrySettings, uniqueValue } = options;
     this.retrySettings = validateRetrySettings(retrySettings);
     this.ttl = validateTtl(ttl);
-    this.key = validateKey(key);
+    const keys = validateKeys(key);
+    this.keys = Object.freeze(keys);
+    this.key = keys.join(" + ");
     this.uniqueValue = uniqueValue === undefined || uniqueValue === null
       ? randomUniqueValue()
       : validateUniqueValue(uniqueValue);
-    this.#adapter = validateAdapter(adapter);
+    this.#base = validateAdapter(adapter);
+    this.#adapter = keys.length === 1 ? this.#base : multiAdapter(this.#base, keys);
   }
 
   /**
@@ -436,8 +451,13 @@ export class Lock {
 
   #hold(sentAt: number, grant: unknown, autoExtend: AutoExtend | undefined): Lease {
     this.#state = "held";
-    const fence = (grant as { fence?: unknown } | undefined)?.fence;
+    const { fence, fences } = (grant ?? {}) as { fence?: unknown; fences?: unknown };
     this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
+    this.#fences = new Map();
+    const tokens = this.keys.length === 1 ? [fence] : Array.isArray(fences) ? fences : [];
+    this.keys.forEach((key, i) => {
+      if (Number.isSafeInteger(tokens[i])) this.#fences!.set(key, tokens[i]);
+    });
     return this.#lease = new Lease(
       this.key,
       this.ttl,
@@ -580,6 +600,31 @@ export class Lock {
    */
   get fence(): number | undefined {
     return this.#fence;
+  }
+
+  /**
+   * The fencing token of this acquisition for each of {@linkcode Lock.keys}
+   * that got one: what a multi-resource lock passes to each resource it
+   * protects (its {@linkcode Lock.fence} is `undefined`). For a lock on one
+   * key, the map holds its `fence`. `undefined` before acquire.
+   *
+   * @example One token per account
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock(["account:1", "account:2"], 1000).acquire();
+   * assert.ok(lock.fences!.get("account:1")! > 0);
+   * assert.ok(lock.fences!.get("account:2")! > 0);
+   * await lock.release();
+   * ```
+   */
+  get fences(): ReadonlyMap<string, number> | undefined {
+    return this.#fences;
   }
 
   /**
@@ -734,8 +779,8 @@ export class Lock {
       );
     }
     return new Lock({
-      adapter: this.#adapter,
-      key: this.key,
+      adapter: this.#base,
+      key: this.keys,
       ttl: this.ttl,
       retrySettings: validateRetrySettings(settings),
     });

@@ -3,6 +3,7 @@
 import type { ILockAdapter, LockInfo } from "./adapter.ts";
 import { UnsupportedError } from "./errors.ts";
 import { Lock } from "./lock.ts";
+import { validateKeys } from "./_multi.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import {
   validateAdapter,
@@ -88,7 +89,15 @@ export class Locker {
    * Creates a Lock on `key`. It does not acquire it and does no I/O: call
    * `.acquire()` on the result.
    *
-   * @param key A non-empty, well-formed string (no unpaired surrogates) identifying the resource.
+   * A lock on several resources at once: pass an array of keys, and the
+   * Lock holds all of them or none (duplicates count once). Where the
+   * adapter can take them atomically (`adapter.multi`) it does; otherwise
+   * the keys are taken one by one in sorted order and a busy key undoes the
+   * ones taken before it, so two overlapping multi-locks never deadlock.
+   * Its `fences` map gives each key's token.
+   *
+   * @param key A non-empty, well-formed string (no unpaired surrogates) identifying the resource,
+   *   or a non-empty array of them.
    * @param ttl Time to live in milliseconds: an integer from 1 to 2147483647.
    * @returns A new, unacquired Lock with its own unique value.
    * @throws {ValidationError} When `ttl` (checked first) or `key` is invalid.
@@ -105,10 +114,25 @@ export class Locker {
    * assert.equal(lock.key, "orders:456");
    * assert.equal(await lock.isLocked(), false);
    * ```
+   * @example Lock two accounts for a transfer
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+   * });
+   * await locker.lock(["account:1", "account:2"], 5000).acquire(async (lock) => {
+   *   assert.deepEqual(lock.keys, ["account:1", "account:2"]);
+   *   // either account alone is held too
+   *   assert.equal(await locker.lock("account:2", 5000).tryAcquire(), undefined);
+   * });
+   * ```
    */
-  lock(key: string, ttl: number): Lock {
+  lock(key: string | readonly string[], ttl: number): Lock {
     validateTtl(ttl);
-    validateKey(key);
+    validateKeys(key);
     return new Lock({ adapter: this.#adapter, key, ttl, retrySettings: this.#retrySettings });
   }
 

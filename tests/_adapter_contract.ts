@@ -17,6 +17,7 @@ import {
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
 import { testInspectAndTryAcquire } from "./_adapter_contract_inspect.ts";
+import { testMultiKeyLocks } from "./_adapter_contract_multi.ts";
 
 /** A store under test: every `connect()` is a new adapter (and connection) on the same store. */
 export interface AdapterBackend {
@@ -402,4 +403,5 @@ export function testAdapterContract(
   );
 
   testInspectAndTryAcquire(contract);
+  testMultiKeyLocks(contract);
 }
