@@ -47,6 +47,7 @@ export {
   type ReleaseOptions,
 } from "./src/lock.ts";
 export { Locker, type LockerOptions } from "./src/locker.ts";
+export { ReadWriteLock, type ReadWriteLockOptions } from "./src/read_write_lock.ts";
 export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
 export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";
 export {

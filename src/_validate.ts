@@ -52,6 +52,16 @@ export function validateLimit(limit: unknown, parameter = "limit"): number {
   return limit;
 }
 
+export function validateMode(mode: unknown, parameter = "mode"): "read" | "write" {
+  if (mode !== "read" && mode !== "write") {
+    throw new ValidationError(
+      `${parameter} should be "read" or "write": got ${describe(mode)}`,
+      parameter,
+    );
+  }
+  return mode;
+}
+
 // In a `u` regular expression a surrogate pair is one code point, so only an
 // unpaired surrogate falls in this range (String.prototype.isWellFormed is
 // not on Node 20).

@@ -291,6 +291,31 @@ export interface ILockAdapter {
    * ```
    */
   multi?(keys: string[]): ILockAdapter;
+  /**
+   * Optional: an adapter over the same store whose locks are one side of
+   * read-write locks: many holders of the `"read"` side at once, or one of
+   * the `"write"` side, never both. Writer-preferring: while a writer waits,
+   * new readers are refused, so readers cannot starve writers. Read-write
+   * keys are apart from lock and semaphore keys. `locker.readWrite()` calls
+   * it; without it, that call throws `UnsupportedError`.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers share, a writer waits
+   * ```ts
+   * import { InMemoryAdapter, LockCreateError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter = new InMemoryAdapter();
+   * const readers = adapter.readWrite("read");
+   * await readers.createLock({ key: "doc", uniqueValue: "r1", ttl: 1000 });
+   * await readers.createLock({ key: "doc", uniqueValue: "r2", ttl: 1000 });
+   * const writer = adapter.readWrite("write");
+   * await assert.rejects(writer.createLock({ key: "doc", uniqueValue: "w", ttl: 1000 }), LockCreateError);
+   * ```
+   */
+  readWrite?(mode: "read" | "write"): ILockAdapter;
 }
 
 /**

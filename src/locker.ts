@@ -3,6 +3,7 @@
 import type { ILockAdapter, LockInfo } from "./adapter.ts";
 import { UnsupportedError } from "./errors.ts";
 import { Lock } from "./lock.ts";
+import { ReadWriteLock } from "./read_write_lock.ts";
 import { validateKeys } from "./_multi.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import {
@@ -185,6 +186,40 @@ export class Locker {
     }
     return new Lock({
       adapter: adapter.semaphore(limit),
+      key,
+      ttl,
+      retrySettings: this.#retrySettings,
+    });
+  }
+
+  /**
+   * Creates a read-write lock on `key`: `.read()` and `.write()` give Locks
+   * on either side, many readers at once or one writer alone,
+   * writer-preferring (see {@linkcode ReadWriteLock}). No I/O.
+   *
+   * @param key A non-empty, well-formed string naming the resource.
+   * @param ttl Each holder's time to live in milliseconds: an integer from 1 to 2147483647.
+   * @returns The read-write lock.
+   * @throws {ValidationError} When `ttl` (checked first) or `key` is invalid.
+   * @throws {UnsupportedError} When the adapter has no `readWrite` method.
+   * @example Cache refresh: many readers, one writer
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 100 },
+   * });
+   * let cache = "old";
+   * const rw = locker.readWrite("cache", 5000);
+   * await rw.write().acquire(() => void (cache = "new"));
+   * assert.equal(await rw.read().acquire(() => cache), "new");
+   * ```
+   */
+  readWrite(key: string, ttl: number): ReadWriteLock {
+    return new ReadWriteLock({
+      adapter: this.#adapter,
       key,
       ttl,
       retrySettings: this.#retrySettings,

@@ -33,9 +33,11 @@ import {
   validateKey,
   validateLease,
   validateLimit,
+  validateMode,
   validateObject,
   validateWait,
 } from "../_validate.ts";
+import { MemoryReadWrite } from "./_memory_rw.ts";
 import { MemorySemaphores } from "./_memory_semaphore.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
@@ -112,6 +114,7 @@ export class InMemoryAdapter implements ILockAdapter {
   #locks: Map<string, Entry> = new Map();
   #now: () => number;
   #semaphores: MemorySemaphores;
+  #readWrite: MemoryReadWrite;
   #sweepAt = MIN_SWEEP_SIZE;
 
   /**
@@ -151,6 +154,7 @@ export class InMemoryAdapter implements ILockAdapter {
       return value;
     };
     this.#semaphores = new MemorySemaphores(this.#now);
+    this.#readWrite = new MemoryReadWrite(this.#now);
   }
 
   /**
@@ -319,6 +323,35 @@ export class InMemoryAdapter implements ILockAdapter {
    */
   semaphore(limit: number): ILockAdapter {
     return this.#semaphores.view(validateLimit(limit));
+  }
+
+  /**
+   * The adapter of one side of read-write locks, on this store: many
+   * readers or one writer per key, writer-preferring, waiters woken by
+   * releases. Read-write keys are apart from lock and semaphore keys.
+   * `locker.readWrite()` uses it.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers together, then the writer alone
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 100 },
+   * });
+   * const config = locker.readWrite("config", 5000);
+   * const [a, b] = await Promise.all([config.read().acquire(), config.read().acquire()]);
+   * assert.equal(await config.write().tryAcquire(), undefined);
+   * await Promise.all([a.release(), b.release()]);
+   * await config.write().acquire(() => {});
+   * ```
+   */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#readWrite.view(validateMode(mode));
   }
 
   #liveEntry(key: string): Entry | undefined {
