@@ -89,6 +89,25 @@ export function testReadWriteContract(
     },
   );
 
+  contract(
+    "readWrite(): a writer that stops waiting no longer holds new readers back",
+    async (_, adapter) => {
+      const key = uniqueKey();
+      const rw = lockerOf(adapter, 50).readWrite(key, 30_000);
+      const reader = await rw.read().acquire();
+      const giveUp = new AbortController();
+      const writer = rw.write().acquire(undefined, { signal: giveUp.signal });
+      await delay(150);
+      assert.equal(await rw.read().tryAcquire(), undefined, "held back while the writer waits");
+      giveUp.abort();
+      await assert.rejects(writer);
+      await delay(100);
+      const next = await rw.read().tryAcquire();
+      assert.ok(next, "readers come in again");
+      await Promise.all([next.release(), reader.release()]);
+    },
+  );
+
   contract("readWrite(): expired readers and writers free the key", async (_, adapter) => {
     const key = uniqueKey();
     const rw = lockerOf(adapter).readWrite(key, 150);

@@ -39,7 +39,7 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
-import { MongoSemaphores } from "./_mongo_semaphore.ts";
+import { MongoHolders } from "./_mongo_holders.ts";
 import { checkAcknowledged, DUPLICATE_KEY, isKeyConflict, PRIMARY } from "./_mongo_shared.ts";
 import {
   describe,
@@ -48,6 +48,7 @@ import {
   validateKey,
   validateLease,
   validateLimit,
+  validateMode,
   validateObject,
 } from "../_validate.ts";
 
@@ -295,7 +296,7 @@ export class MongoAdapter implements ILockAdapter {
   #fencing: boolean;
   #indexes: Promise<void> | undefined;
   #indexesAt = -Infinity;
-  #semaphores: MongoSemaphores;
+  #holders: MongoHolders;
 
   /**
    * Creates the adapter. It calls `client.db(dbName).collection(name)` and
@@ -391,7 +392,7 @@ export class MongoAdapter implements ILockAdapter {
     this.#driftMargin = clockDriftMargin;
     this.#now = now;
     this.#fencing = fencing;
-    this.#semaphores = new MongoSemaphores({
+    this.#holders = new MongoHolders({
       collection,
       clock: () => this.#clock(),
       driftMargin: clockDriftMargin,
@@ -652,7 +653,40 @@ export class MongoAdapter implements ILockAdapter {
    * ```
    */
   semaphore(limit: number): ILockAdapter {
-    return this.#semaphores.view(validateLimit(limit));
+    return this.#holders.semaphore(validateLimit(limit));
+  }
+
+  /**
+   * The adapter of one side of read-write locks, in this collection: one
+   * document per read-write lock (its key `{ readWrite: key }`, apart from
+   * lock and semaphore keys) listing its holders, changed by compare-and-set
+   * like semaphores. Writer-preferring: a waiting writer writes an intent
+   * into the document while it waits (it lapses a second after its last
+   * wait, or at once when it stops waiting), and new readers are refused
+   * while one is there. Waiters poll at the retry delay.
+   * `locker.readWrite()` uses it.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers and a writer
+   * ```ts
+   * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * export async function refresh(client: MongoLikeClient): Promise<void> {
+   *   const locker = new Locker({
+   *     adapter: new MongoAdapter({ client }),
+   *     retrySettings: { retryDelay: 100, retryTimes: 100 },
+   *   });
+   *   await locker.readWrite("catalog", 30_000).write().acquire(async () => {
+   *     // no reader holds "catalog" meanwhile
+   *   });
+   * }
+   * ```
+   */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#holders.readWrite(validateMode(mode));
   }
 
   /**

@@ -23,6 +23,7 @@ import {
   type MongoLikeCollection,
 } from "@kontsedal/locco/mongodb";
 import { testAdapterContract } from "../_adapter_contract.ts";
+import { testReadWriteContract } from "../_read_write_contract.ts";
 import { testSemaphoreContract } from "../_semaphore_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { startJongodb } from "../_jongodb.ts";
@@ -218,12 +219,28 @@ for (const target of TARGETS) {
     );
 
     if (driver === DRIVERS[0]) {
-      // Semaphores send the same commands as locks; one driver suffices.
+      // Semaphores and read-write locks send the same commands as locks; one driver suffices.
       testAdapterContract(
         `MongoAdapter semaphore(1) (${driver.name}, ${target.name})`,
         async () => {
           const env = await openEnv(target, driver);
           return { connect: () => env.adapter().semaphore(1), close: () => env.close() };
+        },
+        { ignore: target.ignore },
+      );
+      testAdapterContract(
+        `MongoAdapter readWrite("write") (${driver.name}, ${target.name})`,
+        async () => {
+          const env = await openEnv(target, driver);
+          return { connect: () => env.adapter().readWrite("write"), close: () => env.close() };
+        },
+        { ignore: target.ignore },
+      );
+      testReadWriteContract(
+        `MongoAdapter (${driver.name}, ${target.name})`,
+        async () => {
+          const env = await openEnv(target, driver);
+          return { connect: () => env.adapter(), close: () => env.close() };
         },
         { ignore: target.ignore },
       );
