@@ -723,7 +723,8 @@ export class Lock {
 
   /**
    * Tells whether storage still holds this lock: this unique value, under
-   * this key, unexpired. It asks the backend every time.
+   * this key, unexpired. It asks the backend every time. (Whether anyone
+   * holds a key is `locker.inspect(key)`.)
    *
    * @returns Whether this lock is still held.
    * @example Check before a long step
