@@ -4,7 +4,7 @@
 // and multi-key Locker.lock(), with random and hostile arguments, on adapters
 // with and without the optional methods. Synchronous methods may only throw a
 // locco error, async ones only reject with one (never throw), and whatever
-// succeeded is left released.
+// succeeded is released again.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
