@@ -1,0 +1,416 @@
+// Copyright 2026 the locco authors. MIT license.
+// DenoKvAdapter: the contract suite on an in-memory database (Deno) and on a
+// file database opened by several handles (Deno: Deno.openKv; Node and Bun:
+// @deno/kv), then what is particular to KV: the clock drift margin, fencing
+// tokens from commit versionstamps, never re-creating a lost lock, foreign
+// values and KV failures that are not contention, and bad input.
+
+import assert from "node:assert/strict";
+import {
+  type ILockAdapter,
+  LoccoError,
+  LockCreateError,
+  Locker,
+  LockExtendError,
+  LockReleaseError,
+  ValidationError,
+} from "@kontsedal/locco";
+import { DenoKvAdapter, type DenoKvAdapterOptions, type DenoKvLike } from "@kontsedal/locco/kv";
+import { type AdapterBackend, testAdapterContract } from "../_adapter_contract.ts";
+import { delay, uniqueKey } from "../_helpers.ts";
+import { ON_DENO, openTestKv, tempKvPath, type TestKv } from "../_kv.ts";
+
+if (!ON_DENO) {
+  // deno-lint-ignore no-console
+  console.log(
+    "DenoKvAdapter on an in-memory database runs on Deno only: @deno/kv has no in-memory " +
+      "store shared by several handles; the file database suites run here",
+  );
+}
+
+/** Adapters on one database; every `connect()` of a file database opens its own handle. */
+class KvStore implements AdapterBackend {
+  #handles: TestKv[] = [];
+  #adapters: DenoKvAdapter[] = [];
+  constructor(readonly path: string, readonly remove: () => void) {}
+
+  static async memory(): Promise<KvStore> {
+    const store = new KvStore(":memory:", () => {});
+    store.#handles.push(await openTestKv(":memory:"));
+    return store;
+  }
+
+  static file(): Promise<KvStore> {
+    const { path, remove } = tempKvPath();
+    return Promise.resolve(new KvStore(path, remove));
+  }
+
+  /** A handle of its own on a file database; the one shared handle in memory. */
+  async handle(): Promise<TestKv> {
+    if (this.path === ":memory:") return this.#handles[0]!;
+    const kv = await openTestKv(this.path);
+    this.#handles.push(kv);
+    return kv;
+  }
+
+  async adapter(options: Omit<DenoKvAdapterOptions, "kv"> = {}): Promise<DenoKvAdapter> {
+    const adapter = new DenoKvAdapter({ kv: await this.handle(), ...options });
+    this.#adapters.push(adapter);
+    return adapter;
+  }
+
+  connect(): Promise<ILockAdapter> {
+    return this.adapter();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#adapters.splice(0).map((adapter) => adapter.close()));
+    for (const kv of this.#handles.splice(0)) kv.close();
+    this.remove();
+  }
+}
+
+testAdapterContract("DenoKvAdapter (in-memory database)", () => KvStore.memory(), {
+  ignore: !ON_DENO,
+});
+testAdapterContract("DenoKvAdapter (file database, a handle per adapter)", () => KvStore.file());
+
+/** Runs `fn` on a fresh file database and closes everything after. */
+async function withStore(fn: (store: KvStore) => Promise<void>): Promise<void> {
+  const store = await KvStore.file();
+  try {
+    await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const ENTRY = (key: string) => ["locco", key];
+
+Deno.test("DenoKvAdapter takes over an expired lock only after expiry plus clockDriftMargin", async () => {
+  await withStore(async (store) => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const holder = await store.adapter({ clockDriftMargin: 1000, ...clock });
+    const taker = await store.adapter({ clockDriftMargin: 1000, ...clock });
+    const key = uniqueKey();
+    const start = now;
+    await holder.createLock({ key, uniqueValue: "holder", ttl: 500 });
+    now = start + 499;
+    assert.equal(await holder.isValidLock({ key, uniqueValue: "holder" }), true);
+    now = start + 500;
+    // Expired for its holder at once...
+    assert.equal(await holder.isValidLock({ key, uniqueValue: "holder" }), false);
+    await assert.rejects(holder.extendLock({ key, uniqueValue: "holder", ttl: 500 }), {
+      message: "Lock is already expired",
+    });
+    // ...but another host may take it only once the margin passed too.
+    now = start + 1499;
+    await assert.rejects(
+      taker.createLock({ key, uniqueValue: "taker", ttl: 500 }),
+      LockCreateError,
+    );
+    now = start + 1500;
+    await taker.createLock({ key, uniqueValue: "taker", ttl: 500 });
+    assert.equal(await taker.isValidLock({ key, uniqueValue: "taker" }), true);
+  });
+});
+
+Deno.test("DenoKvAdapter: a host whose clock runs behind by less than the margin cannot take a live lock", async () => {
+  await withStore(async (store) => {
+    const base = Date.now();
+    const holder = await store.adapter({ clockDriftMargin: 300, now: () => base });
+    // This host's clock reads 250 ms ahead of the holder's: within the margin.
+    const ahead = await store.adapter({ clockDriftMargin: 300, now: () => base + 250 + 200 });
+    const key = uniqueKey();
+    await holder.createLock({ key, uniqueValue: "holder", ttl: 400 });
+    // By the holder's clock 200 ms of its 400 ms lease remain; "ahead" sees it
+    // expired by 50 ms, but the margin still keeps it off.
+    await assert.rejects(
+      ahead.createLock({ key, uniqueValue: "ahead", ttl: 400 }),
+      LockCreateError,
+    );
+    const noMargin = await store.adapter({ clockDriftMargin: 0, now: () => base + 450 });
+    await noMargin.createLock({ key, uniqueValue: "no-margin", ttl: 400 });
+  });
+});
+
+/** The commit version of an entry's versionstamp. */
+function versionOf(versionstamp: string | null): number {
+  assert.ok(versionstamp !== null);
+  return Number(BigInt(`0x${versionstamp.slice(0, 16)}`));
+}
+
+Deno.test("DenoKvAdapter fences are the commit versions and grow across release, expiry, takeover and a deleted entry", async () => {
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    const adapter = await store.adapter({ clockDriftMargin: 0 });
+    const key = uniqueKey();
+    const fences: number[] = [];
+    const take = async (owner: string, ttl = 5000) => {
+      const { fence } = await adapter.createLock({ key, uniqueValue: owner, ttl });
+      assert.ok(Number.isSafeInteger(fence), `fence ${fence}`);
+      assert.equal(fence, versionOf((await kv.get(ENTRY(key))).versionstamp));
+      fences.push(fence!);
+    };
+    await take("a");
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+    await take("b", 50); // left to expire
+    await delay(80);
+    await take("c", 50); // takes over the expired lock
+    await kv.delete(ENTRY(key)); // entry deleted behind the adapter's back
+    await take("d");
+    // Unrelated writes in between move the version on; fences still only grow.
+    await kv.set(["unrelated"], new Uint8Array([1]));
+    await adapter.releaseLock({ key, uniqueValue: "d" });
+    await take("e");
+    for (let i = 1; i < fences.length; i++) {
+      assert.ok(fences[i]! > fences[i - 1]!, `fences went backwards: ${fences.join(", ")}`);
+    }
+  });
+});
+
+Deno.test("DenoKvAdapter fences keep growing after the database file is closed and reopened", async () => {
+  const { path, remove } = tempKvPath();
+  try {
+    const key = uniqueKey();
+    let kv = await openTestKv(path);
+    let adapter = new DenoKvAdapter({ kv });
+    const first = (await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 })).fence!;
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+    await adapter.close();
+    kv.close();
+    kv = await openTestKv(path);
+    try {
+      adapter = new DenoKvAdapter({ kv });
+      const second = (await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 })).fence!;
+      assert.ok(second > first, `${second} after ${first}`);
+      await adapter.close();
+    } finally {
+      kv.close();
+    }
+  } finally {
+    remove();
+  }
+});
+
+Deno.test("DenoKvAdapter never re-creates a lock that expired, was released or was taken over", async () => {
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    const adapter = await store.adapter({ clockDriftMargin: 0 });
+    const key = uniqueKey();
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 50 });
+    await delay(80);
+    await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 5000 }), {
+      name: "LockExtendError",
+      message: "Lock is already expired",
+    });
+    await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
+    await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 5000 }), {
+      name: "LockExtendError",
+      message: "Lock is already taken",
+    });
+    await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), {
+      name: "LockReleaseError",
+      message: "Lock is already taken",
+    });
+    await adapter.releaseLock({ key, uniqueValue: "b" });
+    assert.equal((await kv.get(ENTRY(key))).versionstamp, null);
+    await assert.rejects(adapter.extendLock({ key, uniqueValue: "b", ttl: 5000 }), LockExtendError);
+    await assert.rejects(adapter.releaseLock({ key, uniqueValue: "b" }), {
+      name: "LockReleaseError",
+      message: "Lock is already expired",
+    });
+    assert.equal((await kv.get(ENTRY(key))).versionstamp, null, "a lost lock was re-created");
+  });
+});
+
+Deno.test("DenoKvAdapter: of 30 adapters on their own handles racing for a key, exactly one wins", async () => {
+  await withStore(async (store) => {
+    const adapters = await Promise.all(Array.from({ length: 30 }, () => store.adapter()));
+    for (let round = 0; round < 3; round++) {
+      const key = uniqueKey();
+      const results = await Promise.allSettled(
+        adapters.map((adapter, i) =>
+          adapter.createLock({ key, uniqueValue: `o${i}`, ttl: 10_000 })
+        ),
+      );
+      const won = results.filter((result) => result.status === "fulfilled");
+      assert.equal(won.length, 1);
+      for (const result of results) {
+        if (result.status === "rejected") assert.ok(result.reason instanceof LockCreateError);
+      }
+    }
+  });
+});
+
+Deno.test("DenoKvAdapter stores bytes under [...prefix, key] and keeps prefixes apart", async () => {
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    const a = await store.adapter({ prefix: ["app", 1] });
+    const b = await store.adapter({ prefix: ["app", 2] });
+    const key = uniqueKey();
+    await a.createLock({ key, uniqueValue: "a", ttl: 5000 });
+    await b.createLock({ key, uniqueValue: "b", ttl: 5000 });
+    const entry = await kv.get(["app", 1, key]);
+    assert.ok(entry.value instanceof Uint8Array);
+    const record = JSON.parse(new TextDecoder().decode(entry.value));
+    assert.equal(record.owner, "a");
+    assert.equal(typeof record.expiresAt, "number");
+    assert.equal((await kv.get(["locco", key])).versionstamp, null);
+  });
+});
+
+Deno.test("DenoKvAdapter reports a foreign value at a lock's key as a LoccoError, not contention", async () => {
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    const adapter = await store.adapter();
+    const key = uniqueKey();
+    await kv.set(ENTRY(key), new Uint8Array([1, 2, 3]));
+    for (
+      const call of [
+        () => adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }),
+        () => adapter.releaseLock({ key, uniqueValue: "a" }),
+        () => adapter.extendLock({ key, uniqueValue: "a", ttl: 1000 }),
+        () => adapter.isValidLock({ key, uniqueValue: "a" }),
+      ]
+    ) {
+      await assert.rejects(call(), (error: unknown) => {
+        assert.ok(error instanceof LoccoError);
+        assert.equal(error.code, "LOCCO_ERROR");
+        return true;
+      });
+    }
+  });
+});
+
+/** A KV handle whose every call fails with `failure`. */
+function failingKv(failure: Error): DenoKvLike {
+  const fail = () => {
+    throw failure;
+  };
+  return {
+    get: () => Promise.reject(failure),
+    atomic: fail,
+    watch: fail,
+  };
+}
+
+Deno.test("DenoKvAdapter passes a KV failure through unchanged, never as contention", async () => {
+  const failure = new Error("database is locked");
+  const adapter = new DenoKvAdapter({ kv: failingKv(failure) });
+  const lease = { key: "k", uniqueValue: "a", ttl: 1000 };
+  for (const method of ["createLock", "releaseLock", "extendLock", "isValidLock"] as const) {
+    await assert.rejects(adapter[method](lease), (error) => error === failure);
+  }
+  // A failing commit too.
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    const commitFailure = new Error("commit failed");
+    const adapter = new DenoKvAdapter({
+      kv: {
+        get: (key) => kv.get(key),
+        atomic: () => {
+          const operation = {
+            check: () => operation,
+            set: () => operation,
+            delete: () => operation,
+            commit: () => Promise.reject(commitFailure),
+          };
+          return operation;
+        },
+      },
+    });
+    await assert.rejects(adapter.createLock(lease), (error) => error === commitFailure);
+  });
+});
+
+Deno.test("DenoKvAdapter rejects bad options and arguments with ValidationError before any I/O", async () => {
+  const used: string[] = [];
+  const spy: DenoKvLike = {
+    get: () => (used.push("get"), Promise.reject(new Error("I/O"))),
+    atomic: () => {
+      used.push("atomic");
+      throw new Error("I/O");
+    },
+    watch: () => {
+      used.push("watch");
+      throw new Error("I/O");
+    },
+  };
+  const badOptions: Array<[unknown, string]> = [
+    [undefined, "options"],
+    [{}, "options.kv"],
+    [{ kv: { get() {} } }, "options.kv"],
+    [{ kv: spy, prefix: "locco" }, "options.prefix"],
+    [{ kv: spy, prefix: [{}] }, "options.prefix"],
+    [{ kv: spy, prefix: [NaN] }, "options.prefix"],
+    [{ kv: spy, prefix: ["\ud800"] }, "options.prefix"],
+    [{ kv: spy, prefix: ["x".repeat(5000)] }, "options.prefix"],
+    [{ kv: spy, clockDriftMargin: -1 }, "options.clockDriftMargin"],
+    [{ kv: spy, clockDriftMargin: 1.5 }, "options.clockDriftMargin"],
+    [{ kv: spy, now: 5 }, "options.now"],
+    [{ kv: spy, waitStrategy: "notify" }, "options.waitStrategy"],
+    [{ kv: { get() {}, atomic() {} }, waitStrategy: "watch" }, "options.waitStrategy"],
+  ];
+  for (const [options, parameter] of badOptions) {
+    assert.throws(() => new DenoKvAdapter(options as never), (error: unknown) => {
+      assert.ok(error instanceof ValidationError, String(error));
+      assert.equal(error.parameter, parameter);
+      return true;
+    });
+  }
+  const adapter = new DenoKvAdapter({ kv: spy, waitStrategy: "watch" });
+  const bad: Array<[string, Record<string, unknown>, string]> = [
+    ["createLock", { key: "", uniqueValue: "a", ttl: 1 }, "key"],
+    ["createLock", { key: "k".repeat(3000), uniqueValue: "a", ttl: 1 }, "key"],
+    ["createLock", { key: "k", uniqueValue: "a".repeat(40_000), ttl: 1 }, "uniqueValue"],
+    ["createLock", { key: "k", uniqueValue: "a", ttl: 0 }, "ttl"],
+    ["releaseLock", { key: "k".repeat(3000), uniqueValue: "a" }, "key"],
+    ["extendLock", { key: "k", uniqueValue: "", ttl: 1 }, "uniqueValue"],
+    ["isValidLock", { key: "k".repeat(3000), uniqueValue: "a" }, "key"],
+  ];
+  for (const [method, argument, parameter] of bad) {
+    await assert.rejects(
+      (adapter as unknown as Record<string, (a: unknown) => Promise<unknown>>)[method]!(argument),
+      (error: unknown) => error instanceof ValidationError && error.parameter === parameter,
+      `${method} ${parameter}`,
+    );
+  }
+  await assert.rejects(
+    adapter.waitForUnlock(
+      { key: "k".repeat(3000), uniqueValue: "a" },
+      10,
+      new AbortController().signal,
+    ),
+    (error: unknown) => error instanceof ValidationError && error.parameter === "key",
+  );
+  const badClock = new DenoKvAdapter({ kv: spy, now: () => NaN });
+  await assert.rejects(
+    badClock.extendLock({ key: "k", uniqueValue: "a", ttl: 1 }),
+    (error: unknown) => error instanceof ValidationError && error.parameter === "options.now",
+  );
+  assert.deepEqual(used, [], "I/O before validation");
+});
+
+Deno.test("DenoKvAdapter never closes the KV handle it is given", async () => {
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    const adapter = new DenoKvAdapter({ kv });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 2 } });
+    await locker.lock(uniqueKey(), 1000).acquire(() => {});
+    await adapter.close();
+    await kv.set(["still", "open"], new Uint8Array([1]));
+    assert.notEqual((await kv.get(["still", "open"])).versionstamp, null);
+  });
+});
+
+Deno.test("Locker on DenoKvAdapter: release errors name the cause", async () => {
+  await withStore(async (store) => {
+    const adapter = await store.adapter();
+    await assert.rejects(
+      adapter.releaseLock({ key: uniqueKey(), uniqueValue: "a" }),
+      LockReleaseError,
+    );
+  });
+});
