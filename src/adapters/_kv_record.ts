@@ -6,7 +6,17 @@
 import { LoccoError, ValidationError } from "../errors.ts";
 import { describe, isWellFormed } from "../_validate.ts";
 
-/** One part of a KV key, as `Deno.KvKeyPart`. */
+/**
+ * One part of a KV key, as `Deno.KvKeyPart`: the type of
+ * `DenoKvAdapterOptions.prefix` elements.
+ *
+ * @example A prefix of two parts
+ * ```ts
+ * import type { KvKeyPart } from "@kontsedal/locco/kv";
+ * const prefix: KvKeyPart[] = ["my-app", 1];
+ * console.assert(prefix.length === 2);
+ * ```
+ */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
 
 /** What a lock entry holds: its owner and its expiry in epoch ms by the owner's host clock. */

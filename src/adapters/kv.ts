@@ -48,7 +48,7 @@ import {
   prefixSize,
   validatePrefix,
 } from "./_kv_record.ts";
-import { KvWaiters, type WatchedEntry } from "./_kv_waiters.ts";
+import { KvWaiters } from "./_kv_waiters.ts";
 
 export type { KvKeyPart } from "./_kv_record.ts";
 
@@ -131,8 +131,9 @@ export interface DenoKvLike {
    * @param keys The keys (the adapter watches one).
    * @returns The stream; the adapter cancels it.
    */
-  // deno-lint-ignore no-explicit-any
-  watch?(keys: any, ...rest: any[]): ReadableStream<readonly WatchedEntry[]>;
+  watch?(
+    keys: readonly (readonly KvKeyPart[])[],
+  ): ReadableStream<readonly { value: unknown; versionstamp: string | null }[]>;
 }
 
 /**

@@ -39,7 +39,7 @@ function countingWatches(kv: DenoKvLike & { watch: NonNullable<DenoKvLike["watch
   const wrapped: DenoKvLike = {
     get: (key) => kv.get(key),
     atomic: () => kv.atomic(),
-    watch(keys: unknown) {
+    watch(keys) {
       counts.started++;
       const reader = kv.watch(keys).getReader();
       return new ReadableStream({
