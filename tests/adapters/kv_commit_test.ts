@@ -130,3 +130,38 @@ Deno.test("DenoKvAdapter sets expireIn to ttl + clockDriftMargin + 60 s: garbage
   await adapter.extendLock({ ...LEASE, ttl: 3000 });
   assert.deepEqual(kv.sets.map((set) => set.expireIn), [1000 + 250 + 60_000, 3000 + 250 + 60_000]);
 });
+
+Deno.test("DenoKvAdapter gives no fence, rather than a wrong one, when the commit version is not a safe integer", async () => {
+  const kv = new ScriptedKv();
+  kv.version = 2 ** 60;
+  const adapter = new DenoKvAdapter({ kv });
+  const grant = await adapter.createLock(LEASE);
+  assert.equal(grant.fence, undefined);
+  await adapter.releaseLock(LEASE);
+  kv.version = Number.MAX_SAFE_INTEGER - 10;
+  const { fence } = await adapter.createLock(LEASE);
+  assert.equal(fence, kv.version);
+  assert.ok(fence! > Number.MAX_SAFE_INTEGER - 10 && fence! <= Number.MAX_SAFE_INTEGER);
+});
+
+Deno.test("DenoKvAdapter polls by default on a handle that is not Deno's own Deno.Kv, even one with watch()", async () => {
+  const kv = new ScriptedKv();
+  let watched = 0;
+  const withWatch = Object.assign(kv, {
+    watch: () => {
+      watched++;
+      return new ReadableStream();
+    },
+  });
+  const adapter = new DenoKvAdapter({ kv: withWatch });
+  const session = new AbortController();
+  await adapter.waitForUnlock(LEASE, 20, session.signal);
+  session.abort();
+  assert.equal(watched, 0);
+  const watching = new DenoKvAdapter({ kv: withWatch, waitStrategy: "watch" });
+  const second = new AbortController();
+  await watching.waitForUnlock(LEASE, 20, second.signal);
+  second.abort();
+  await watching.close();
+  assert.equal(watched, 1);
+});

@@ -203,3 +203,21 @@ Deno.test('DenoKvAdapter with waitStrategy "poll", or a handle without watch(), 
     }
   });
 });
+
+Deno.test('DenoKvAdapter with waitStrategy "poll" wakes its own waiters at once on its own release', async () => {
+  await withHandles(async (a) => {
+    const key = uniqueKey();
+    const adapter = new DenoKvAdapter({ kv: a, waitStrategy: "poll" });
+    const locker = new Locker({ adapter, retrySettings: LONG });
+    const held = await locker.lock(key, 30_000).acquire();
+    const started = performance.now();
+    const waiting = locker.lock(key, 30_000).acquire();
+    await delay(100);
+    await held.release({ throwOnFail: true });
+    const lock = await waiting;
+    const waited = performance.now() - started;
+    assert.ok(waited < 2500, `waited ${waited} ms with a 5 s retry delay`);
+    await lock.release();
+    await adapter.close();
+  });
+});

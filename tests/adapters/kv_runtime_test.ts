@@ -1,0 +1,50 @@
+// Copyright 2026 the locco authors. MIT license.
+// The runtime facts behind DenoKvAdapter's defaults and the README: Deno
+// needs --unstable-kv (or "unstable": ["kv"]) for Deno.openKv, and on Node and
+// Bun the @deno/kv package keeps the process alive after close() once a watch
+// has reported, which is why the adapter polls there unless told to watch.
+// If a new @deno/kv fixes that, the second test fails: then make "watch" the
+// default there too.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { runScript } from "../_helpers.ts";
+import { ON_DENO, tempKvPath } from "../_kv.ts";
+
+const FIXTURE = fileURLToPath(new URL("../fixtures/kv_watch_then_close.ts", import.meta.url));
+
+Deno.test({
+  name: 'Deno.openKv needs --unstable-kv (or "unstable": ["kv"] in deno.json) on this Deno',
+  ignore: !ON_DENO,
+  fn() {
+    const probe = "console.log(typeof Deno.openKv)";
+    const bare = spawnSync(process.execPath, ["eval", "--no-config", probe], { encoding: "utf8" });
+    assert.equal(bare.stdout.trim(), "undefined", bare.stderr);
+    const flagged = spawnSync(process.execPath, ["eval", "--no-config", "--unstable-kv", probe], {
+      encoding: "utf8",
+    });
+    assert.equal(flagged.stdout.trim(), "function", flagged.stderr);
+  },
+});
+
+Deno.test(
+  ON_DENO
+    ? "Deno.Kv: a process that watched, cancelled and closed its database exits"
+    : "@deno/kv: a process that watched, cancelled and closed its database does not exit",
+  async () => {
+    const { path, remove } = tempKvPath();
+    try {
+      const result = await runScript(FIXTURE, { args: [path], timeoutMs: 8000 });
+      assert.equal(result.stdout.trim(), "closed", result.stderr);
+      if (ON_DENO) {
+        assert.equal(result.code, 0, result.stderr);
+      } else {
+        assert.equal(result.signal, "SIGKILL", "it exited: the adapter may watch by default here");
+      }
+    } finally {
+      remove();
+    }
+  },
+);
