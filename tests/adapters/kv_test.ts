@@ -414,3 +414,26 @@ Deno.test("Locker on DenoKvAdapter: release errors name the cause", async () => 
     );
   });
 });
+
+Deno.test("DenoKvAdapter accepts the longest key KV stores under its prefix, and refuses one byte more before any I/O", async () => {
+  await withStore(async (store) => {
+    const adapter = await store.adapter();
+    // ["locco", key]: 7 bytes for the prefix, then a tag, the key's bytes and a terminator.
+    for (const longest of ["k".repeat(2039), "\0".repeat(1019), "é".repeat(1019) + "k"]) {
+      await adapter.createLock({ key: longest, uniqueValue: "a", ttl: 5000 });
+      assert.equal(await adapter.isValidLock({ key: longest, uniqueValue: "a" }), true);
+      await adapter.releaseLock({ key: longest, uniqueValue: "a" });
+    }
+    for (const tooLong of ["k".repeat(2040), "\0".repeat(1020), "é".repeat(1020)]) {
+      await assert.rejects(
+        adapter.createLock({ key: tooLong, uniqueValue: "a", ttl: 5000 }),
+        (error: unknown) => error instanceof ValidationError && error.parameter === "key",
+      );
+    }
+    // The largest uniqueValue the adapter accepts fits in a KV value.
+    const owner = "é".repeat(16_384);
+    const key = uniqueKey();
+    await adapter.createLock({ key, uniqueValue: owner, ttl: 5000 });
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: owner }), true);
+  });
+});
