@@ -2,25 +2,61 @@
 // DenoKvAdapter across OS processes on one file database: four processes bump
 // a shared counter with a plain read then write under the lock; no update is
 // lost and fences grow along the counter. The same run without the lock (the
-// control) does lose updates, so the check can fail.
+// control) does lose updates, so the check can fail. On Deno, one more run
+// mixes runtimes on one database: Deno, Node and Bun processes share its locks.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { runScript, uniqueKey } from "../_helpers.ts";
-import { tempKvPath } from "../_kv.ts";
+import { runScript, type ScriptResult, uniqueKey } from "../_helpers.ts";
+import { ON_DENO, tempKvPath } from "../_kv.ts";
 
 const WORKER = fileURLToPath(new URL("./_kv_counter_worker.ts", import.meta.url));
+const SOURCE_WORKER = fileURLToPath(new URL("./_kv_counter_worker_source.ts", import.meta.url));
 const PROCESSES = 4;
 
-async function run(path: string, key: string, iterations: number, mode: string) {
+if (!ON_DENO) {
+  // deno-lint-ignore no-console
+  console.log(
+    "DenoKvAdapter across Deno, Node and Bun processes runs once, on Deno: it starts each runtime",
+  );
+}
+
+/** Runs `command args` to completion; SIGKILLs it after 180 s. */
+function runCommand(command: string, args: string[]): Promise<ScriptResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+async function run(
+  path: string,
+  key: string,
+  iterations: number,
+  mode: string,
+  runtimes: Array<"this" | "node" | "bun"> = Array(PROCESSES).fill("this"),
+) {
+  const args = [path, key, String(iterations), mode];
   const results = await Promise.all(
-    Array.from(
-      { length: PROCESSES },
-      () =>
-        runScript(WORKER, {
-          args: [path, key, String(iterations), mode],
-          timeoutMs: 180_000,
-        }),
+    runtimes.map((runtime) =>
+      runtime === "this"
+        ? runScript(WORKER, { args, timeoutMs: 180_000 })
+        : runtime === "node"
+        ? runCommand("node", ["--import", "tsx", SOURCE_WORKER, ...args])
+        : runCommand("bun", [SOURCE_WORKER, ...args])
     ),
   );
   const lines: string[] = [];
@@ -31,25 +67,29 @@ async function run(path: string, key: string, iterations: number, mode: string) 
   return lines.map((line) => line.split(" "));
 }
 
+/** Fails unless every counter value from 0 to `total` - 1 was read once, with fences growing. */
+function assertNoLostUpdate(rows: string[][], total: number): void {
+  const bySequence = new Map<number, number>();
+  for (const [sequence, fence] of rows) {
+    assert.ok(Number.isSafeInteger(Number(fence)), `no fence in "${sequence} ${fence}"`);
+    assert.equal(bySequence.has(Number(sequence)), false, `counter ${sequence} read twice`);
+    bySequence.set(Number(sequence), Number(fence));
+  }
+  let previous = -Infinity;
+  for (let sequence = 0; sequence < total; sequence++) {
+    const fence = bySequence.get(sequence);
+    assert.ok(fence !== undefined, `counter ${sequence} missing: an update was lost`);
+    assert.ok(fence > previous, `fence went backwards at ${sequence}: ${previous}, ${fence}`);
+    previous = fence;
+  }
+}
+
 Deno.test("DenoKvAdapter: 4 OS processes on one file database lose no update and fences grow", async () => {
   const { path, remove } = tempKvPath();
   try {
     const iterations = 120;
     const rows = await run(path, uniqueKey("locco-test:kv"), iterations, "lock");
-    const bySequence = new Map<number, number>();
-    for (const [sequence, fence] of rows) {
-      assert.ok(Number.isSafeInteger(Number(fence)), `no fence in "${sequence} ${fence}"`);
-      assert.equal(bySequence.has(Number(sequence)), false, `counter ${sequence} read twice`);
-      bySequence.set(Number(sequence), Number(fence));
-    }
-    const total = PROCESSES * iterations;
-    let previous = -Infinity;
-    for (let sequence = 0; sequence < total; sequence++) {
-      const fence = bySequence.get(sequence);
-      assert.ok(fence !== undefined, `counter ${sequence} missing: an update was lost`);
-      assert.ok(fence > previous, `fence went backwards at ${sequence}: ${previous}, ${fence}`);
-      previous = fence;
-    }
+    assertNoLostUpdate(rows, PROCESSES * iterations);
   } finally {
     remove();
   }
@@ -67,4 +107,25 @@ Deno.test("DenoKvAdapter control: the same 4 processes without the lock do lose 
   } finally {
     remove();
   }
+});
+
+Deno.test({
+  name:
+    "DenoKvAdapter: Deno, Node and Bun processes share one file database's locks and lose no update",
+  ignore: !ON_DENO,
+  async fn() {
+    const { path, remove } = tempKvPath();
+    try {
+      const iterations = 80;
+      const rows = await run(path, uniqueKey("locco-test:kv"), iterations, "lock", [
+        "this",
+        "this",
+        "node",
+        "bun",
+      ]);
+      assertNoLostUpdate(rows, PROCESSES * iterations);
+    } finally {
+      remove();
+    }
+  },
 });
