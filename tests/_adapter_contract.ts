@@ -16,6 +16,8 @@ import {
   ValidationError,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
+import { testInspectAndTryAcquire } from "./_adapter_contract_inspect.ts";
+import { testMultiKeyLocks } from "./_adapter_contract_multi.ts";
 
 /** A store under test: every `connect()` is a new adapter (and connection) on the same store. */
 export interface AdapterBackend {
@@ -399,4 +401,7 @@ export function testAdapterContract(
       await lock.release({ throwOnFail: true });
     },
   );
+
+  testInspectAndTryAcquire(contract);
+  testMultiKeyLocks(contract);
 }
