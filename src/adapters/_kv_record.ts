@@ -19,16 +19,26 @@ import { describe, isWellFormed } from "../_validate.ts";
  */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
 
-/** What a lock entry holds: its owner and its expiry in epoch ms by the owner's host clock. */
+/**
+ * What a lock entry holds: its owner, its expiry in epoch ms by the owner's
+ * host clock, and, once extended, the fence of the acquisition (an extension
+ * rewrites the entry, so its versionstamp is no longer the acquisition's).
+ */
 export interface LockRecord {
   owner: string;
   expiresAt: number;
+  fence?: number | undefined;
 }
 
 // Deno KV refuses keys over 2048 bytes and values over 64 KiB.
 const MAX_KEY_BYTES = 2048;
-/** The longest uniqueValue, in UTF-8 bytes, that keeps a record far below 64 KiB. */
+/**
+ * The most UTF-8 bytes a uniqueValue may take inside the record's JSON (after
+ * JSON escaping, quotes excluded), which keeps a record far below 64 KiB.
+ */
 export const MAX_OWNER_BYTES = 32_768;
+// JSON writes one UTF-16 code unit as at most 6 bytes ("\u0001").
+const MAX_ESCAPED_UNIT_BYTES = 6;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -98,13 +108,17 @@ export function lockKey(prefix: readonly KvKeyPart[], size: number, key: string)
   return [...prefix, key];
 }
 
-/** Checks that a uniqueValue fits in a record; ValidationError ("uniqueValue") otherwise. */
+/**
+ * Checks that a uniqueValue fits in a record as JSON writes it (control
+ * characters take 6 bytes, a quote or backslash 2); ValidationError
+ * ("uniqueValue") otherwise.
+ */
 export function checkOwnerSize(uniqueValue: string): void {
-  if (
-    uniqueValue.length > MAX_OWNER_BYTES / 3 && encoder.encode(uniqueValue).length > MAX_OWNER_BYTES
-  ) {
+  if (uniqueValue.length * MAX_ESCAPED_UNIT_BYTES <= MAX_OWNER_BYTES) return;
+  const size = encoder.encode(JSON.stringify(uniqueValue)).length - 2;
+  if (size > MAX_OWNER_BYTES) {
     throw new ValidationError(
-      `uniqueValue should take at most ${MAX_OWNER_BYTES} bytes in UTF-8: got ${uniqueValue.length} characters`,
+      `uniqueValue should take at most ${MAX_OWNER_BYTES} bytes as UTF-8 JSON: got ${size} bytes`,
       "uniqueValue",
     );
   }
@@ -112,7 +126,14 @@ export function checkOwnerSize(uniqueValue: string): void {
 
 /** The stored form of a record: bytes, so that no client needs V8 serialization (Bun has none). */
 export function encodeRecord(record: LockRecord): Uint8Array {
-  return encoder.encode(JSON.stringify({ owner: record.owner, expiresAt: record.expiresAt }));
+  const { owner, expiresAt, fence } = record;
+  return encoder.encode(JSON.stringify(
+    fence === undefined ? { owner, expiresAt } : {
+      owner,
+      expiresAt,
+      fence,
+    },
+  ));
 }
 
 /**
@@ -127,9 +148,11 @@ export function decodeRecord(value: unknown, key: string): LockRecord | undefine
       const record = JSON.parse(decoder.decode(value)) as Partial<LockRecord> | null;
       if (
         typeof record?.owner === "string" && typeof record.expiresAt === "number" &&
-        Number.isFinite(record.expiresAt)
+        Number.isFinite(record.expiresAt) &&
+        (record.fence === undefined || Number.isSafeInteger(record.fence))
       ) {
-        return { owner: record.owner, expiresAt: record.expiresAt };
+        const { owner, expiresAt, fence } = record;
+        return fence === undefined ? { owner, expiresAt } : { owner, expiresAt, fence };
       }
     }
   } catch {

@@ -1,40 +1,31 @@
 // Copyright 2026 the locco authors. MIT license.
 
 /**
- * The Deno KV adapter: one KV entry per lock, taken and given back with
- * atomic operations that check the entry's versionstamp. Use `Deno.openKv()`
- * on Deno (a local SQLite file, or the distributed store on Deno Deploy) or
- * `openKv()` of the `@deno/kv` npm package on Node and Bun; locco imports
- * neither. Expiry is decided by the hosts' clocks with a drift margin, as on
- * MongoDB; fencing tokens come from the commit versionstamps.
+ * The Deno KV adapter: one KV entry per lock, written only by atomic
+ * operations that check the entry's versionstamp, over `Deno.openKv()` (Deno,
+ * Deno Deploy) or `openKv()` of the `@deno/kv` npm package (Node, Bun).
  *
  * ```ts
  * import { DenoKvAdapter, type DenoKvLike } from "@kontsedal/locco/kv";
  * import { Locker } from "@kontsedal/locco";
  *
  * // Pass `await Deno.openKv()` (run Deno with --unstable-kv).
- * export async function nightly(kv: DenoKvLike): Promise<void> {
- *   const locker = new Locker({
- *     adapter: new DenoKvAdapter({ kv }),
- *     retrySettings: { retryDelay: 200, retryTimes: 10 },
- *   });
- *   await locker.lock("reports:nightly", 5000).acquire(async (lock) => {
- *     console.log("fence", lock.fence);
- *   });
+ * export function lockerOn(kv: DenoKvLike): Locker {
+ *   const retrySettings = { retryDelay: 200, retryTimes: 10 };
+ *   return new Locker({ adapter: new DenoKvAdapter({ kv }), retrySettings });
  * }
  * ```
  *
  * @module
  */
 
-import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
-import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
+import { LockCreateError, LockExtendError, LockReleaseError } from "../errors.ts";
 import {
   describe,
-  MAX_TIMER_MS,
   validateIdentity,
+  validateKey,
   validateLease,
-  validateObject,
   validateWait,
 } from "../_validate.ts";
 import {
@@ -45,19 +36,15 @@ import {
   type KvKeyPart,
   lockKey,
   type LockRecord,
-  prefixSize,
-  validatePrefix,
 } from "./_kv_record.ts";
 import { KvWaiters } from "./_kv_waiters.ts";
-
+import { kvSettings, readClock } from "./_kv_options.ts";
 import { unlessBusy } from "./_kv_busy.ts";
 import type { DenoKvAdapterOptions, DenoKvLike } from "./_kv_types.ts";
 
 export type { KvKeyPart } from "./_kv_record.ts";
 export type { DenoKvAdapterOptions, DenoKvLike, DenoKvLikeAtomic } from "./_kv_types.ts";
 
-const DEFAULT_PREFIX: readonly KvKeyPart[] = Object.freeze(["locco"]);
-const DEFAULT_DRIFT_MARGIN_MS = 50;
 // expireIn is garbage collection only: the store deletes an entry at the
 // earliest that long after the write (by the store's clock), well after the
 // lease (by the hosts' clocks) plus the margin.
@@ -66,33 +53,23 @@ const GC_SLACK_MS = 60_000;
 // next read decides, so this bounds only a key rewritten without pause.
 const MAX_ATTEMPTS = 8;
 
-function isDenoKv(kv: unknown): boolean {
-  const Kv = (globalThis as { Deno?: { Kv?: unknown } }).Deno?.Kv;
-  return typeof Kv === "function" && kv instanceof Kv;
-}
-
 /**
  * Keeps locks in Deno KV. Adapters on the same database (in several
  * processes, or on Deno Deploy in several regions) share the locks.
  *
- * Storage: the entry `[...prefix, key]` holds `{ owner, expiresAt }` as
- * UTF-8 JSON bytes (so Deno, Node and Bun clients share a database; no V8
- * serialization is needed). Every write is an `atomic()` checking the
- * versionstamp just read, so no write is based on a stale read:
+ * Storage: the entry `[...prefix, key]` holds `{ owner, expiresAt }` (and,
+ * once extended, the acquisition's `fence`) as UTF-8 JSON bytes, so Deno,
+ * Node and Bun clients share a database without V8 serialization. Every
+ * write is an `atomic()` checking the versionstamp just read: a lock is
+ * created only over an absent entry or one expired by at least
+ * `clockDriftMargin` on this host's clock, released or extended only by its
+ * owner while unexpired, and never re-created once lost. `expireIn` is
+ * garbage collection only, set long after the lease.
  *
- * - `createLock`: read the entry; if it is absent, or expired by at least
- *   `clockDriftMargin` by this host's clock, commit `check(versionstamp)` and
- *   `set` with `expireIn` (garbage collection only, long after the lease).
- *   A held entry is `LockCreateError`; a lost race reads again.
- * - `releaseLock` deletes, and `extendLock` rewrites, the entry only if this
- *   owner holds it, unexpired, checking the versionstamp read: a lock that is
- *   gone is never re-created.
- * - Fencing tokens: the commit versionstamp's first 8 bytes (the store's
- *   commit version) as a number. Each acquisition of a key commits after the
- *   write it checked, so its token is larger than every earlier one of the
- *   key, whether the entry was released, expired, taken over or deleted, and
- *   after the database is reopened (the version is stored in it). A version
- *   that is not a safe integer gives no token (`lock.fence` is undefined).
+ * Fencing tokens: the acquisition commit's versionstamp, its first 8 bytes
+ * (the store's commit version) as a number. It is larger than every earlier
+ * token of the key (after a release, expiry, takeover, deleted entry or a
+ * reopened database); a version that is not a safe integer gives none.
  *
  * @example Lock with Deno KV
  * ```ts
@@ -113,8 +90,7 @@ function isDenoKv(kv: unknown): boolean {
  */
 export class DenoKvAdapter implements ILockAdapter {
   #kv: DenoKvLike;
-  #prefix: readonly KvKeyPart[];
-  #prefixSize: number;
+  #key: (key: string) => KvKeyPart[];
   #margin: number;
   #now: () => number;
   #waiters: KvWaiters;
@@ -133,58 +109,10 @@ export class DenoKvAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: DenoKvAdapterOptions) {
-    validateObject(options, "options");
-    const {
-      kv,
-      prefix = DEFAULT_PREFIX,
-      clockDriftMargin = DEFAULT_DRIFT_MARGIN_MS,
-      now = Date.now,
-      waitStrategy,
-    } = options;
-    if (
-      typeof kv !== "object" || kv === null || typeof kv.get !== "function" ||
-      typeof kv.atomic !== "function"
-    ) {
-      throw new ValidationError(
-        `options.kv should be a Deno KV handle with get() and atomic(): got ${describe(kv)}`,
-        "options.kv",
-      );
-    }
-    this.#prefix = validatePrefix(prefix);
-    this.#prefixSize = prefixSize(this.#prefix);
-    if (
-      !Number.isInteger(clockDriftMargin) || clockDriftMargin < 0 ||
-      clockDriftMargin > MAX_TIMER_MS
-    ) {
-      throw new ValidationError(
-        `options.clockDriftMargin should be an integer from 0 to ${MAX_TIMER_MS} milliseconds: got ${
-          describe(clockDriftMargin)
-        }`,
-        "options.clockDriftMargin",
-      );
-    }
-    if (typeof now !== "function") {
-      throw new ValidationError(
-        `options.now should be a function: got ${describe(now)}`,
-        "options.now",
-      );
-    }
-    if (waitStrategy !== undefined && waitStrategy !== "watch" && waitStrategy !== "poll") {
-      throw new ValidationError(
-        `options.waitStrategy should be "watch" or "poll": got ${describe(waitStrategy)}`,
-        "options.waitStrategy",
-      );
-    }
-    const canWatch = typeof kv.watch === "function";
-    if (waitStrategy === "watch" && !canWatch) {
-      throw new ValidationError(
-        'options.waitStrategy is "watch" but options.kv has no watch() method',
-        "options.waitStrategy",
-      );
-    }
-    const watch = canWatch && (waitStrategy ?? (isDenoKv(kv) ? "watch" : "poll")) === "watch";
+    const { kv, prefix, prefixSize, margin, now, watch } = kvSettings(options);
     this.#kv = kv;
-    this.#margin = clockDriftMargin;
+    this.#key = (key) => lockKey(prefix, prefixSize, key);
+    this.#margin = margin;
     this.#now = now;
     this.#waiters = new KvWaiters({
       startWatch: watch ? (key) => kv.watch!([key]) : undefined,
@@ -192,7 +120,7 @@ export class DenoKvAdapter implements ILockAdapter {
       decode: decodeRecord,
       isFree: (record) => this.#isFree(record, this.#clock()),
       now: () => this.#clock(),
-      margin: clockDriftMargin,
+      margin,
     });
   }
 
@@ -234,9 +162,7 @@ export class DenoKvAdapter implements ILockAdapter {
       }
       // While this adapter has waiters for the key, only the first may take
       // it; anyone else is refused and wakes it, so the free key is taken now.
-      const head = this.#waiters.headOf(key);
-      if (head !== undefined && head !== uniqueValue) {
-        this.#waiters.wakeHead(key);
+      if (this.#waiters.refuses(key, uniqueValue)) {
         throw new LockCreateError(`Key ${describe(key)} is promised to an earlier waiter`);
       }
       const result = await unlessBusy(() =>
@@ -338,6 +264,44 @@ export class DenoKvAdapter implements ILockAdapter {
   }
 
   /**
+   * Tells whether a lock holds the key, without taking it and without
+   * revealing the holder's unique value. The key is free when its entry is
+   * absent, or expired at least `clockDriftMargin` ago by this host's clock
+   * (when `createLock` would take it over).
+   *
+   * @param key The resource key.
+   * @returns `undefined` for a free key, else the milliseconds until another
+   *   host may take it (expiry plus `clockDriftMargin`, at least 1) and the
+   *   holder's fence as its `createLock` returned it.
+   * @throws {ValidationError} When the key is invalid or too large for a KV key.
+   * @throws {LoccoError} When the entry holds a value that is not a lock record.
+   * @example Inspect a held key
+   * ```ts
+   * import { DenoKvAdapter, type DenoKvLike } from "@kontsedal/locco/kv";
+   * import assert from "node:assert/strict";
+   *
+   * export async function look(kv: DenoKvLike): Promise<void> {
+   *   const adapter = new DenoKvAdapter({ kv });
+   *   const { fence } = await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 5000 });
+   *   const info = await adapter.inspectLock("k");
+   *   assert.equal(info?.fence, fence);
+   *   assert.ok(info!.expiresIn <= 5000 + 50);
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    const entryKey = this.#key(validateKey(key));
+    this.#clock();
+    const entry = await unlessBusy(() => this.#kv.get(entryKey));
+    const record = decodeRecord(entry.value, key);
+    const now = this.#clock();
+    if (record === undefined || this.#isFree(record, now)) return undefined;
+    const expiresIn = Math.max(1, Math.ceil(record.expiresAt + this.#margin - now));
+    const fence = record.fence ?? fenceOf(entry.versionstamp);
+    return fence === undefined ? { expiresIn } : { expiresIn, fence };
+  }
+
+  /**
    * Waits, first come first served among this adapter's waiters, until the
    * key is released or expires (seen by `kv.watch()` or this adapter's own
    * release), or `maxWaitMs` passed, or `signal` aborted. A waiter asks the
@@ -406,16 +370,20 @@ export class DenoKvAdapter implements ILockAdapter {
         throw new Failure("Lock is already expired");
       }
       if (record.owner !== uniqueValue) throw new Failure("Lock is already taken");
+      // The acquisition's fence: its commit's versionstamp until the first
+      // extension rewrites the entry, then kept in the record.
+      const fence = record.fence ?? fenceOf(entry.versionstamp);
+      // Built again for each try: a busy database refused the whole commit.
       const commit = () => {
-        const operation = this.#kv.atomic().check({
+        const checked = this.#kv.atomic().check({
           key: entryKey,
           versionstamp: entry.versionstamp,
         });
-        return (ttl === undefined
-          ? operation.delete(entryKey)
-          : operation.set(entryKey, encodeRecord({ owner: uniqueValue, expiresAt: now + ttl }), {
-            expireIn: this.#expireIn(ttl),
-          })).commit();
+        return (ttl === undefined ? checked.delete(entryKey) : checked.set(
+          entryKey,
+          encodeRecord({ owner: uniqueValue, expiresAt: now + ttl, fence }),
+          { expireIn: this.#expireIn(ttl) },
+        )).commit();
       };
       if ((await unlessBusy(commit)).ok) return;
     }
@@ -430,18 +398,7 @@ export class DenoKvAdapter implements ILockAdapter {
     return ttl + this.#margin + GC_SLACK_MS;
   }
 
-  #key(key: string): KvKeyPart[] {
-    return lockKey(this.#prefix, this.#prefixSize, key);
-  }
-
   #clock(): number {
-    const now = this.#now();
-    if (typeof now !== "number" || !Number.isFinite(now)) {
-      throw new ValidationError(
-        `options.now should return epoch milliseconds: got ${describe(now)}`,
-        "options.now",
-      );
-    }
-    return now;
+    return readClock(this.#now);
   }
 }

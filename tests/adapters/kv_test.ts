@@ -12,7 +12,6 @@ import {
   LockCreateError,
   Locker,
   LockExtendError,
-  LockReleaseError,
   ValidationError,
 } from "@kontsedal/locco";
 import { DenoKvAdapter, type DenoKvAdapterOptions, type DenoKvLike } from "@kontsedal/locco/kv";
@@ -116,7 +115,7 @@ Deno.test("DenoKvAdapter takes over an expired lock only after expiry plus clock
   });
 });
 
-Deno.test("DenoKvAdapter: a host whose clock runs behind by less than the margin cannot take a live lock", async () => {
+Deno.test("DenoKvAdapter: a host whose clock runs ahead of the holder's by less than the margin cannot take a live lock", async () => {
   await withStore(async (store) => {
     const base = Date.now();
     const holder = await store.adapter({ clockDriftMargin: 300, now: () => base });
@@ -297,12 +296,14 @@ function failingKv(failure: Error): DenoKvLike {
 }
 
 Deno.test("DenoKvAdapter passes a KV failure through unchanged, never as contention", async () => {
-  const failure = new Error("database is locked");
+  // Not a busy-database error, which is retried first (kv_commit_test.ts).
+  const failure = new TypeError("quota exceeded");
   const adapter = new DenoKvAdapter({ kv: failingKv(failure) });
   const lease = { key: "k", uniqueValue: "a", ttl: 1000 };
   for (const method of ["createLock", "releaseLock", "extendLock", "isValidLock"] as const) {
     await assert.rejects(adapter[method](lease), (error) => error === failure);
   }
+  await assert.rejects(adapter.inspectLock("k"), (error) => error === failure);
   // A failing commit too.
   await withStore(async (store) => {
     const kv = await store.handle();
@@ -365,6 +366,9 @@ Deno.test("DenoKvAdapter rejects bad options and arguments with ValidationError 
     ["createLock", { key: "", uniqueValue: "a", ttl: 1 }, "key"],
     ["createLock", { key: "k".repeat(3000), uniqueValue: "a", ttl: 1 }, "key"],
     ["createLock", { key: "k", uniqueValue: "a".repeat(40_000), ttl: 1 }, "uniqueValue"],
+    // JSON writes a control character as 6 bytes and a quote as 2: too large once stored.
+    ["createLock", { key: "k", uniqueValue: "\u0001".repeat(16_384), ttl: 1 }, "uniqueValue"],
+    ["createLock", { key: "k", uniqueValue: '"'.repeat(32_768), ttl: 1 }, "uniqueValue"],
     ["createLock", { key: "k", uniqueValue: "a", ttl: 0 }, "ttl"],
     ["releaseLock", { key: "k".repeat(3000), uniqueValue: "a" }, "key"],
     ["extendLock", { key: "k", uniqueValue: "", ttl: 1 }, "uniqueValue"],
@@ -377,6 +381,10 @@ Deno.test("DenoKvAdapter rejects bad options and arguments with ValidationError 
       `${method} ${parameter}`,
     );
   }
+  await assert.rejects(
+    adapter.inspectLock("k".repeat(3000)),
+    (error: unknown) => error instanceof ValidationError && error.parameter === "key",
+  );
   await assert.rejects(
     adapter.waitForUnlock(
       { key: "k".repeat(3000), uniqueValue: "a" },
@@ -405,13 +413,25 @@ Deno.test("DenoKvAdapter never closes the KV handle it is given", async () => {
   });
 });
 
-Deno.test("Locker on DenoKvAdapter: release errors name the cause", async () => {
+Deno.test("Locker on DenoKvAdapter: a release after the lock was lost rejects with LockReleaseError saying why", async () => {
   await withStore(async (store) => {
-    const adapter = await store.adapter();
-    await assert.rejects(
-      adapter.releaseLock({ key: uniqueKey(), uniqueValue: "a" }),
-      LockReleaseError,
-    );
+    const adapter = await store.adapter({ clockDriftMargin: 0 });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 2 } });
+    const expired = await locker.lock(uniqueKey(), 50).acquire();
+    await delay(100);
+    await assert.rejects(expired.release({ throwOnFail: true }), {
+      name: "LockReleaseError",
+      message: "Lock is already expired",
+    });
+    const key = uniqueKey();
+    const lost = await locker.lock(key, 50).acquire();
+    await delay(100);
+    await adapter.createLock({ key, uniqueValue: "next holder", ttl: 5000 });
+    await assert.rejects(lost.release({ throwOnFail: true }), {
+      name: "LockReleaseError",
+      message: "Lock is already taken",
+    });
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: "next holder" }), true);
   });
 });
 
@@ -430,10 +450,50 @@ Deno.test("DenoKvAdapter accepts the longest key KV stores under its prefix, and
         (error: unknown) => error instanceof ValidationError && error.parameter === "key",
       );
     }
-    // The largest uniqueValue the adapter accepts fits in a KV value.
-    const owner = "é".repeat(16_384);
+    // The largest uniqueValues the adapter accepts (32768 bytes as UTF-8
+    // JSON) are stored, extended (the record then holds a fence too) and
+    // released; one more character is refused before any I/O.
+    for (const [owner, more] of [["é", 16_384], ["\u0001", 5461], ['"', 16_384]] as const) {
+      const key = uniqueKey();
+      const uniqueValue = owner.repeat(more);
+      await adapter.createLock({ key, uniqueValue, ttl: 5000 });
+      await adapter.extendLock({ key, uniqueValue, ttl: 5000 });
+      assert.equal(await adapter.isValidLock({ key, uniqueValue }), true);
+      await adapter.releaseLock({ key, uniqueValue });
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: uniqueValue + owner, ttl: 5000 }),
+        (error: unknown) => error instanceof ValidationError && error.parameter === "uniqueValue",
+      );
+    }
+  });
+});
+
+Deno.test("DenoKvAdapter.inspectLock() reports the acquisition's fence after extensions rewrote the entry, and the time to takeover", async () => {
+  await withStore(async (store) => {
+    const kv = await store.handle();
+    let now = Date.now();
+    const adapter = await store.adapter({ clockDriftMargin: 300, now: () => now });
+    const other = await store.adapter({ clockDriftMargin: 300, now: () => now });
     const key = uniqueKey();
-    await adapter.createLock({ key, uniqueValue: owner, ttl: 5000 });
-    assert.equal(await adapter.isValidLock({ key, uniqueValue: owner }), true);
+    const start = now;
+    const { fence } = await adapter.createLock({ key, uniqueValue: "secret", ttl: 1000 });
+    assert.ok(Number.isSafeInteger(fence));
+    assert.deepEqual(await other.inspectLock(key), { expiresIn: 1300, fence });
+    for (const ttl of [2000, 3000]) {
+      await adapter.extendLock({ key, uniqueValue: "secret", ttl });
+      const entry = await kv.get(ENTRY(key));
+      assert.ok(versionOf(entry.versionstamp) > fence!, "an extension rewrites the entry");
+      const record = JSON.parse(new TextDecoder().decode(entry.value as Uint8Array));
+      assert.equal(record.fence, fence, "the record keeps the acquisition's fence");
+      assert.deepEqual(await other.inspectLock(key), { expiresIn: ttl + 300, fence });
+    }
+    // Free only once expired by the margin too, as for createLock.
+    now = start + 3000 + 299;
+    assert.deepEqual(await other.inspectLock(key), { expiresIn: 1, fence });
+    now = start + 3000 + 300;
+    assert.equal(await other.inspectLock(key), undefined);
+    const next = await other.createLock({ key, uniqueValue: "next", ttl: 1000 });
+    assert.ok(next.fence! > fence!);
+    assert.deepEqual(await adapter.inspectLock(key), { expiresIn: 1300, fence: next.fence });
   });
 });
