@@ -21,6 +21,8 @@ export type StartWatch = (key: KvKeyPart[]) => ReadableStream<readonly WatchedEn
 interface KvWaiter extends Waiter {
   /** The state sequence this waiter was last let go on while the key looked free. */
   seen: number;
+  /** The key's wake count when this waiter last started an attempt (its pause ended). */
+  wakes: number;
 }
 
 /** What the watch of a key last reported. */
@@ -55,11 +57,17 @@ export interface KvWaitersOptions {
 export class KvWaiters {
   #options: KvWaitersOptions;
   #states: Map<string, KeyState> = new Map();
+  // Per key, how often its head was woken (a release by this adapter, a
+  // refused newcomer, the watch or the expiry timer), counted even when the
+  // head was not pausing but making an attempt, whose read may predate the
+  // release: its next wait then returns at once instead of missing it.
+  #wakes: Map<string, number> = new Map();
   #stopping: Set<Promise<void>> = new Set();
   #closed = false;
   #queue: WaitQueue<KvWaiter> = new WaitQueue((waiter, wasHead) => {
     const { key } = waiter;
     if (this.#queue.head(key) === undefined) {
+      this.#wakes.delete(key);
       const stopping = this.#stop(key);
       this.#stopping.add(stopping);
       void stopping.finally(() => this.#stopping.delete(stopping));
@@ -77,10 +85,27 @@ export class KvWaiters {
     return this.#queue.head(key)?.uniqueValue;
   }
 
-  /** Wakes the first waiter of `key`, if it is pausing. */
+  /**
+   * Whether a `createLock` by `uniqueValue` must be refused because an earlier
+   * waiter of this adapter is first in line; then the key looks free to the
+   * caller, so that waiter is woken.
+   */
+  refuses(key: string, uniqueValue: string): boolean {
+    const head = this.headOf(key);
+    if (head === undefined || head === uniqueValue) return false;
+    this.wakeHead(key);
+    return true;
+  }
+
+  /**
+   * Wakes the first waiter of `key`: ends its pause, or, when it is making an
+   * attempt, lets its next wait return at once.
+   */
   wakeHead(key: string): void {
     const head = this.#queue.head(key);
-    if (head !== undefined) this.#queue.wake(head);
+    if (head === undefined) return;
+    this.#wakes.set(key, (this.#wakes.get(key) ?? 0) + 1);
+    this.#queue.wake(head);
   }
 
   /** The waiter with this unique value took the key: it leaves the queue. */
@@ -92,16 +117,27 @@ export class KvWaiters {
   /** Waits as `ILockAdapter.waitForUnlock` describes (arguments already checked). */
   wait(key: string, uniqueValue: string, maxWaitMs: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.resolve();
-    const waiter = this.#queue.join(key, signal, () => ({ key, uniqueValue, signal, seen: -1 }));
+    const wakes = () => this.#wakes.get(key) ?? 0;
+    const waiter = this.#queue.join(
+      key,
+      signal,
+      () => ({ key, uniqueValue, signal, seen: -1, wakes: wakes() }),
+    );
+    const isHead = this.#queue.head(key) === waiter;
+    if (isHead && waiter.wakes !== wakes()) {
+      // Woken while its attempt was under way: that attempt may have read the
+      // key before the release.
+      waiter.wakes = wakes();
+      return Promise.resolve();
+    }
     const state = this.#watch(key);
-    if (
-      state !== undefined && this.#queue.head(key) === waiter && state.seq !== waiter.seen &&
-      this.#knownFree(key)
-    ) {
+    if (state !== undefined && isHead && state.seq !== waiter.seen && this.#knownFree(key)) {
       waiter.seen = state.seq;
       return Promise.resolve();
     }
-    return this.#queue.pause(waiter, maxWaitMs);
+    return this.#queue.pause(waiter, maxWaitMs).then(() => {
+      waiter.wakes = wakes();
+    });
   }
 
   /** Stops every watch and lets every waiter go; later waits poll. */

@@ -6,7 +6,7 @@
 // Times are generous upper bounds on behaviour, never latency targets.
 
 import assert from "node:assert/strict";
-import { Locker } from "@kontsedal/locco";
+import { LockCreateError, Locker } from "@kontsedal/locco";
 import { DenoKvAdapter, type DenoKvLike } from "@kontsedal/locco/kv";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { ON_DENO, openTestKv, tempKvPath, type TestKv } from "../_kv.ts";
@@ -219,5 +219,77 @@ Deno.test('DenoKvAdapter with waitStrategy "poll" wakes its own waiters at once 
     assert.ok(waited < 2500, `waited ${waited} ms with a 5 s retry delay`);
     await lock.release();
     await adapter.close();
+  });
+});
+
+Deno.test('DenoKvAdapter with waitStrategy "poll" wakes its waiter when its own release lands while the waiter\'s read is in flight', async () => {
+  await withHandles(async (a) => {
+    const key = uniqueKey();
+    // The get() numbered `trapAt` reads at once but answers only after
+    // `letGo()`: an attempt whose read predates the release.
+    let gets = 0;
+    let trapAt = -1;
+    let reached!: () => void;
+    const readDone = new Promise<void>((resolve) => (reached = resolve));
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const kv: DenoKvLike = {
+      async get(k) {
+        const n = ++gets;
+        const entry = await a.get(k);
+        if (n === trapAt) {
+          reached();
+          await gate;
+        }
+        return entry;
+      },
+      atomic: () => a.atomic(),
+    };
+    const adapter = new DenoKvAdapter({ kv, waitStrategy: "poll" });
+    await adapter.createLock({ key, uniqueValue: "holder", ttl: 30_000 });
+    trapAt = gets + 2; // the waiter's second attempt
+    const waiting = new Locker({
+      adapter,
+      // A short first pause, then 10 s: only a wake-up can end the second one early.
+      retrySettings: { retryDelayFn: ({ attemptNumber }) => attemptNumber === 0 ? 50 : 10_000 },
+    }).lock(key, 30_000).acquire();
+    await readDone;
+    await adapter.releaseLock({ key, uniqueValue: "holder" });
+    const released = performance.now();
+    letGo();
+    const lock = await waiting;
+    const waited = performance.now() - released;
+    assert.ok(
+      waited < 3000,
+      `took the key ${waited} ms after the release, with a 10 s retry delay`,
+    );
+    await lock.release({ throwOnFail: true });
+    await adapter.close();
+  });
+});
+
+Deno.test("DenoKvAdapter refuses a newcomer's createLock while a waiter of the same adapter is queued, and the waiter gets the key", async () => {
+  await withHandles(async (a) => {
+    for (const waitStrategy of ["poll", "watch"] as const) {
+      if (waitStrategy === "watch" && !ON_DENO) continue; // see the note at the top
+      const key = uniqueKey();
+      const adapter = new DenoKvAdapter({ kv: a, waitStrategy });
+      await adapter.createLock({ key, uniqueValue: "holder", ttl: 30_000 });
+      let taken = false;
+      const waiting = new Locker({ adapter, retrySettings: LONG }).lock(key, 30_000)
+        .acquire(() => {
+          taken = true;
+        });
+      await delay(100); // the waiter tried once and is queued
+      await adapter.releaseLock({ key, uniqueValue: "holder" });
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: "newcomer", ttl: 30_000 }),
+        LockCreateError,
+        `${waitStrategy}: a newcomer took the key before the queued waiter`,
+      );
+      await waiting;
+      assert.equal(taken, true);
+      await adapter.close();
+    }
   });
 });
