@@ -4,14 +4,20 @@
 // lost and fences grow along the counter. The same run without the lock (the
 // control) does lose updates, so the check can fail. On Deno, one more run
 // mixes runtimes on one database: Deno, Node and Bun processes share its locks.
+// And a waiter takes a key another process released within its retry delay
+// (a watch does not see other processes' writes to a local file).
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { Locker } from "@kontsedal/locco";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { runScript, type ScriptResult, uniqueKey } from "../_helpers.ts";
-import { ON_DENO, tempKvPath } from "../_kv.ts";
+import { ON_DENO, openTestKv, tempKvPath } from "../_kv.ts";
+import { Child } from "./_kv_child.ts";
 
 const WORKER = fileURLToPath(new URL("./_kv_counter_worker.ts", import.meta.url));
+const RELEASE_WORKER = fileURLToPath(new URL("./_kv_release_worker.ts", import.meta.url));
 const SOURCE_WORKER = fileURLToPath(new URL("./_kv_counter_worker_source.ts", import.meta.url));
 const PROCESSES = 4;
 
@@ -128,4 +134,34 @@ Deno.test({
       remove();
     }
   },
+});
+
+Deno.test("DenoKvAdapter: a waiter takes a key another OS process released within its retry delay", async () => {
+  const { path, remove } = tempKvPath();
+  const key = uniqueKey("locco-test:kv");
+  const holder = new Child(RELEASE_WORKER, [path, key, "1000"]);
+  const kv = await openTestKv(path);
+  // The default strategy: a watch on Deno (which sees only this process's
+  // writes to a local file), polling on Node and Bun.
+  const adapter = new DenoKvAdapter({ kv });
+  try {
+    await holder.line("held");
+    const retryDelay = 1500;
+    const lock = await new Locker({ adapter, retrySettings: { retryDelay, retryTimes: 40 } })
+      .lock(key, 30_000).acquire();
+    const acquiredAt = Date.now();
+    const releasedAt = Number((await holder.line("released")).split(" ")[1]);
+    const after = acquiredAt - releasedAt;
+    // deno-lint-ignore no-console
+    console.log(`took the key ${after} ms after the other process released it`);
+    // The retry delay, plus one attempt on a busy 2-core machine.
+    assert.ok(after <= retryDelay + 2000, `took the key ${after} ms after its release`);
+    assert.equal((await holder.exited).code, 0, holder.stderr);
+    await lock.release({ throwOnFail: true });
+  } finally {
+    holder.kill();
+    await adapter.close();
+    kv.close();
+    remove();
+  }
 });
