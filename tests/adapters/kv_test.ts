@@ -497,3 +497,45 @@ Deno.test("DenoKvAdapter.inspectLock() reports the acquisition's fence after ext
     assert.deepEqual(await adapter.inspectLock(key), { expiresIn: 1300, fence: next.fence });
   });
 });
+
+Deno.test({
+  name:
+    'DenoKvAdapter retries "database is locked" while another connection holds the file for 0.5 s, and passes it through, never as contention, after about 2 s',
+  // node:sqlite (to hold the file's write lock) is in Deno, not in Node 20 or Bun.
+  ignore: !ON_DENO,
+  async fn() {
+    const { path, remove } = tempKvPath();
+    const kv = await openTestKv(path);
+    const adapter = new DenoKvAdapter({ kv });
+    const sqlite = "node:sqlite";
+    const { DatabaseSync } = await import(sqlite);
+    const db = new DatabaseSync(path);
+    try {
+      await kv.set(["written"], new Uint8Array([1]));
+      // KV answers a checked commit at once while another connection holds
+      // the file: the adapter tries again until the holder is done...
+      db.exec("BEGIN EXCLUSIVE");
+      const done = delay(500).then(() => db.exec("ROLLBACK"));
+      const key = uniqueKey();
+      await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+      await done;
+      assert.equal(await adapter.isValidLock({ key, uniqueValue: "a" }), true);
+      // ...and passes the error through, unchanged, once it held on for 2 s.
+      db.exec("BEGIN EXCLUSIVE");
+      const started = Date.now();
+      await assert.rejects(
+        adapter.releaseLock({ key, uniqueValue: "a" }),
+        (error: unknown) => error instanceof TypeError && /database is locked/.test(error.message),
+      );
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1900, `gave up after ${waited} ms`);
+      db.exec("ROLLBACK");
+      assert.equal(await adapter.isValidLock({ key, uniqueValue: "a" }), true);
+    } finally {
+      db.close();
+      await adapter.close();
+      kv.close();
+      remove();
+    }
+  },
+});
