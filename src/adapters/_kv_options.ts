@@ -1,5 +1,6 @@
 // Copyright 2026 the locco authors. MIT license.
-// DenoKvAdapter's options, checked before any I/O, and its wall clock.
+// DenoKvAdapter's options, checked before any I/O, its wall clock, and the
+// expireIn it gives KV.
 
 import { ValidationError } from "../errors.ts";
 import { describe, MAX_TIMER_MS, validateObject } from "../_validate.ts";
@@ -95,4 +96,14 @@ export function readClock(now: () => number): number {
     );
   }
   return time;
+}
+
+// expireIn is garbage collection only: the store deletes an entry at the
+// earliest that long after the write (by the store's clock), well after the
+// lease (by the hosts' clocks) plus the margin.
+const GC_SLACK_MS = 60_000;
+
+/** The `expireIn` of a lock entry written with `ttl`: ttl + margin + 60 s. */
+export function gcExpireIn(ttl: number, margin: number): number {
+  return ttl + margin + GC_SLACK_MS;
 }

@@ -38,17 +38,13 @@ import {
   type LockRecord,
 } from "./_kv_record.ts";
 import { KvWaiters } from "./_kv_waiters.ts";
-import { kvSettings, readClock } from "./_kv_options.ts";
+import { gcExpireIn, kvSettings, readClock } from "./_kv_options.ts";
 import { unlessBusy } from "./_kv_busy.ts";
 import type { DenoKvAdapterOptions, DenoKvLike } from "./_kv_types.ts";
 
 export type { KvKeyPart } from "./_kv_record.ts";
 export type { DenoKvAdapterOptions, DenoKvLike, DenoKvLikeAtomic } from "./_kv_types.ts";
 
-// expireIn is garbage collection only: the store deletes an entry at the
-// earliest that long after the write (by the store's clock), well after the
-// lease (by the hosts' clocks) plus the margin.
-const GC_SLACK_MS = 60_000;
 // Commits that lose a race to another write of the key read it again; the
 // next read decides, so this bounds only a key rewritten without pause.
 const MAX_ATTEMPTS = 8;
@@ -169,7 +165,7 @@ export class DenoKvAdapter implements ILockAdapter {
         this.#kv.atomic()
           .check({ key: entryKey, versionstamp: entry.versionstamp ?? null })
           .set(entryKey, encodeRecord({ owner: uniqueValue, expiresAt: now + ttl }), {
-            expireIn: this.#expireIn(ttl),
+            expireIn: gcExpireIn(ttl, this.#margin),
           })
           .commit()
       );
@@ -303,9 +299,12 @@ export class DenoKvAdapter implements ILockAdapter {
 
   /**
    * Waits, first come first served among this adapter's waiters, until the
-   * key is released or expires (seen by `kv.watch()` or this adapter's own
-   * release), or `maxWaitMs` passed, or `signal` aborted. A waiter asks the
-   * store again within `maxWaitMs` whatever happens to the watch.
+   * key is released or expires, or `maxWaitMs` passed, or `signal` aborted.
+   * What wakes a waiter early: this adapter's own release and, with the
+   * "watch" strategy, a release through any handle of this process or the
+   * lock's expiry. On a local SQLite file the watch misses other processes'
+   * writes: such a release is found when the waiter asks the store again,
+   * within `maxWaitMs` whatever happens to the watch.
    *
    * @param identity The key and the waiting lock's unique value.
    * @param maxWaitMs The longest wait in milliseconds.
@@ -382,7 +381,7 @@ export class DenoKvAdapter implements ILockAdapter {
         return (ttl === undefined ? checked.delete(entryKey) : checked.set(
           entryKey,
           encodeRecord({ owner: uniqueValue, expiresAt: now + ttl, fence }),
-          { expireIn: this.#expireIn(ttl) },
+          { expireIn: gcExpireIn(ttl, this.#margin) },
         )).commit();
       };
       if ((await unlessBusy(commit)).ok) return;
@@ -392,10 +391,6 @@ export class DenoKvAdapter implements ILockAdapter {
 
   #isFree(record: LockRecord | undefined, now: number): boolean {
     return record === undefined || record.expiresAt + this.#margin <= now;
-  }
-
-  #expireIn(ttl: number): number {
-    return ttl + this.#margin + GC_SLACK_MS;
   }
 
   #clock(): number {
