@@ -2,7 +2,8 @@
 // The runtime facts behind DenoKvAdapter's defaults and the README: Deno
 // needs --unstable-kv (or "unstable": ["kv"]) for Deno.openKv, and on Node and
 // Bun the @deno/kv package keeps the process alive after close() once a watch
-// has reported, which is why the adapter polls there unless told to watch.
+// has reported (or, at times, fails it with "watch not found"), which is why
+// the adapter polls there unless told to watch.
 // If a new @deno/kv fixes that, the second test fails: then make "watch" the
 // default there too.
 
@@ -32,7 +33,7 @@ Deno.test({
 Deno.test(
   ON_DENO
     ? "Deno.Kv: a process that watched, cancelled and closed its database exits"
-    : "@deno/kv: a process that watched, cancelled and closed its database does not exit",
+    : "@deno/kv: a process that watched, cancelled and closed its database does not exit cleanly: it stays alive or fails with 'watch not found'",
   async () => {
     const { path, remove } = tempKvPath();
     const child = new Child(FIXTURE, [path]);
@@ -48,7 +49,16 @@ Deno.test(
       if (ON_DENO) {
         assert.equal(exited?.code, 0, child.stderr);
       } else {
-        assert.equal(exited, undefined, "it exited: the adapter may watch by default here");
+        // Its watch stream, still read inside @deno/kv after the cancel and
+        // close, at times rejects unhandled: "watch not found".
+        const failed = exited !== undefined && exited.code !== 0 &&
+          /watch not found/.test(child.stderr);
+        assert.ok(
+          exited === undefined || failed,
+          `it exited (${
+            JSON.stringify(exited)
+          }): the adapter may watch by default here; ${child.stderr}`,
+        );
       }
     } finally {
       child.kill();
