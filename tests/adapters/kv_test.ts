@@ -23,7 +23,8 @@ if (!ON_DENO) {
   // deno-lint-ignore no-console
   console.log(
     "DenoKvAdapter on an in-memory database runs on Deno only: @deno/kv has no in-memory " +
-      "store shared by several handles; the file database suites run here",
+      "store shared by several handles; the file database suites run here. The busy-file test " +
+      "runs on Deno only: it holds the file's write lock with node:sqlite (not in Node 20 or Bun)",
   );
 }
 
