@@ -61,3 +61,10 @@ export {
   type MongoLikeClient,
   type MongoLikeCollection,
 } from "./src/adapters/mongodb.ts";
+export {
+  DenoKvAdapter,
+  type DenoKvAdapterOptions,
+  type DenoKvLike,
+  type DenoKvLikeAtomic,
+  type KvKeyPart,
+} from "./src/adapters/kv.ts";

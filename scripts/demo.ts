@@ -4,6 +4,7 @@
 // without it, most are. Exits non-zero if the locked run loses an update.
 //
 //   deno task demo [--workers 8] [--iterations 25] [--hold 2]
+//                  [--redis URL | --mongodb URL | --kv PATH]
 
 // deno-lint-ignore-file no-console
 
@@ -106,7 +107,13 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function openBackend(values: { redis?: string; mongodb?: string }): Promise<DemoBackend> {
+async function openBackend(
+  values: { redis?: string; mongodb?: string; kv?: string },
+): Promise<DemoBackend> {
+  if (values.kv !== undefined) {
+    const { kvBackend } = await import("./_demo_kv.ts");
+    return await kvBackend(values.kv === "" ? undefined : values.kv);
+  }
   if (values.redis !== undefined) {
     const { redisBackend } = await import("./_demo_redis.ts");
     return await redisBackend(values.redis);
@@ -127,13 +134,16 @@ async function main(): Promise<number> {
       hold: { type: "string", default: "2" },
       redis: { type: "string" },
       mongodb: { type: "string" },
+      kv: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "usage: deno task demo [--workers N] [--iterations N] [--hold MS] [--redis URL | --mongodb URL]\n" +
-        "  --mongodb ''  starts the bundled MongoDB stand-in",
+      "usage: deno task demo [--workers N] [--iterations N] [--hold MS] " +
+        "[--redis URL | --mongodb URL | --kv PATH]\n" +
+        "  --mongodb ''  starts the bundled MongoDB stand-in\n" +
+        "  --kv ''       uses a temporary Deno KV file database",
     );
     return 0;
   }

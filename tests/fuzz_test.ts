@@ -22,6 +22,8 @@ import {
   type MongoLikeClient,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { ON_DENO, openTestKv, tempKvPath } from "./_kv.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
 
@@ -530,12 +532,31 @@ fuzzPublicApi("MongoAdapter on the stand-in", async () => {
   };
 }, 40);
 
+fuzzPublicApi("DenoKvAdapter", async () => {
+  // An in-memory database on Deno; a file database elsewhere (@deno/kv).
+  const file = ON_DENO ? undefined : tempKvPath();
+  const kv = await openTestKv(file?.path ?? ":memory:");
+  const adapter = new DenoKvAdapter({ kv, prefix: ["locco-fuzz"] });
+  const probe = new DenoKvAdapter({ kv, prefix: ["locco-fuzz"] });
+  return {
+    adapter,
+    probe,
+    close: async () => {
+      await Promise.all([adapter.close(), probe.close()]);
+      kv.close();
+      file?.remove();
+    },
+  };
+}, 40);
+
 Deno.test("Adapter constructors throw only ValidationError for hostile options", async () => {
   const constructors: [string, (options: unknown) => unknown][] = [
     ["InMemoryAdapter", (o) => new InMemoryAdapter(o as never)],
     ["IoRedisAdapter", (o) => new IoRedisAdapter(o as never)],
     ["MongoAdapter", (o) => new MongoAdapter(o as never)],
+    ["DenoKvAdapter", (o) => new DenoKvAdapter(o as never)],
   ];
+  const fakeKv = { get() {}, atomic() {}, watch() {} };
   const fakeRedis = { set() {}, get() {}, evalsha() {}, eval() {} };
   const fakeMongo = {
     db: () => ({
@@ -554,6 +575,8 @@ Deno.test("Adapter constructors throw only ValidationError for hostile options",
           dbName: sometimes(fc.string()),
           locksCollectionName: sometimes(fc.string()),
           clockDriftMargin: sometimes(fc.integer({ min: 0, max: 1000 })),
+          kv: sometimes(fc.constant(fakeKv)),
+          waitStrategy: sometimes(fc.constantFrom("watch", "poll")),
         }, { requiredKeys: [] }),
       ),
       async ([name, make], options) => {

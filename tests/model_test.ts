@@ -22,6 +22,8 @@ import {
   type MongoLikeClient,
 } from "@kontsedal/locco";
 import { delay, ManualClock, uniqueKey } from "./_helpers.ts";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { openTestKv, tempKvPath } from "./_kv.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
 
@@ -274,6 +276,26 @@ realTimeModel("MongoAdapter on the stand-in", async () => {
     close: async () => {
       await client.close();
       await server.stop();
+    },
+  };
+});
+
+realTimeModel("DenoKvAdapter on a file database", async () => {
+  const { path, remove } = tempKvPath();
+  const kv = await openTestKv(path);
+  const adapters: DenoKvAdapter[] = [];
+  return {
+    adapter: () => {
+      const adapter = new DenoKvAdapter({ kv });
+      adapters.push(adapter);
+      return adapter;
+    },
+    // The default clockDriftMargin: an expired lock is taken over 50 ms late.
+    takeover: 50,
+    close: async () => {
+      await Promise.all(adapters.map((adapter) => adapter.close()));
+      kv.close();
+      remove();
     },
   };
 });

@@ -18,6 +18,8 @@ import { Cluster, Redis } from "ioredis";
 import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/locco";
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { openTestKv } from "../../tests/_kv.ts";
 import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
 
 /** What the harness passes to a worker. */
@@ -27,8 +29,8 @@ export interface WorkerConfig {
   gen: number;
   workers: number;
   iterations: number;
-  backend: "redis" | "mongo" | "cluster";
-  /** The lock store, through the fault proxy (unused for "cluster"). */
+  backend: "redis" | "mongo" | "cluster" | "kv";
+  /** The lock store, through the fault proxy (unused for "cluster"; the file for "kv"). */
   lockUrl: string;
   /** "cluster": the seed nodes, reached directly. */
   clusterNodes: { host: string; port: number }[];
@@ -74,6 +76,18 @@ interface LockStore {
 }
 
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
+  if (config.backend === "kv") {
+    const kv = await openTestKv(config.lockUrl);
+    const adapter = new DenoKvAdapter({ kv, prefix: ["chaos", config.runId] });
+    return {
+      adapter,
+      reopen: () => Promise.resolve(),
+      close: async () => {
+        await adapter.close();
+        kv.close();
+      },
+    };
+  }
   if (config.backend !== "mongo") {
     const keyPrefix = config.keyPrefix === "" ? {} : { keyPrefix: config.keyPrefix };
     const client = config.backend === "cluster"
