@@ -14,6 +14,7 @@ import {
 } from "@kontsedal/locco";
 import * as redisEntry from "@kontsedal/locco/redis";
 import { testAdapterContract } from "../_adapter_contract.ts";
+import { NODE_REDIS_6, openRedisBackend, REDIS_CLIENTS } from "../_redis_clients.ts";
 import { uniqueKey } from "../_helpers.ts";
 import {
   assertRedisReachable,
@@ -29,12 +30,16 @@ const DRIVERS = [
   { name: "ioredis 6", make: (url: string) => new Redis6(url) },
 ] as const;
 
-for (const driver of DRIVERS) {
+for (const kind of REDIS_CLIENTS) {
   testAdapterContract(
-    `IoRedisAdapter (${driver.name})`,
-    () => openIoRedisBackend(() => driver.make(REDIS_URL)),
+    `${kind.adapterName} (${kind.name})`,
+    () => openRedisBackend(kind, REDIS_URL),
   );
 }
+testAdapterContract(
+  `NodeRedisAdapter (node-redis 6, prefix "locco-test:{p}:")`,
+  () => openRedisBackend(NODE_REDIS_6, REDIS_URL, { prefix: "locco-test:{p}:" }),
+);
 testAdapterContract(
   `IoRedisAdapter (ioredis 5, prefix "locco-test:{p}:")`,
   () => openIoRedisBackend(() => new Redis(REDIS_URL), REDIS_URL, "locco-test:{p}:"),

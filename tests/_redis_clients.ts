@@ -1,0 +1,191 @@
+// Copyright 2026 the locco authors. MIT license.
+// The Redis clients every Redis suite runs with: ioredis 5 and 6 and its
+// fork iovalkey through IoRedisAdapter, node-redis 6 (RESP2 and RESP3) and 4
+// through NodeRedisAdapter. Each opens a connected client on a URL and
+// wraps it in its adapter; tests that need raw commands use their own
+// ioredis admin connection.
+
+import { Redis } from "ioredis";
+import { Redis as Redis6 } from "ioredis6";
+import { Valkey } from "iovalkey";
+import { createClient } from "redis";
+import { createClient as createClient4 } from "redis4";
+import { IoRedisAdapter, type IoRedisLikeClient, NodeRedisAdapter } from "@kontsedal/locco/redis";
+import type { NodeRedisLikeClient } from "@kontsedal/locco/redis";
+import type { AdapterBackend } from "./_adapter_contract.ts";
+import { assertRedisReachable } from "./_redis_server.ts";
+
+/** The adapter options a test may set besides the client. */
+export interface RedisAdapterSettings {
+  prefix?: string;
+  waitStrategy?: "notify" | "poll";
+}
+
+/** A connected client and the adapter around it. */
+export interface OpenedRedisClient {
+  adapter: IoRedisAdapter | NodeRedisAdapter;
+  /** Closes the adapter, then the client (gracefully). */
+  close(): Promise<void>;
+  /** Drops the client's connection at once, as a crash would. */
+  destroy(): Promise<void>;
+}
+
+/** One Redis client library (and major version) as the tests use it. */
+export interface RedisClientKind {
+  /** "ioredis 5", "node-redis 6", ... */
+  name: string;
+  /** The adapter class name, for test names. */
+  adapterName: "IoRedisAdapter" | "NodeRedisAdapter";
+  /** The client family, as the chaos harness and the demo name it. */
+  family: "ioredis" | "node-redis";
+  /**
+   * Opens a connected client on `url`. `failFast`: commands fail at once
+   * while the server is unreachable instead of waiting for a reconnect.
+   */
+  open(
+    url: string,
+    settings?: RedisAdapterSettings,
+    options?: { failFast?: boolean },
+  ): Promise<OpenedRedisClient>;
+}
+
+type IoRedisClient = IoRedisLikeClient & {
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: "error", listener: (error: Error) => void): unknown;
+};
+
+function ioRedisKind(
+  name: string,
+  make: (url: string, options: Record<string, unknown>) => IoRedisClient,
+): RedisClientKind {
+  return {
+    name,
+    adapterName: "IoRedisAdapter",
+    family: "ioredis",
+    open(url, settings = {}, { failFast = false } = {}) {
+      const client = make(
+        url,
+        failFast
+          ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 }
+          : {},
+      );
+      client.on("error", () => {});
+      const adapter = new IoRedisAdapter({ client, ...settings });
+      return Promise.resolve({
+        adapter,
+        async close() {
+          await adapter.close();
+          await client.quit().catch(() => client.disconnect());
+        },
+        async destroy() {
+          client.disconnect();
+          await adapter.close();
+        },
+      });
+    },
+  };
+}
+
+/** What the tests call on a node-redis 4, 5 or 6 client besides the adapter's methods. */
+interface NodeRedisClient extends NodeRedisLikeClient {
+  connect(): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  destroy?(): unknown;
+  disconnect?(): unknown;
+}
+
+function nodeRedisKind(
+  name: string,
+  make: (options: Record<string, unknown>) => NodeRedisClient,
+  extra: Record<string, unknown> = {},
+): RedisClientKind {
+  return {
+    name,
+    adapterName: "NodeRedisAdapter",
+    family: "node-redis",
+    async open(url, settings = {}, { failFast = false } = {}) {
+      const client = make({
+        url,
+        ...extra,
+        ...(failFast ? { disableOfflineQueue: true, socket: { reconnectStrategy: () => 50 } } : {}),
+      });
+      client.on("error", () => {});
+      await client.connect();
+      const adapter = new NodeRedisAdapter({ client, ...settings });
+      return {
+        adapter,
+        async close() {
+          await adapter.close();
+          try {
+            await (client.close ?? client.quit)!.call(client);
+          } catch {
+            await (client.destroy ?? client.disconnect)!.call(client);
+          }
+        },
+        async destroy() {
+          await (client.destroy ?? client.disconnect)!.call(client);
+          await adapter.close();
+        },
+      };
+    },
+  };
+}
+
+/** ioredis 5, the default client of the Redis suites. */
+export const IOREDIS_5: RedisClientKind = ioRedisKind(
+  "ioredis 5",
+  (url, options) => new Redis(url, options),
+);
+/** node-redis 6, RESP2. */
+export const NODE_REDIS_6: RedisClientKind = nodeRedisKind(
+  "node-redis 6",
+  (options) => createClient(options) as unknown as NodeRedisClient,
+);
+
+/** Every client the Redis suites run with. */
+export const REDIS_CLIENTS: readonly RedisClientKind[] = [
+  IOREDIS_5,
+  ioRedisKind("ioredis 6", (url, options) => new Redis6(url, options)),
+  ioRedisKind("iovalkey", (url, options) => new Valkey(url, options)),
+  NODE_REDIS_6,
+  nodeRedisKind(
+    "node-redis 6, RESP3",
+    (options) => createClient(options) as unknown as NodeRedisClient,
+    { RESP: 3 },
+  ),
+  nodeRedisKind(
+    "node-redis 4",
+    (options) => createClient4(options) as unknown as NodeRedisClient,
+  ),
+];
+
+/** One client of each family, for suites whose outcome the major version cannot change. */
+export const REDIS_FAMILIES: readonly RedisClientKind[] = [IOREDIS_5, NODE_REDIS_6];
+
+/**
+ * An AdapterBackend over one client kind: every `connect()` opens a new
+ * client (its own connection) to `url`; `close()` closes them all. Fails
+ * loudly if the server does not answer.
+ */
+export async function openRedisBackend(
+  kind: RedisClientKind,
+  url: string,
+  settings: RedisAdapterSettings = {},
+): Promise<AdapterBackend> {
+  await assertRedisReachable(url);
+  const opened: Promise<OpenedRedisClient>[] = [];
+  return {
+    async connect() {
+      const client = kind.open(url, settings);
+      opened.push(client);
+      return (await client).adapter;
+    },
+    async close(): Promise<void> {
+      const clients = await Promise.all(opened.splice(0));
+      await Promise.all(clients.map((client) => client.close()));
+    },
+  };
+}

@@ -1,0 +1,386 @@
+// Copyright 2026 the locco authors. MIT license.
+// NodeRedisAdapter on node-redis 4 and 6: what its transport sends and reads
+// (evalSha with string arguments, NOSCRIPT fallback, RESP3 and mapped
+// replies), that it never modifies the client, that it owns only its
+// subscriber, and that it shares keys with IoRedisAdapter. (The contract
+// suite, waiting, fencing and fault suites run it too.)
+
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { createClient, createCluster, createSentinel } from "redis";
+import { createClient as createClient4, createCluster as createCluster4 } from "redis4";
+import {
+  IoRedisAdapter,
+  LoccoError,
+  LockCreateError,
+  Locker,
+  LockReleaseError,
+  NodeRedisAdapter,
+  type NodeRedisLikeClient,
+  ValidationError,
+} from "@kontsedal/locco";
+import * as redisEntry from "@kontsedal/locco/redis";
+import { delay, uniqueKey } from "../_helpers.ts";
+import {
+  assertRedisReachable,
+  commandCalls,
+  monitorCommands,
+  REDIS_URL,
+  RedisServer,
+} from "../_redis_server.ts";
+
+// What the tests call on a real node-redis client of either major.
+interface RealClient extends NodeRedisLikeClient {
+  connect(): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  set(key: string, value: string): Promise<unknown>;
+  duplicate(): RealClient & { isOpen: boolean; subscribe: never };
+}
+
+const MAJORS = [
+  { name: "node-redis 6", make: (url: string) => createClient({ url }) },
+  { name: "node-redis 4", make: (url: string) => createClient4({ url }) },
+] as const;
+
+async function connected(make: (url: string) => unknown, url: string): Promise<RealClient> {
+  const client = make(url) as RealClient;
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+async function closeClient(client: unknown): Promise<void> {
+  const c = client as { close?(): Promise<unknown>; quit?(): Promise<unknown> };
+  await (c.close ?? c.quit)!.call(c);
+}
+
+function fakeClient(overrides: Partial<NodeRedisLikeClient> = {}): NodeRedisLikeClient {
+  const fail = () => Promise.reject(new Error("fake client: unexpected call"));
+  return { get: fail, evalSha: fail, eval: fail, ...overrides };
+}
+
+Deno.test("NodeRedisLikeClient fits node-redis 4 and 6 clients, Cluster clients and Sentinel clients as they are", () => {
+  // Type checks; nothing connects.
+  const clients: NodeRedisLikeClient[] = [
+    createClient(),
+    createClient({ RESP: 3 }),
+    createClient4(),
+    createCluster({ rootNodes: [] }),
+    createCluster4({ rootNodes: [] }),
+    createSentinel({ name: "mymaster", sentinelRootNodes: [] }),
+  ];
+  for (const client of clients) assert.doesNotThrow(() => new NodeRedisAdapter({ client }));
+});
+
+Deno.test("NodeRedisAdapter is the same class from the root and from ./redis", () => {
+  assert.equal(redisEntry.NodeRedisAdapter, NodeRedisAdapter);
+});
+
+Deno.test("NodeRedisAdapter() throws ValidationError naming the bad option", () => {
+  const cases: Array<[unknown, string]> = [
+    [undefined, "options"],
+    [{}, "client"],
+    [{ client: null }, "client"],
+    [{ client: { ...fakeClient(), evalSha: undefined } }, "client"],
+    // an ioredis client has evalsha, not evalSha
+    [{ client: { get: () => {}, evalsha: () => {}, eval: () => {} } }, "client"],
+    [{ client: fakeClient(), prefix: 1 }, "prefix"],
+    [{ client: fakeClient(), prefix: "a\uD800" }, "prefix"],
+    [{ client: fakeClient(), waitStrategy: "sometimes" }, "waitStrategy"],
+  ];
+  for (const [options, parameter] of cases) {
+    assert.throws(
+      () => new NodeRedisAdapter(options as ConstructorParameters<typeof NodeRedisAdapter>[0]),
+      (e: unknown) => e instanceof ValidationError && e.parameter === parameter,
+      JSON.stringify(options),
+    );
+  }
+});
+
+Deno.test("NodeRedisAdapter validates arguments before any I/O", async () => {
+  let calls = 0;
+  const count = () => {
+    calls++;
+    return Promise.resolve(null);
+  };
+  const adapter = new NodeRedisAdapter({ client: { get: count, evalSha: count, eval: count } });
+  const bad = { key: "", uniqueValue: "a", ttl: 0 };
+  await assert.rejects(adapter.createLock(bad), ValidationError);
+  await assert.rejects(adapter.extendLock(bad), ValidationError);
+  await assert.rejects(adapter.releaseLock(bad), ValidationError);
+  await assert.rejects(adapter.isValidLock(bad), ValidationError);
+  assert.equal(calls, 0);
+});
+
+Deno.test("NodeRedisAdapter sends evalSha with the keys and every argument as a string", async () => {
+  const sent: unknown[][] = [];
+  const adapter = new NodeRedisAdapter({
+    client: fakeClient({
+      evalSha: (sha, options) => {
+        sent.push([sha, options]);
+        return Promise.resolve(1_800_000_000_000_123);
+      },
+    }),
+    prefix: "p:",
+  });
+  assert.deepEqual(await adapter.createLock({ key: "k", uniqueValue: "v", ttl: 1234 }), {
+    fence: 1_800_000_000_000_123,
+  });
+  const [sha, options] = sent[0]! as [string, { keys: string[]; arguments: string[] }];
+  assert.match(sha, /^[0-9a-f]{40}$/);
+  assert.deepEqual(options.keys, ["p:k", "{p:k}:fence", "{p:k}:waiters"]);
+  assert.deepEqual(options.arguments, ["v", "1234", "604800000", "", "3600000", "", "1"]);
+  assert.ok(options.arguments.every((a) => typeof a === "string"));
+});
+
+Deno.test("NodeRedisAdapter reads integer replies mapped to strings, bigints or bytes, and rejects others as unexpected", async () => {
+  const replies: unknown[] = [
+    "1800000000000124",
+    1_800_000_000_000_125n,
+    new TextEncoder().encode("1800000000000126"),
+    [1_800_000_000_000_127n],
+    "-2501",
+    "weird",
+  ];
+  const adapter = new NodeRedisAdapter({
+    client: fakeClient({
+      evalSha: () => Promise.resolve(replies.shift()),
+      get: () => Promise.resolve(new TextEncoder().encode("v")),
+    }),
+  });
+  const lease = { key: "k", uniqueValue: "v", ttl: 1000 };
+  const other = { key: "k", uniqueValue: "v2", ttl: 1000 };
+  assert.deepEqual(await adapter.createLock(lease), { fence: 1_800_000_000_000_124 });
+  assert.deepEqual(await adapter.createLock(other), { fence: 1_800_000_000_000_125 });
+  assert.deepEqual(await adapter.createLock({ ...lease, key: "k2" }), {
+    fence: 1_800_000_000_000_126,
+  });
+  // [fence]: the key already held this value, granted by another adapter (a resend)
+  assert.deepEqual(await adapter.createLock({ ...lease, key: "k3" }), {
+    fence: 1_800_000_000_000_127,
+  });
+  await assert.rejects(adapter.createLock({ ...lease, key: "k4" }), LockCreateError);
+  await assert.rejects(
+    adapter.createLock({ ...lease, key: "k5" }),
+    (e) => e instanceof LoccoError && !(e instanceof LockCreateError),
+  );
+  assert.equal(await adapter.isValidLock(lease), true);
+});
+
+Deno.test("NodeRedisAdapter passes a driver error through unchanged and acquire() does not retry it", async () => {
+  const driverError = new Error("The client is closed");
+  let calls = 0;
+  const adapter = new NodeRedisAdapter({
+    client: fakeClient({
+      evalSha: () => {
+        calls++;
+        return Promise.reject(driverError);
+      },
+    }),
+  });
+  const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 5 } });
+  await assert.rejects(locker.lock("k", 1000).acquire(), (e) => e === driverError);
+  await assert.rejects(adapter.releaseLock({ key: "k", uniqueValue: "a" }), (e) => e === driverError);
+  assert.equal(calls, 2);
+});
+
+for (const major of MAJORS) {
+  Deno.test(`NodeRedisAdapter: uncontended acquire + release is exactly 2 EVALSHA once the script is cached (${major.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await connected(major.make, server.url);
+    const admin = new Redis(server.url);
+    try {
+      const locker = new Locker({
+        adapter: new NodeRedisAdapter({ client }),
+        retrySettings: { retryDelay: 10, retryTimes: 3 },
+      });
+      await (await locker.lock("warm-up", 1000).acquire()).release({ throwOnFail: true });
+      await admin.config("RESETSTAT");
+      const monitor = await monitorCommands(() => new Redis(server.url));
+      try {
+        await monitor.settle();
+        const lock = await locker.lock("orders:42", 1000).acquire();
+        await lock.release({ throwOnFail: true });
+        const sent = await monitor.settle();
+        assert.deepEqual(sent.map((c) => c.args[0]), ["evalsha", "evalsha"]);
+        assert.deepEqual(sent[0]!.args.slice(2, 7), [
+          "3",
+          "orders:42",
+          "{orders:42}:fence",
+          "{orders:42}:waiters",
+          lock.uniqueValue,
+        ]);
+        assert.deepEqual(sent[1]!.args.slice(2, 7), [
+          "3",
+          "orders:42",
+          "{orders:42}:waiters",
+          "{orders:42}:released",
+          lock.uniqueValue,
+        ]);
+      } finally {
+        await monitor.stop();
+      }
+      assert.equal((await commandCalls(admin)).eval, undefined);
+    } finally {
+      await Promise.all([closeClient(client), admin.quit()]);
+      await server.stop();
+    }
+  });
+
+  Deno.test(`NodeRedisAdapter falls back to EVAL once after SCRIPT FLUSH, then uses EVALSHA again (${major.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await connected(major.make, server.url);
+    const admin = new Redis(server.url);
+    try {
+      const adapter = new NodeRedisAdapter({ client });
+      for (const round of [1, 2]) {
+        await admin.script("FLUSH");
+        await admin.config("RESETSTAT");
+        const key = `k${round}`;
+        await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+        await adapter.extendLock({ key, uniqueValue: "a", ttl: 4000 });
+        await adapter.releaseLock({ key, uniqueValue: "a" });
+        const calls = await commandCalls(admin);
+        assert.equal(calls.eval, 3, JSON.stringify(calls));
+        assert.equal(calls.evalsha, 3, JSON.stringify(calls));
+        await admin.config("RESETSTAT");
+        await adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
+        await adapter.releaseLock({ key, uniqueValue: "b" });
+        const cached = await commandCalls(admin);
+        assert.equal(cached.evalsha, 2, JSON.stringify(cached));
+        assert.equal(cached.eval, undefined, JSON.stringify(cached));
+      }
+    } finally {
+      await Promise.all([closeClient(client), admin.quit()]);
+      await server.stop();
+    }
+  });
+
+  Deno.test(`NodeRedisAdapter never adds, changes or removes properties of the user's client (${major.name})`, async () => {
+    await assertRedisReachable();
+    const client = await connected(major.make, REDIS_URL);
+    try {
+      await client.set(uniqueKey(), "warm-up");
+      const ownBefore = Reflect.ownKeys(client);
+      const protoBefore = Reflect.ownKeys(Object.getPrototypeOf(client));
+      const adapter = new NodeRedisAdapter({ client });
+      const key = uniqueKey();
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 2000, retryTimes: 3 } });
+      const held = await locker.lock(key, 5000).acquire();
+      const waiting = locker.lock(key, 5000).acquire();
+      await delay(100);
+      await held.extend(5000);
+      assert.equal(await held.isLocked(), true);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+      await adapter.close();
+      assert.deepEqual(Reflect.ownKeys(client), ownBefore);
+      assert.deepEqual(Reflect.ownKeys(Object.getPrototypeOf(client)), protoBefore);
+    } finally {
+      await closeClient(client);
+    }
+  });
+
+  Deno.test(`NodeRedisAdapter passes WRONGTYPE through when the key holds another type (${major.name})`, async () => {
+    await assertRedisReachable();
+    const client = await connected(major.make, REDIS_URL);
+    const admin = new Redis(REDIS_URL);
+    try {
+      const key = uniqueKey();
+      await admin.rpush(key, "x");
+      const adapter = new NodeRedisAdapter({ client });
+      const wrongType = (e: unknown) =>
+        !(e instanceof LoccoError) && /^WRONGTYPE/.test((e as Error).message);
+      await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), wrongType);
+      await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 1000 }), wrongType);
+      await assert.rejects(adapter.isValidLock({ key, uniqueValue: "a" }), wrongType);
+      await admin.del(key);
+    } finally {
+      await Promise.all([closeClient(client), admin.quit()]);
+    }
+  });
+
+  Deno.test(`NodeRedisAdapter.close() closes the subscriber it connected, and only it (${major.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await connected(major.make, server.url);
+    const admin = new Redis(server.url);
+    const clientCount = async () =>
+      ((await admin.client("LIST")) as string).trim().split("\n").length;
+    try {
+      const adapter = new NodeRedisAdapter({ client });
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
+      const held = await locker.lock("k", 30_000).acquire();
+      const startedAt = performance.now();
+      const waiting = locker.lock("k", 1000).acquire();
+      await delay(100);
+      assert.equal(await clientCount(), 3, "client, admin and the subscriber");
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+      assert.ok(performance.now() - startedAt < 4000, "woken by the release, not the 5 s poll");
+      await adapter.close();
+      await delay(50);
+      assert.equal(await clientCount(), 2);
+      assert.equal(await client.get("k"), null, "the user's client still works");
+    } finally {
+      await Promise.all([closeClient(client), admin.quit()]);
+      await server.stop();
+    }
+  });
+}
+
+Deno.test("NodeRedisAdapter.close() does not wait for a server that went down under its subscriber", async () => {
+  const server = await RedisServer.start();
+  const client = createClient({ url: server.url, disableOfflineQueue: true });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    const adapter = new NodeRedisAdapter({ client });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 200, retryTimes: 100 } });
+    await locker.lock("k", 30_000).acquire();
+    const waiting = locker.lock("k", 1000).acquire().catch((e: unknown) => e);
+    await delay(150);
+    await server.stop();
+    assert.ok(!((await waiting) instanceof LoccoError), "the driver's error, not contention");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      adapter.close().then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 3000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(closed, "close() settled while Redis was down");
+  } finally {
+    client.destroy();
+    await server.stop();
+    // node-redis's reconnect delay (at most 500 ms) outlives destroy().
+    await delay(700);
+  }
+});
+
+Deno.test("NodeRedisAdapter and IoRedisAdapter share keys: they exclude each other, and a release by one wakes a waiter of the other", async () => {
+  await assertRedisReachable();
+  const nodeClient = await connected(MAJORS[0].make, REDIS_URL);
+  const ioClient = new Redis(REDIS_URL);
+  const nodeAdapter = new NodeRedisAdapter({ client: nodeClient, prefix: "locco-test:" });
+  const ioAdapter = new IoRedisAdapter({ client: ioClient, prefix: "locco-test:" });
+  try {
+    const key = uniqueKey();
+    const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+    const io = new Locker({ adapter: ioAdapter, retrySettings });
+    const node = new Locker({ adapter: nodeAdapter, retrySettings });
+    const held = await io.lock(key, 30_000).acquire();
+    await assert.rejects(nodeAdapter.createLock({ key, uniqueValue: "x", ttl: 1000 }), LockCreateError);
+    await assert.rejects(nodeAdapter.releaseLock({ key, uniqueValue: "x" }), LockReleaseError);
+    const startedAt = performance.now();
+    const waiting = node.lock(key, 5000).acquire();
+    await delay(100);
+    await held.release({ throwOnFail: true });
+    const lock = await waiting;
+    assert.ok(performance.now() - startedAt < 4000, "woken by the release, not the 5 s poll");
+    assert.ok(lock.fence! > held.fence!);
+    assert.equal(await ioAdapter.isValidLock({ key, uniqueValue: lock.uniqueValue }), true);
+    await lock.release({ throwOnFail: true });
+  } finally {
+    await Promise.all([nodeAdapter.close(), ioAdapter.close()]);
+    await Promise.all([closeClient(nodeClient), ioClient.quit()]);
+  }
+});
