@@ -145,6 +145,12 @@ export const NODE_REDIS_6: RedisClientKind = nodeRedisKind(
   (options) => createClient(options) as unknown as NodeRedisClient,
 );
 
+/** node-redis 4. */
+export const NODE_REDIS_4: RedisClientKind = nodeRedisKind(
+  "node-redis 4",
+  (options) => createClient4(options) as unknown as NodeRedisClient,
+);
+
 /** Every client the Redis suites run with. */
 export const REDIS_CLIENTS: readonly RedisClientKind[] = [
   IOREDIS_5,
@@ -156,10 +162,7 @@ export const REDIS_CLIENTS: readonly RedisClientKind[] = [
     (options) => createClient(options) as unknown as NodeRedisClient,
     { RESP: 3 },
   ),
-  nodeRedisKind(
-    "node-redis 4",
-    (options) => createClient4(options) as unknown as NodeRedisClient,
-  ),
+  NODE_REDIS_4,
 ];
 
 /** One client of each family, for suites whose outcome the major version cannot change. */

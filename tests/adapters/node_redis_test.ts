@@ -299,33 +299,6 @@ for (const major of MAJORS) {
       await Promise.all([closeClient(client), admin.quit()]);
     }
   });
-
-  Deno.test(`NodeRedisAdapter.close() closes the subscriber it connected, and only it (${major.name})`, async () => {
-    const server = await RedisServer.start();
-    const client = await connected(major.make, server.url);
-    const admin = new Redis(server.url);
-    const clientCount = async () =>
-      ((await admin.client("LIST")) as string).trim().split("\n").length;
-    try {
-      const adapter = new NodeRedisAdapter({ client });
-      const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
-      const held = await locker.lock("k", 30_000).acquire();
-      const startedAt = performance.now();
-      const waiting = locker.lock("k", 1000).acquire();
-      await delay(100);
-      assert.equal(await clientCount(), 3, "client, admin and the subscriber");
-      await held.release({ throwOnFail: true });
-      await (await waiting).release({ throwOnFail: true });
-      assert.ok(performance.now() - startedAt < 4000, "woken by the release, not the 5 s poll");
-      await adapter.close();
-      await delay(50);
-      assert.equal(await clientCount(), 2);
-      assert.equal(await client.get("k"), null, "the user's client still works");
-    } finally {
-      await Promise.all([closeClient(client), admin.quit()]);
-      await server.stop();
-    }
-  });
 }
 
 Deno.test("NodeRedisAdapter.close() does not wait for a server that went down under its subscriber", async () => {

@@ -8,38 +8,38 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { type ILockAdapter, InMemoryAdapter, Locker, RetryError } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { assertRedisReachable, REDIS_URL, RedisServer } from "../_redis_server.ts";
+import {
+  IOREDIS_5,
+  NODE_REDIS_4,
+  NODE_REDIS_6,
+  type OpenedRedisClient,
+  type RedisClientKind,
+} from "../_redis_clients.ts";
 
 interface Backend {
-  adapter(): ILockAdapter;
+  adapter(): Promise<ILockAdapter>;
   close(): Promise<void>;
 }
 
 function memoryBackend(): Backend {
   const adapter = new InMemoryAdapter();
-  return { adapter: () => adapter, close: () => Promise.resolve() };
+  return { adapter: () => Promise.resolve(adapter), close: () => Promise.resolve() };
 }
 
 // Every adapter() is a new client, as if in another process.
-async function redisBackend(url: string = REDIS_URL): Promise<Backend & { clients: Redis[] }> {
+async function redisBackend(kind: RedisClientKind, url: string = REDIS_URL): Promise<Backend> {
   await assertRedisReachable(url);
-  const clients: Redis[] = [];
-  const adapters: IoRedisAdapter[] = [];
+  const opened: OpenedRedisClient[] = [];
   return {
-    clients,
-    adapter(): IoRedisAdapter {
-      const client = new Redis(url);
-      client.on("error", () => {});
-      clients.push(client);
-      const adapter = new IoRedisAdapter({ client });
-      adapters.push(adapter);
-      return adapter;
+    async adapter(): Promise<ILockAdapter> {
+      const client = await kind.open(url);
+      opened.push(client);
+      return client.adapter;
     },
     async close(): Promise<void> {
-      await Promise.all(adapters.splice(0).map((a) => a.close()));
-      await Promise.all(clients.splice(0).map((c) => c.quit()));
+      await Promise.all(opened.splice(0).map((client) => client.close()));
     },
   };
 }
@@ -56,9 +56,16 @@ async function handoffSubscribers(admin: Redis): Promise<number> {
   return reply.filter((_, i) => i % 2 === 1).reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
+// The waiting machinery is one; its transport differs per client family and
+// node-redis major (subscriber API), so each runs these.
+const WAITING_CLIENTS = [IOREDIS_5, NODE_REDIS_6, NODE_REDIS_4];
+
 const BACKENDS: Array<[string, () => Promise<Backend>]> = [
   ["InMemoryAdapter", () => Promise.resolve(memoryBackend())],
-  ["IoRedisAdapter", () => redisBackend()],
+  ...WAITING_CLIENTS.map((kind): [string, () => Promise<Backend>] => [
+    `${kind.adapterName} (${kind.name})`,
+    () => redisBackend(kind),
+  ]),
 ];
 
 for (const [name, open] of BACKENDS) {
@@ -67,8 +74,8 @@ for (const [name, open] of BACKENDS) {
     try {
       const key = uniqueKey();
       const retrySettings = { retryDelay: 5000, retryTimes: 3 };
-      const holder = new Locker({ adapter: backend.adapter(), retrySettings });
-      const waiter = new Locker({ adapter: backend.adapter(), retrySettings });
+      const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const waiter = new Locker({ adapter: await backend.adapter(), retrySettings });
       const held = await holder.lock(key, 30_000).acquire();
       const started = performance.now();
       const waiting = waiter.lock(key, 30_000).acquire();
@@ -87,7 +94,7 @@ for (const [name, open] of BACKENDS) {
     const backend = await open();
     try {
       const key = uniqueKey();
-      const adapter = backend.adapter();
+      const adapter = await backend.adapter();
       const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } });
       const held = await locker.lock(key, 30_000).acquire();
       const order: number[] = [];
@@ -116,12 +123,12 @@ for (const [name, open] of BACKENDS) {
     try {
       const key = uniqueKey();
       const retrySettings = { retryDelay: 5000, retryTimes: 5 };
-      const held = await new Locker({ adapter: backend.adapter(), retrySettings })
+      const held = await new Locker({ adapter: await backend.adapter(), retrySettings })
         .lock(key, 30_000).acquire();
       const order: number[] = [];
       const waiting: Promise<unknown>[] = [];
       for (let i = 0; i < 4; i++) {
-        const locker = new Locker({ adapter: backend.adapter(), retrySettings });
+        const locker = new Locker({ adapter: await backend.adapter(), retrySettings });
         waiting.push(
           locker.lock(key, 30_000).acquire(async () => {
             order.push(i);
@@ -142,11 +149,11 @@ for (const [name, open] of BACKENDS) {
     const backend = await open();
     try {
       const key = uniqueKey();
-      const adapter = backend.adapter();
+      const adapter = await backend.adapter();
       const held = await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
         .lock(key, 30_000).acquire();
       const waiter = new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 5000, retryTimes: 10 },
       });
       const controller = new AbortController();
@@ -158,7 +165,7 @@ for (const [name, open] of BACKENDS) {
       assert.ok(performance.now() - started < 2500);
 
       const timed = new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 5000, retryTimes: 10, totalTime: 200 },
       });
       const before = performance.now();
@@ -181,13 +188,13 @@ for (const [name, open] of BACKENDS) {
     try {
       const key = uniqueKey();
       await new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 10, retryTimes: 1 },
       })
         .lock(key, 300).acquire();
       const started = performance.now();
       const lock = await new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 100, retryTimes: 100 },
       }).lock(key, 1000).acquire();
       const waited = performance.now() - started;
@@ -202,7 +209,7 @@ for (const [name, open] of BACKENDS) {
     const backend = await open();
     try {
       const key = uniqueKey();
-      const adapter = backend.adapter();
+      const adapter = await backend.adapter();
       await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
         .lock(key, 400).acquire();
       const slow = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } })
@@ -223,14 +230,15 @@ for (const [name, open] of BACKENDS) {
   });
 }
 
-Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscriber connection is killed", async () => {
+for (const kind of WAITING_CLIENTS) {
+Deno.test(`${kind.adapterName}.waitForUnlock() falls back to polling when the subscriber connection is killed (${kind.name})`, async () => {
   const server = await RedisServer.start();
-  const backend = await redisBackend(server.url);
+  const backend = await redisBackend(kind, server.url);
   const admin = new Redis(server.url);
   try {
     const retrySettings = { retryDelay: 200, retryTimes: 50 };
-    const holder = new Locker({ adapter: backend.adapter(), retrySettings });
-    const waiter = new Locker({ adapter: backend.adapter(), retrySettings });
+    const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+    const waiter = new Locker({ adapter: await backend.adapter(), retrySettings });
     const held = await holder.lock("k", 30_000).acquire();
     const waiting = waiter.lock("k", 1000).acquire();
     await delay(100);
@@ -247,21 +255,21 @@ Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscri
   }
 });
 
-Deno.test("IoRedisAdapter announces a hand-off on the waiter's own channel only", async () => {
+Deno.test(`${kind.adapterName} announces a hand-off on the waiter's own channel only (${kind.name})`, async () => {
   const server = await RedisServer.start();
-  const backend = await redisBackend(server.url);
+  const backend = await redisBackend(kind, server.url);
   const admin = new Redis(server.url);
   const listener = new Redis(server.url);
   try {
     const retrySettings = { retryDelay: 5000, retryTimes: 3 };
-    const holder = new Locker({ adapter: backend.adapter(), retrySettings });
+    const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
     const heldA = await holder.lock("a", 30_000).acquire();
     const heldB = await holder.lock("b", 30_000).acquire();
-    const waitingA = new Locker({ adapter: backend.adapter(), retrySettings }).lock("a", 1000)
+    const waitingA = new Locker({ adapter: await backend.adapter(), retrySettings }).lock("a", 1000)
       .acquire();
     await delay(100);
     const [channelA] = await handoffChannels(admin);
-    const waitingB = new Locker({ adapter: backend.adapter(), retrySettings }).lock("b", 1000)
+    const waitingB = new Locker({ adapter: await backend.adapter(), retrySettings }).lock("b", 1000)
       .acquire();
     await delay(100);
     const channels = await handoffChannels(admin);
@@ -290,12 +298,12 @@ Deno.test("IoRedisAdapter announces a hand-off on the waiter's own channel only"
   }
 });
 
-Deno.test("IoRedisAdapter.close() closes the subscriber connection it opened", async () => {
+Deno.test(`${kind.adapterName}.close() closes the subscriber connection it opened (${kind.name})`, async () => {
   const server = await RedisServer.start();
-  const client = new Redis(server.url);
+  const client = await kind.open(server.url);
   const admin = new Redis(server.url);
   try {
-    const adapter = new IoRedisAdapter({ client });
+    const adapter = client.adapter;
     const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
     const held = await locker.lock("k", 30_000).acquire();
     const waiting = locker.lock("k", 1000).acquire();
@@ -310,17 +318,17 @@ Deno.test("IoRedisAdapter.close() closes the subscriber connection it opened", a
     assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
     assert.equal(await handoffSubscribers(admin), 0);
   } finally {
-    await Promise.all([client.quit(), admin.quit()]);
+    await Promise.all([client.close(), admin.quit()]);
     await server.stop();
   }
 });
 
-Deno.test('IoRedisAdapter with waitStrategy "poll" opens no subscriber and still waits', async () => {
+Deno.test(`${kind.adapterName} with waitStrategy "poll" opens no subscriber and still waits (${kind.name})`, async () => {
   const server = await RedisServer.start();
-  const client = new Redis(server.url);
+  const client = await kind.open(server.url, { waitStrategy: "poll" });
   const admin = new Redis(server.url);
   try {
-    const adapter = new IoRedisAdapter({ client, waitStrategy: "poll" });
+    const adapter = client.adapter;
     const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
     const held = await locker.lock("k", 30_000).acquire();
     const waiting = locker.lock("k", 1000).acquire();
@@ -329,7 +337,8 @@ Deno.test('IoRedisAdapter with waitStrategy "poll" opens no subscriber and still
     await held.release({ throwOnFail: true });
     await (await waiting).release({ throwOnFail: true });
   } finally {
-    await Promise.all([client.quit(), admin.quit()]);
+    await Promise.all([client.close(), admin.quit()]);
     await server.stop();
   }
 });
+}
