@@ -180,7 +180,10 @@ Deno.test("NodeRedisAdapter passes a driver error through unchanged and acquire(
   });
   const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 5 } });
   await assert.rejects(locker.lock("k", 1000).acquire(), (e) => e === driverError);
-  await assert.rejects(adapter.releaseLock({ key: "k", uniqueValue: "a" }), (e) => e === driverError);
+  await assert.rejects(
+    adapter.releaseLock({ key: "k", uniqueValue: "a" }),
+    (e) => e === driverError,
+  );
   assert.equal(calls, 2);
 });
 
@@ -341,7 +344,10 @@ Deno.test("NodeRedisAdapter and IoRedisAdapter share keys: they exclude each oth
     const io = new Locker({ adapter: ioAdapter, retrySettings });
     const node = new Locker({ adapter: nodeAdapter, retrySettings });
     const held = await io.lock(key, 30_000).acquire();
-    await assert.rejects(nodeAdapter.createLock({ key, uniqueValue: "x", ttl: 1000 }), LockCreateError);
+    await assert.rejects(
+      nodeAdapter.createLock({ key, uniqueValue: "x", ttl: 1000 }),
+      LockCreateError,
+    );
     await assert.rejects(nodeAdapter.releaseLock({ key, uniqueValue: "x" }), LockReleaseError);
     const startedAt = performance.now();
     const waiting = node.lock(key, 5000).acquire();

@@ -231,114 +231,120 @@ for (const [name, open] of BACKENDS) {
 }
 
 for (const kind of WAITING_CLIENTS) {
-Deno.test(`${kind.adapterName}.waitForUnlock() falls back to polling when the subscriber connection is killed (${kind.name})`, async () => {
-  const server = await RedisServer.start();
-  const backend = await redisBackend(kind, server.url);
-  const admin = new Redis(server.url);
-  try {
-    const retrySettings = { retryDelay: 200, retryTimes: 50 };
-    const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
-    const waiter = new Locker({ adapter: await backend.adapter(), retrySettings });
-    const held = await holder.lock("k", 30_000).acquire();
-    const waiting = waiter.lock("k", 1000).acquire();
-    await delay(100);
-    assert.equal(await handoffSubscribers(admin), 1);
-    // The notification can no longer arrive: kill the subscriber, then release.
-    await admin.client("KILL", "TYPE", "pubsub");
-    await held.release({ throwOnFail: true });
-    const lock = await waiting;
-    await lock.release({ throwOnFail: true });
-  } finally {
-    await backend.close();
-    await admin.quit();
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName}.waitForUnlock() falls back to polling when the subscriber connection is killed (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const backend = await redisBackend(kind, server.url);
+    const admin = new Redis(server.url);
+    try {
+      const retrySettings = { retryDelay: 200, retryTimes: 50 };
+      const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const waiter = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const held = await holder.lock("k", 30_000).acquire();
+      const waiting = waiter.lock("k", 1000).acquire();
+      await delay(100);
+      assert.equal(await handoffSubscribers(admin), 1);
+      // The notification can no longer arrive: kill the subscriber, then release.
+      await admin.client("KILL", "TYPE", "pubsub");
+      await held.release({ throwOnFail: true });
+      const lock = await waiting;
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await backend.close();
+      await admin.quit();
+      await server.stop();
+    }
+  });
 
-Deno.test(`${kind.adapterName} announces a hand-off on the waiter's own channel only (${kind.name})`, async () => {
-  const server = await RedisServer.start();
-  const backend = await redisBackend(kind, server.url);
-  const admin = new Redis(server.url);
-  const listener = new Redis(server.url);
-  try {
-    const retrySettings = { retryDelay: 5000, retryTimes: 3 };
-    const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
-    const heldA = await holder.lock("a", 30_000).acquire();
-    const heldB = await holder.lock("b", 30_000).acquire();
-    const waitingA = new Locker({ adapter: await backend.adapter(), retrySettings }).lock("a", 1000)
-      .acquire();
-    await delay(100);
-    const [channelA] = await handoffChannels(admin);
-    const waitingB = new Locker({ adapter: await backend.adapter(), retrySettings }).lock("b", 1000)
-      .acquire();
-    await delay(100);
-    const channels = await handoffChannels(admin);
-    assert.equal(channels.length, 2, "one channel per waiting adapter");
-    assert.equal(await handoffSubscribers(admin), 2);
-    const messages: Array<[string, string]> = [];
-    listener.on("pmessage", (_pattern: string, channel: string, message: string) => {
-      messages.push([channel, message]);
-    });
-    await listener.psubscribe("locco:handoff:*");
-    await heldA.release({ throwOnFail: true });
-    await (await waitingA).release({ throwOnFail: true });
-    await delay(50);
-    assert.equal(messages.length, 1, JSON.stringify(messages));
-    assert.equal(messages[0]![0], channelA);
-    assert.match(messages[0]![1], /^[0-9a-z]+$/, "the waiter's token, not the key");
-    await heldB.release({ throwOnFail: true });
-    await (await waitingB).release({ throwOnFail: true });
-    await delay(50);
-    assert.equal(messages.length, 2, JSON.stringify(messages));
-    assert.notEqual(messages[1]![0], channelA);
-  } finally {
-    await backend.close();
-    await Promise.all([admin.quit(), listener.quit()]);
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName} announces a hand-off on the waiter's own channel only (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const backend = await redisBackend(kind, server.url);
+    const admin = new Redis(server.url);
+    const listener = new Redis(server.url);
+    try {
+      const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+      const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const heldA = await holder.lock("a", 30_000).acquire();
+      const heldB = await holder.lock("b", 30_000).acquire();
+      const waitingA = new Locker({ adapter: await backend.adapter(), retrySettings }).lock(
+        "a",
+        1000,
+      )
+        .acquire();
+      await delay(100);
+      const [channelA] = await handoffChannels(admin);
+      const waitingB = new Locker({ adapter: await backend.adapter(), retrySettings }).lock(
+        "b",
+        1000,
+      )
+        .acquire();
+      await delay(100);
+      const channels = await handoffChannels(admin);
+      assert.equal(channels.length, 2, "one channel per waiting adapter");
+      assert.equal(await handoffSubscribers(admin), 2);
+      const messages: Array<[string, string]> = [];
+      listener.on("pmessage", (_pattern: string, channel: string, message: string) => {
+        messages.push([channel, message]);
+      });
+      await listener.psubscribe("locco:handoff:*");
+      await heldA.release({ throwOnFail: true });
+      await (await waitingA).release({ throwOnFail: true });
+      await delay(50);
+      assert.equal(messages.length, 1, JSON.stringify(messages));
+      assert.equal(messages[0]![0], channelA);
+      assert.match(messages[0]![1], /^[0-9a-z]+$/, "the waiter's token, not the key");
+      await heldB.release({ throwOnFail: true });
+      await (await waitingB).release({ throwOnFail: true });
+      await delay(50);
+      assert.equal(messages.length, 2, JSON.stringify(messages));
+      assert.notEqual(messages[1]![0], channelA);
+    } finally {
+      await backend.close();
+      await Promise.all([admin.quit(), listener.quit()]);
+      await server.stop();
+    }
+  });
 
-Deno.test(`${kind.adapterName}.close() closes the subscriber connection it opened (${kind.name})`, async () => {
-  const server = await RedisServer.start();
-  const client = await kind.open(server.url);
-  const admin = new Redis(server.url);
-  try {
-    const adapter = client.adapter;
-    const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
-    const held = await locker.lock("k", 30_000).acquire();
-    const waiting = locker.lock("k", 1000).acquire();
-    await delay(100);
-    const clientsWhileWaiting = (await admin.client("LIST")) as string;
-    assert.equal(clientsWhileWaiting.trim().split("\n").length, 3, clientsWhileWaiting);
-    await held.release({ throwOnFail: true });
-    await (await waiting).release({ throwOnFail: true });
-    await adapter.close();
-    await delay(50);
-    const clientsAfter = (await admin.client("LIST")) as string;
-    assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
-    assert.equal(await handoffSubscribers(admin), 0);
-  } finally {
-    await Promise.all([client.close(), admin.quit()]);
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName}.close() closes the subscriber connection it opened (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await kind.open(server.url);
+    const admin = new Redis(server.url);
+    try {
+      const adapter = client.adapter;
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
+      const held = await locker.lock("k", 30_000).acquire();
+      const waiting = locker.lock("k", 1000).acquire();
+      await delay(100);
+      const clientsWhileWaiting = (await admin.client("LIST")) as string;
+      assert.equal(clientsWhileWaiting.trim().split("\n").length, 3, clientsWhileWaiting);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+      await adapter.close();
+      await delay(50);
+      const clientsAfter = (await admin.client("LIST")) as string;
+      assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
+      assert.equal(await handoffSubscribers(admin), 0);
+    } finally {
+      await Promise.all([client.close(), admin.quit()]);
+      await server.stop();
+    }
+  });
 
-Deno.test(`${kind.adapterName} with waitStrategy "poll" opens no subscriber and still waits (${kind.name})`, async () => {
-  const server = await RedisServer.start();
-  const client = await kind.open(server.url, { waitStrategy: "poll" });
-  const admin = new Redis(server.url);
-  try {
-    const adapter = client.adapter;
-    const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
-    const held = await locker.lock("k", 30_000).acquire();
-    const waiting = locker.lock("k", 1000).acquire();
-    await delay(120);
-    assert.equal(await handoffSubscribers(admin), 0);
-    await held.release({ throwOnFail: true });
-    await (await waiting).release({ throwOnFail: true });
-  } finally {
-    await Promise.all([client.close(), admin.quit()]);
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName} with waitStrategy "poll" opens no subscriber and still waits (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await kind.open(server.url, { waitStrategy: "poll" });
+    const admin = new Redis(server.url);
+    try {
+      const adapter = client.adapter;
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
+      const held = await locker.lock("k", 30_000).acquire();
+      const waiting = locker.lock("k", 1000).acquire();
+      await delay(120);
+      assert.equal(await handoffSubscribers(admin), 0);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+    } finally {
+      await Promise.all([client.close(), admin.quit()]);
+      await server.stop();
+    }
+  });
 }
