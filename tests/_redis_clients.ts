@@ -28,6 +28,20 @@ export interface OpenedRedisClient {
   close(): Promise<void>;
   /** Drops the client's connection at once, as a crash would. */
   destroy(): Promise<void>;
+  /** Whether the client is connected and ready for commands. */
+  isReady(): boolean;
+  /** Whether the client closed for good (it will not reconnect). */
+  isEnded(): boolean;
+  /** `CLIENT ID` of the client's connection, sent through the client. */
+  clientId(): Promise<number>;
+}
+
+/** How a test wants the client to behave while the server is away. */
+export interface RedisFaultOptions {
+  /** Commands fail at once while the server is unreachable, instead of waiting for a reconnect. */
+  failFast?: boolean;
+  /** The client does not reconnect once its connection is lost. */
+  noReconnect?: boolean;
 }
 
 /** One Redis client library (and major version) as the tests use it. */
@@ -38,6 +52,10 @@ export interface RedisClientKind {
   adapterName: "IoRedisAdapter" | "NodeRedisAdapter";
   /** The client family, as the chaos harness and the demo name it. */
   family: "ioredis" | "node-redis";
+  /** Whether the client resends a command whose reply a dropped connection lost (ioredis does). */
+  resends: boolean;
+  /** What the client's error says when a command is sent after it was closed. */
+  closedError: RegExp;
   /**
    * Opens a connected client on `url`. `failFast`: commands fail at once
    * while the server is unreachable instead of waiting for a reconnect.
@@ -45,7 +63,7 @@ export interface RedisClientKind {
   open(
     url: string,
     settings?: RedisAdapterSettings,
-    options?: { failFast?: boolean },
+    options?: RedisFaultOptions,
   ): Promise<OpenedRedisClient>;
 }
 
@@ -53,6 +71,8 @@ type IoRedisClient = IoRedisLikeClient & {
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: "error", listener: (error: Error) => void): unknown;
+  status: string;
+  client(subcommand: "ID"): Promise<unknown>;
 };
 
 function ioRedisKind(
@@ -63,16 +83,19 @@ function ioRedisKind(
     name,
     adapterName: "IoRedisAdapter",
     family: "ioredis",
-    open(url, settings = {}, { failFast = false } = {}) {
-      const client = make(
-        url,
-        failFast
+    resends: true,
+    closedError: /Connection is closed/,
+    async open(url, settings = {}, { failFast = false, noReconnect = false } = {}) {
+      const client = make(url, {
+        ...(failFast
           ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 }
-          : {},
-      );
+          : {}),
+        ...(noReconnect ? { retryStrategy: () => null } : {}),
+      });
       client.on("error", () => {});
       const adapter = new IoRedisAdapter({ client, ...settings });
-      return Promise.resolve({
+      await waitUntil("the client to connect", () => client.status === "ready");
+      return {
         adapter,
         async close() {
           await adapter.close();
@@ -82,13 +105,19 @@ function ioRedisKind(
           client.disconnect();
           await adapter.close();
         },
-      });
+        isReady: () => client.status === "ready",
+        isEnded: () => client.status === "end",
+        clientId: async () => Number(await client.client("ID")),
+      };
     },
   };
 }
 
 /** What the tests call on a node-redis 4, 5 or 6 client besides the adapter's methods. */
 interface NodeRedisClient extends NodeRedisLikeClient {
+  readonly isReady: boolean;
+  readonly isOpen: boolean;
+  sendCommand(args: string[]): Promise<unknown>;
   connect(): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   close?(): Promise<unknown>;
@@ -106,11 +135,15 @@ function nodeRedisKind(
     name,
     adapterName: "NodeRedisAdapter",
     family: "node-redis",
-    async open(url, settings = {}, { failFast = false } = {}) {
+    resends: false,
+    closedError: /The client is closed/,
+    async open(url, settings = {}, { failFast = false, noReconnect = false } = {}) {
+      const reconnectStrategy = noReconnect ? false : failFast ? () => 50 : undefined;
       const client = make({
         url,
         ...extra,
-        ...(failFast ? { disableOfflineQueue: true, socket: { reconnectStrategy: () => 50 } } : {}),
+        ...(failFast ? { disableOfflineQueue: true } : {}),
+        ...(reconnectStrategy === undefined ? {} : { socket: { reconnectStrategy } }),
       });
       client.on("error", () => {});
       await client.connect();
@@ -129,9 +162,23 @@ function nodeRedisKind(
           await (client.destroy ?? client.disconnect)!.call(client);
           await adapter.close();
         },
+        isReady: () => client.isReady,
+        isEnded: () => !client.isOpen,
+        clientId: async () => Number(await client.sendCommand(["CLIENT", "ID"])),
       };
     },
   };
+}
+
+/** Resolves once `check()` holds, polling every 10 ms; rejects after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean, timeoutMs = 5000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** ioredis 5, the default client of the Redis suites. */
