@@ -10,10 +10,12 @@ import { Redis as Redis6 } from "ioredis6";
 import { Valkey } from "iovalkey";
 import { createClient } from "redis";
 import { createClient as createClient4 } from "redis4";
-import { IoRedisAdapter, type IoRedisLikeClient, NodeRedisAdapter } from "@kontsedal/locco/redis";
-import type { NodeRedisLikeClient } from "@kontsedal/locco/redis";
+import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import type { AdapterBackend } from "./_adapter_contract.ts";
 import { assertRedisReachable } from "./_redis_server.ts";
+
+/** The adapter of a client kind. */
+export type RedisTestAdapter = IoRedisAdapter | NodeRedisAdapter;
 
 /** The adapter options a test may set besides the client. */
 export interface RedisAdapterSettings {
@@ -42,6 +44,10 @@ export interface RedisFaultOptions {
   failFast?: boolean;
   /** The client does not reconnect once its connection is lost. */
   noReconnect?: boolean;
+  /** The client reconnects this many ms after losing its connection. */
+  reconnectMs?: number;
+  /** ioredis `keyPrefix` (node-redis has none). */
+  keyPrefix?: string;
 }
 
 /** One Redis client library (and major version) as the tests use it. */
@@ -65,80 +71,129 @@ export interface RedisClientKind {
     settings?: RedisAdapterSettings,
     options?: RedisFaultOptions,
   ): Promise<OpenedRedisClient>;
+  /** A connected client, without an adapter (for tests that wrap it first). */
+  connect(url: string, options?: RedisFaultOptions): Promise<RawRedisClient>;
+  /** The adapter over a client of this kind (or a wrapper of one). */
+  adapter(
+    client: RawRedisClient,
+    settings?: RedisAdapterSettings,
+  ): IoRedisAdapter | NodeRedisAdapter;
+  /** Closes a client from `connect()`: gracefully, else at once; nothing when it ended. */
+  closeClient(client: RawRedisClient): Promise<void>;
+  /** Whether a client from `connect()` is connected and ready for commands. */
+  isReady(client: RawRedisClient): boolean;
 }
 
-type IoRedisClient = IoRedisLikeClient & {
-  quit(): Promise<unknown>;
-  disconnect(): void;
-  on(event: "error", listener: (error: Error) => void): unknown;
-  status: string;
-  client(subcommand: "ID"): Promise<unknown>;
-};
+/** A connected client of some kind, as its library returns it (maybe wrapped in a Proxy). */
+// deno-lint-ignore no-explicit-any
+export type RawRedisClient = any;
 
-function ioRedisKind(
-  name: string,
-  make: (url: string, options: Record<string, unknown>) => IoRedisClient,
+/** How a test drives one client library; `open()` is built on it. */
+interface ClientOps {
+  connect(url: string, options: RedisFaultOptions): Promise<RawRedisClient>;
+  adapter(
+    client: RawRedisClient,
+    settings: RedisAdapterSettings,
+  ): IoRedisAdapter | NodeRedisAdapter;
+  /** Closes gracefully, else at once; nothing when it already ended. */
+  close(client: RawRedisClient): Promise<void>;
+  destroy(client: RawRedisClient): Promise<void>;
+  isReady(client: RawRedisClient): boolean;
+  isEnded(client: RawRedisClient): boolean;
+  clientId(client: RawRedisClient): Promise<number>;
+}
+
+function clientKind(
+  base: Pick<RedisClientKind, "name" | "adapterName" | "family" | "resends" | "closedError">,
+  ops: ClientOps,
 ): RedisClientKind {
   return {
-    name,
-    adapterName: "IoRedisAdapter",
-    family: "ioredis",
-    resends: true,
-    closedError: /Connection is closed/,
-    async open(url, settings = {}, { failFast = false, noReconnect = false } = {}) {
-      const client = make(url, {
-        ...(failFast
-          ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 }
-          : {}),
-        ...(noReconnect ? { retryStrategy: () => null } : {}),
-      });
-      client.on("error", () => {});
-      const adapter = new IoRedisAdapter({ client, ...settings });
-      await waitUntil("the client to connect", () => client.status === "ready");
+    ...base,
+    connect: (url, options = {}) => ops.connect(url, options),
+    adapter: (client, settings = {}) => ops.adapter(client, settings),
+    closeClient: (client) => ops.close(client),
+    isReady: (client) => ops.isReady(client),
+    async open(url, settings = {}, options = {}) {
+      const client = await ops.connect(url, options);
+      const adapter = ops.adapter(client, settings);
       return {
         adapter,
         async close() {
           await adapter.close();
-          await client.quit().catch(() => client.disconnect());
+          await ops.close(client);
         },
         async destroy() {
-          client.disconnect();
+          await ops.destroy(client);
           await adapter.close();
         },
-        isReady: () => client.status === "ready",
-        isEnded: () => client.status === "end",
-        clientId: async () => Number(await client.client("ID")),
+        isReady: () => ops.isReady(client),
+        isEnded: () => ops.isEnded(client),
+        clientId: () => ops.clientId(client),
       };
     },
   };
 }
 
-/** What the tests call on a node-redis 4, 5 or 6 client besides the adapter's methods. */
-interface NodeRedisClient extends NodeRedisLikeClient {
-  readonly isReady: boolean;
-  readonly isOpen: boolean;
-  sendCommand(args: string[]): Promise<unknown>;
-  connect(): Promise<unknown>;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
-  destroy?(): unknown;
-  disconnect?(): unknown;
+function ioRedisKind(
+  name: string,
+  make: (url: string, options: Record<string, unknown>) => RawRedisClient,
+): RedisClientKind {
+  return clientKind({
+    name,
+    adapterName: "IoRedisAdapter",
+    family: "ioredis",
+    resends: true,
+    closedError: /Connection is closed/,
+  }, {
+    async connect(url, { failFast = false, noReconnect = false, reconnectMs, keyPrefix }) {
+      const client = make(url, {
+        ...(failFast
+          ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 }
+          : {}),
+        ...(reconnectMs === undefined ? {} : { retryStrategy: () => reconnectMs }),
+        ...(noReconnect ? { retryStrategy: () => null } : {}),
+        ...(keyPrefix === undefined ? {} : { keyPrefix }),
+      });
+      client.on("error", () => {});
+      await waitUntil("the client to connect", () => client.status === "ready");
+      return client;
+    },
+    adapter: (client, settings) => new IoRedisAdapter({ client, ...settings }),
+    async close(client) {
+      if (client.status === "end") return;
+      await client.quit().catch(() => client.disconnect());
+    },
+    destroy: async (client) => client.disconnect(),
+    isReady: (client) => client.status === "ready",
+    isEnded: (client) => client.status === "end",
+    clientId: async (client) => Number(await client.client("ID")),
+  });
 }
 
 function nodeRedisKind(
   name: string,
-  make: (options: Record<string, unknown>) => NodeRedisClient,
+  make: (options: Record<string, unknown>) => RawRedisClient,
   extra: Record<string, unknown> = {},
 ): RedisClientKind {
-  return {
+  const destroy = async (client: RawRedisClient) => {
+    if (client.isOpen) await (client.destroy ?? client.disconnect).call(client);
+  };
+  return clientKind({
     name,
     adapterName: "NodeRedisAdapter",
     family: "node-redis",
     resends: false,
     closedError: /The client is closed/,
-    async open(url, settings = {}, { failFast = false, noReconnect = false } = {}) {
-      const reconnectStrategy = noReconnect ? false : failFast ? () => 50 : undefined;
+  }, {
+    async connect(url, { failFast = false, noReconnect = false, reconnectMs, keyPrefix }) {
+      if (keyPrefix !== undefined) throw new Error("node-redis has no keyPrefix");
+      const reconnectStrategy = noReconnect
+        ? false
+        : reconnectMs !== undefined
+        ? () => reconnectMs
+        : failFast
+        ? () => 50
+        : undefined;
       const client = make({
         url,
         ...extra,
@@ -147,27 +202,22 @@ function nodeRedisKind(
       });
       client.on("error", () => {});
       await client.connect();
-      const adapter = new NodeRedisAdapter({ client, ...settings });
-      return {
-        adapter,
-        async close() {
-          await adapter.close();
-          try {
-            await (client.close ?? client.quit)!.call(client);
-          } catch {
-            await (client.destroy ?? client.disconnect)!.call(client);
-          }
-        },
-        async destroy() {
-          await (client.destroy ?? client.disconnect)!.call(client);
-          await adapter.close();
-        },
-        isReady: () => client.isReady,
-        isEnded: () => !client.isOpen,
-        clientId: async () => Number(await client.sendCommand(["CLIENT", "ID"])),
-      };
+      return client;
     },
-  };
+    adapter: (client, settings) => new NodeRedisAdapter({ client, ...settings }),
+    async close(client) {
+      if (!client.isOpen) return;
+      try {
+        await (client.close ?? client.quit).call(client);
+      } catch {
+        await destroy(client);
+      }
+    },
+    destroy,
+    isReady: (client) => client.isReady,
+    isEnded: (client) => !client.isOpen,
+    clientId: async (client) => Number(await client.sendCommand(["CLIENT", "ID"])),
+  });
 }
 
 /** Resolves once `check()` holds, polling every 10 ms; rejects after `timeoutMs`. */
@@ -189,13 +239,13 @@ export const IOREDIS_5: RedisClientKind = ioRedisKind(
 /** node-redis 6, RESP2. */
 export const NODE_REDIS_6: RedisClientKind = nodeRedisKind(
   "node-redis 6",
-  (options) => createClient(options) as unknown as NodeRedisClient,
+  (options) => createClient(options),
 );
 
 /** node-redis 4. */
 export const NODE_REDIS_4: RedisClientKind = nodeRedisKind(
   "node-redis 4",
-  (options) => createClient4(options) as unknown as NodeRedisClient,
+  (options) => createClient4(options),
 );
 
 /** Every client the Redis suites run with. */
@@ -206,7 +256,7 @@ export const REDIS_CLIENTS: readonly RedisClientKind[] = [
   NODE_REDIS_6,
   nodeRedisKind(
     "node-redis 6, RESP3",
-    (options) => createClient(options) as unknown as NodeRedisClient,
+    (options) => createClient(options),
     { RESP: 3 },
   ),
   NODE_REDIS_4,

@@ -285,6 +285,8 @@ export class RedisHandoff {
           if (channel === this.channel) this.#onHandoff(message);
         },
         () => {
+          // Closing the subscriber ourselves loses nothing: waiters poll.
+          if (this.#closed) return;
           // Messages may have been missed: subscribe again, and have every
           // waiter ask Redis now and enqueue again.
           this.#subscribed = undefined;
