@@ -5,7 +5,7 @@
 
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { type ILockAdapter } from "@kontsedal/locco";
+import type { ILockAdapter } from "@kontsedal/locco";
 import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 
 /** A worker's connection: its lock adapter, and GET/SET/INCR on its own keys. */

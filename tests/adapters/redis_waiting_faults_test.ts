@@ -400,6 +400,51 @@ async function liveWaiterBehindKilledProcess(
   });
 }
 
+async function nextWaiterAfterDeparture(
+  kind: RedisClientKind,
+  depart: (f: Fixture, key: string) => Promise<void>,
+): Promise<void> {
+  await withFixture(kind, async (f) => {
+    const key = uniqueKey();
+    const held = await f.hold(key, 30_000);
+    await depart(f, key);
+    const lock = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 4000 })).lock(
+      key,
+      10_000,
+    );
+    const waiting = f.acquire(lock);
+    await f.waitQueued(key, lock.uniqueValue);
+    await releaseAndExpect(held, waiting, 1500, "the next waiter");
+  });
+}
+
+async function departingWaiter(
+  f: Fixture,
+  key: string,
+  client: RawRedisClient,
+): Promise<
+  { adapter: RedisTestAdapter; controller: AbortController; waiting: Promise<Outcome<Lock>> }
+> {
+  const adapter = await f.adapter(client);
+  const lock = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 10_000 }, adapter))
+    .lock(
+      key,
+      10_000,
+    );
+  const controller = new AbortController();
+  const waiting = f.acquire(lock, controller);
+  await f.waitQueued(key, lock.uniqueValue);
+  return { adapter, controller, waiting };
+}
+
+async function assertAborted(waiting: Promise<Outcome<Lock>>, reason: Error): Promise<void> {
+  const outcome = await waiting;
+  assert.ok(
+    !outcome.ok && outcome.error === reason,
+    `the departing waiter ended with its abort reason: ${show(outcome, 0)}`,
+  );
+}
+
 // The waiting machinery is one; the fault tests run with each client family.
 for (const kind of [IOREDIS_5, NODE_REDIS_6]) {
   Deno.test(`${kind.adapterName}: a live waiter takes a released key within one retry delay plus the claim window when the queued waiter before it was killed (${kind.name})`, async () => {
@@ -427,51 +472,6 @@ for (const kind of [IOREDIS_5, NODE_REDIS_6]) {
         await releaseAndExpect(held, waiting, 1000, "the waiter");
       });
     });
-  }
-
-  async function nextWaiterAfterDeparture(
-    kind: RedisClientKind,
-    depart: (f: Fixture, key: string) => Promise<void>,
-  ): Promise<void> {
-    await withFixture(kind, async (f) => {
-      const key = uniqueKey();
-      const held = await f.hold(key, 30_000);
-      await depart(f, key);
-      const lock = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 4000 })).lock(
-        key,
-        10_000,
-      );
-      const waiting = f.acquire(lock);
-      await f.waitQueued(key, lock.uniqueValue);
-      await releaseAndExpect(held, waiting, 1500, "the next waiter");
-    });
-  }
-
-  async function departingWaiter(
-    f: Fixture,
-    key: string,
-    client: RawRedisClient,
-  ): Promise<
-    { adapter: RedisTestAdapter; controller: AbortController; waiting: Promise<Outcome<Lock>> }
-  > {
-    const adapter = await f.adapter(client);
-    const lock = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 10_000 }, adapter))
-      .lock(
-        key,
-        10_000,
-      );
-    const controller = new AbortController();
-    const waiting = f.acquire(lock, controller);
-    await f.waitQueued(key, lock.uniqueValue);
-    return { adapter, controller, waiting };
-  }
-
-  async function assertAborted(waiting: Promise<Outcome<Lock>>, reason: Error): Promise<void> {
-    const outcome = await waiting;
-    assert.ok(
-      !outcome.ok && outcome.error === reason,
-      `the departing waiter ended with its abort reason: ${show(outcome, 0)}`,
-    );
   }
 
   Deno.test(`${kind.adapterName}: a waiter that gave up after its subscriber connection was killed does not delay the next waiter after the release (${kind.name})`, async () => {
