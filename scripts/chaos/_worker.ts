@@ -16,7 +16,8 @@
 import process from "node:process";
 import { Cluster, Redis } from "ioredis";
 import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
+import { createClient, createCluster } from "redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
 import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
 
@@ -34,6 +35,8 @@ export interface WorkerConfig {
   clusterNodes: { host: string; port: number }[];
   /** ioredis `keyPrefix` of the lock store client ("" for none). */
   keyPrefix: string;
+  /** The Redis client library of the lock store client. */
+  client: "ioredis" | "node-redis";
   resourceUrl: string;
   keys: string[];
   ttl: number;
@@ -73,7 +76,37 @@ interface LockStore {
   close(): Promise<void>;
 }
 
+// node-redis, with the timeouts and reconnect delays of the ioredis client
+// below (node-redis has no per-command timeout by default, and resends
+// nothing: a command whose connection dropped rejects).
+async function openNodeRedisStore(config: WorkerConfig): Promise<LockStore> {
+  const socket = {
+    connectTimeout: 1000,
+    reconnectStrategy: (retries: number) => Math.min(retries * 50, 300),
+  };
+  const client = config.backend === "cluster"
+    ? createCluster({
+      rootNodes: config.clusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+      defaults: { socket },
+    })
+    : createClient({ url: config.lockUrl, socket });
+  client.on("error", () => {});
+  await client.connect();
+  const adapter = new NodeRedisAdapter({ client });
+  return {
+    adapter,
+    reopen: () => Promise.resolve(),
+    close: async () => {
+      await adapter.close();
+      client.destroy();
+    },
+  };
+}
+
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
+  if (config.backend !== "mongo" && config.client === "node-redis") {
+    return await openNodeRedisStore(config);
+  }
   if (config.backend !== "mongo") {
     const keyPrefix = config.keyPrefix === "" ? {} : { keyPrefix: config.keyPrefix };
     const client = config.backend === "cluster"
