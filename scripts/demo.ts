@@ -4,6 +4,7 @@
 // without it, most are. Exits non-zero if the locked run loses an update.
 //
 //   deno task demo [--workers 8] [--iterations 25] [--hold 2]
+//                  [--redis URL [--client ioredis|node-redis] | --mongodb URL]
 
 // deno-lint-ignore-file no-console
 
@@ -106,10 +107,13 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function openBackend(values: { redis?: string; mongodb?: string }): Promise<DemoBackend> {
+async function openBackend(
+  values: { redis?: string; mongodb?: string; client?: string },
+): Promise<DemoBackend> {
   if (values.redis !== undefined) {
     const { redisBackend } = await import("./_demo_redis.ts");
-    return await redisBackend(values.redis);
+    const client = values.client === "node-redis" ? "node-redis" : "ioredis";
+    return await redisBackend(values.redis, { client });
   }
   if (values.mongodb !== undefined) {
     const { mongoBackend } = await import("./_demo_mongodb.ts");
@@ -126,6 +130,7 @@ async function main(): Promise<number> {
       iterations: { type: "string", default: "25" },
       hold: { type: "string", default: "2" },
       redis: { type: "string" },
+      client: { type: "string" },
       mongodb: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -133,6 +138,7 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(
       "usage: deno task demo [--workers N] [--iterations N] [--hold MS] [--redis URL | --mongodb URL]\n" +
+        "  --client node-redis  with --redis: lock through NodeRedisAdapter (default: ioredis)\n" +
         "  --mongodb ''  starts the bundled MongoDB stand-in",
     );
     return 0;
@@ -149,6 +155,18 @@ async function main(): Promise<number> {
     }
   }
 
+  if (values.client !== undefined) {
+    if (values.client !== "ioredis" && values.client !== "node-redis") {
+      console.error(
+        `--client should be ioredis or node-redis: got ${JSON.stringify(values.client)}`,
+      );
+      return 2;
+    }
+    if (values.redis === undefined) {
+      console.error("--client goes with --redis URL");
+      return 2;
+    }
+  }
   const backend = await openBackend(values);
   try {
     console.log(`locco demo on ${backend.name}`);
