@@ -4,7 +4,9 @@
 // writes docs/bench.svg and docs/bench.json. Options (env): BENCH_ROUNDS
 // (default 3), BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1,
 // BENCH_SCENARIOS and BENCH_LIBRARIES (comma-separated ids / names: run only
-// those; the files in docs/ are then left alone).
+// those; the files in docs/ are then left alone). locco runs over ioredis and
+// over node-redis; `--client ioredis` or `--client node-redis` runs only that
+// one of the two (with the floors; a partial run too).
 
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -14,14 +16,21 @@ import { MongoAdapter } from "@kontsedal/locco/mongodb";
 import { MongoClient } from "mongodb";
 import { RedisServer } from "../../tests/_redis_server.ts";
 import { startJongodb } from "../../tests/_jongodb.ts";
-import { LIBRARIES, type Library } from "./libraries.ts";
+import { LIBRARIES, type Library, LOCCO_NODE_REDIS } from "./libraries.ts";
 import { renderSvg } from "./svg.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const TTL = 10_000;
 const ONLY_SCENARIOS = process.env.BENCH_SCENARIOS?.split(",");
-const ONLY_LIBRARIES = process.env.BENCH_LIBRARIES?.split(",");
+const CLIENT_FLAG = process.argv.indexOf("--client");
+const CLIENT = CLIENT_FLAG < 0 ? undefined : process.argv[CLIENT_FLAG + 1];
+if (CLIENT !== undefined && CLIENT !== "ioredis" && CLIENT !== "node-redis") {
+  throw new Error(`--client should be ioredis or node-redis: got ${CLIENT}`);
+}
+const ONLY_LIBRARIES = CLIENT === undefined
+  ? process.env.BENCH_LIBRARIES?.split(",")
+  : [CLIENT === "node-redis" ? LOCCO_NODE_REDIS : "locco (this)"];
 const PARTIAL = ONLY_SCENARIOS !== undefined || ONLY_LIBRARIES !== undefined;
 
 interface Scenario {
