@@ -363,3 +363,41 @@ Deno.test("NodeRedisAdapter and IoRedisAdapter share keys: they exclude each oth
     await Promise.all([closeClient(nodeClient), ioClient.quit()]);
   }
 });
+
+Deno.test("NodeRedisAdapter runs the README's node-redis example", async () => {
+  await assertRedisReachable();
+  const admin = new Redis(REDIS_URL);
+  const monitor = await monitorCommands(() => new Redis(REDIS_URL));
+  try {
+    await monitor.settle();
+    // ---- README, "Basic usage", node-redis (only the URL differs; scripts/npm_smoke.sh
+    // runs the README's own text on Node and Bun) ----
+    const client = createClient({ url: REDIS_URL });
+    await client.connect();
+    const adapter = new NodeRedisAdapter({ client });
+    const locker = new Locker({
+      adapter,
+      retrySettings: { retryDelay: 200, retryTimes: 10 },
+    });
+
+    const lock = await locker.lock("user:123", 3000).acquire();
+    try {
+      // critical section
+      await lock.extend(2000); // need more time? extend the TTL
+    } finally {
+      await lock.release();
+    }
+    await adapter.close(); // at shutdown: closes the subscriber connection it opened
+    await client.close(); // node-redis 4: client.quit()
+    // ---- end of the example ----
+    const sent = (await monitor.settle()).map((c) => c.args);
+    const scripts = sent.filter(([name]) => name === "evalsha" || name === "eval");
+    assert.equal(scripts.length, 3, JSON.stringify(sent));
+    assert.deepEqual(scripts.map((args) => args[3]), ["user:123", "user:123", "user:123"]);
+    assert.ok(scripts[0]!.includes(lock.uniqueValue));
+    assert.equal(await admin.exists("user:123"), 0);
+  } finally {
+    await monitor.stop();
+    await admin.quit();
+  }
+});
