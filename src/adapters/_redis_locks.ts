@@ -20,6 +20,7 @@ import {
   isWellFormed,
   validateIdentity,
   validateLease,
+  validateObject,
   validateWait,
 } from "../_validate.ts";
 import { RedisCore, type Script } from "./_redis_core.ts";
@@ -70,7 +71,7 @@ export interface RedisLockSettings {
  * Validates the options every Redis adapter shares (`prefix`,
  * `waitStrategy`), applying their defaults.
  */
-export function validateRedisSettings(
+function validateRedisSettings(
   options: { prefix?: string | undefined; waitStrategy?: "notify" | "poll" | undefined },
 ): RedisLockSettings {
   const { prefix = "", waitStrategy = "notify" } = options;
@@ -90,10 +91,30 @@ export function validateRedisSettings(
 }
 
 /**
+ * The locks of a Redis adapter constructed with `options`: validates them
+ * (the client must have every method of `methods`; `what` describes it)
+ * before any I/O, and sends through `transport(client)`.
+ */
+export function openRedisLocks<C>(
+  options: {
+    client: C;
+    prefix?: string | undefined;
+    waitStrategy?: "notify" | "poll" | undefined;
+  },
+  methods: readonly string[],
+  what: string,
+  transport: (client: C) => RedisTransport,
+): RedisLocks {
+  validateObject(options, "options");
+  const client = validateRedisClient<C>(options.client, methods, what);
+  return new RedisLocks(transport(client), validateRedisSettings(options));
+}
+
+/**
  * Throws a ValidationError naming `client` unless `client` is an object
  * with every method of `methods`; `what` describes the expected client.
  */
-export function validateRedisClient<T>(
+function validateRedisClient<T>(
   client: unknown,
   methods: readonly string[],
   what: string,

@@ -27,9 +27,8 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
-import { validateObject } from "../_validate.ts";
 import { nodeRedisTransport } from "./_node_redis_transport.ts";
-import { RedisLocks, validateRedisClient, validateRedisSettings } from "./_redis_locks.ts";
+import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 // deno-lint-ignore no-unused-vars
 import type { IoRedisAdapter } from "./redis.ts";
 
@@ -278,13 +277,12 @@ export class NodeRedisAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: NodeRedisAdapterOptions) {
-    validateObject(options, "options");
-    const client = validateRedisClient<NodeRedisLikeClient>(
-      options.client,
+    this.#locks = openRedisLocks(
+      options,
       CLIENT_METHODS,
       "a node-redis client (get, evalSha and eval methods)",
+      nodeRedisTransport,
     );
-    this.#locks = new RedisLocks(nodeRedisTransport(client), validateRedisSettings(options));
   }
 
   /**

@@ -33,9 +33,8 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
-import { validateObject } from "../_validate.ts";
 import { ioRedisTransport } from "./_ioredis_transport.ts";
-import { RedisLocks, validateRedisClient, validateRedisSettings } from "./_redis_locks.ts";
+import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 
 export {
   NodeRedisAdapter,
@@ -284,13 +283,12 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: IoRedisAdapterOptions) {
-    validateObject(options, "options");
-    const client = validateRedisClient<IoRedisLikeClient>(
-      options.client,
+    this.#locks = openRedisLocks(
+      options,
       CLIENT_METHODS,
       "an ioredis client (get, evalsha and eval methods)",
+      ioRedisTransport,
     );
-    this.#locks = new RedisLocks(ioRedisTransport(client), validateRedisSettings(options));
   }
 
   /**
