@@ -12,6 +12,9 @@
  * {@linkcode IoRedisAdapter} for what a failover or a restart without
  * persistence does to them.
  *
+ * This entry point also exports {@linkcode NodeRedisAdapter}: the same
+ * locks (same keys, scripts and waiting) over a node-redis client.
+ *
  * ```ts
  * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
  * import { Locker } from "@kontsedal/locco";

@@ -21,12 +21,7 @@ import {
 } from "@kontsedal/locco";
 import * as redisEntry from "@kontsedal/locco/redis";
 import { delay, uniqueKey } from "../_helpers.ts";
-import {
-  assertRedisReachable,
-  monitorCommands,
-  REDIS_URL,
-  RedisServer,
-} from "../_redis_server.ts";
+import { assertRedisReachable, monitorCommands, REDIS_URL, RedisServer } from "../_redis_server.ts";
 
 // What the tests call on a real node-redis client of either major.
 interface RealClient extends NodeRedisLikeClient {
@@ -69,6 +64,33 @@ Deno.test("NodeRedisLikeClient fits node-redis 4 and 6 clients, Cluster clients 
     createSentinel({ name: "mymaster", sentinelRootNodes: [] }),
   ];
   for (const client of clients) assert.doesNotThrow(() => new NodeRedisAdapter({ client }));
+});
+
+Deno.test("NodeRedisAdapter tells Cluster clients (node-redis 4 and 6) from single clients: releases on a Cluster do not trust PUBLISH counts", async () => {
+  // The release script's last argument: "1" when PUBLISH counts every
+  // subscriber (one server), "0" on a Cluster (it counts one node's).
+  const lastReleaseArgument = async (client: object) => {
+    let sent: string[] = [];
+    const recording = new Proxy(client, {
+      get(target, name) {
+        if (name !== "evalSha") return Reflect.get(target, name, target);
+        return (_sha: string, options: { arguments: string[] }) => {
+          sent = options.arguments;
+          return Promise.resolve(1);
+        };
+      },
+    }) as NodeRedisLikeClient;
+    await new NodeRedisAdapter({ client: recording }).releaseLock({ key: "k", uniqueValue: "v" });
+    return sent.at(-1);
+  };
+  assert.equal(await lastReleaseArgument(createCluster({ rootNodes: [] })), "0");
+  assert.equal(await lastReleaseArgument(createCluster4({ rootNodes: [] })), "0");
+  assert.equal(await lastReleaseArgument(createClient()), "1");
+  assert.equal(await lastReleaseArgument(createClient4()), "1");
+  assert.equal(
+    await lastReleaseArgument(createSentinel({ name: "mymaster", sentinelRootNodes: [] })),
+    "1",
+  );
 });
 
 Deno.test("NodeRedisAdapter is the same class from the root and from ./redis", () => {
