@@ -23,7 +23,7 @@
  * @module
  */
 
-export type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "./src/adapter.ts";
+export type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "./src/adapter.ts";
 export {
   isLoccoError,
   LoccoError,
@@ -34,6 +34,7 @@ export {
   LockReleaseError,
   RetryError,
   StaleFenceError,
+  UnsupportedError,
   ValidationError,
 } from "./src/errors.ts";
 export { checkFence } from "./src/fence.ts";
@@ -46,6 +47,7 @@ export {
   type ReleaseOptions,
 } from "./src/lock.ts";
 export { Locker, type LockerOptions } from "./src/locker.ts";
+export { ReadWriteLock, type ReadWriteLockOptions } from "./src/read_write_lock.ts";
 export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
 export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";
 export {

@@ -6,7 +6,7 @@
 // public adapters (IoRedisAdapter, NodeRedisAdapter) validate their options,
 // pick a transport and delegate here.
 
-import type { LockIdentity, LockLease } from "../adapter.ts";
+import type { LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import {
   LoccoError,
   LockCreateError,
@@ -19,6 +19,7 @@ import {
   describe,
   isWellFormed,
   validateIdentity,
+  validateKey,
   validateLease,
   validateObject,
   validateWait,
@@ -36,6 +37,8 @@ import {
   EXTEND_SCRIPT,
   EXTEND_SCRIPT_SHA,
   HANDOFF_MARKER,
+  INSPECT_SCRIPT,
+  INSPECT_SCRIPT_SHA,
   RELEASE_SCRIPT,
   RELEASE_SCRIPT_SHA,
   SCRIPT_DONE,
@@ -50,6 +53,7 @@ import { numberReply, type RedisTransport } from "./_redis_transport.ts";
 const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCRIPT_SHA });
 const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
 const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
+const INSPECT: Script = Object.freeze({ source: INSPECT_SCRIPT, sha: INSPECT_SCRIPT_SHA });
 
 /** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
 const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -242,6 +246,25 @@ export class RedisLocks {
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
     return (await this.#core.transport.get(this.#core.key(key))) === uniqueValue;
+  }
+
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    const core = this.#core;
+    const sent = core.key(validateKey(key));
+    const reply = await core.eval(INSPECT, [sent, core.companion(sent, ":fence")], []);
+    if (numberReply(reply) === 0) return undefined;
+    if (Array.isArray(reply) && (reply.length === 1 || reply.length === 2)) {
+      const pttl = Number(numberReply(reply[0]));
+      // -1: a key without expiry, written by something other than locco.
+      const expiresIn = pttl === -1 ? Infinity : Math.max(1, pttl);
+      const fence = reply[1] === null || reply[1] === undefined
+        ? NaN
+        : Number(numberReply(reply[1]));
+      if (Number.isSafeInteger(pttl)) {
+        return Number.isSafeInteger(fence) && fence > 0 ? { expiresIn, fence } : { expiresIn };
+      }
+    }
+    throw unexpectedReply("the inspect script", reply);
   }
 
   async waitForUnlock(

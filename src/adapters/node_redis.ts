@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import { nodeRedisTransport } from "./_node_redis_transport.ts";
 import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 // deno-lint-ignore no-unused-vars
@@ -372,6 +372,31 @@ export class NodeRedisAdapter implements ILockAdapter {
    */
   isValidLock(identity: LockIdentity): Promise<boolean> {
     return this.#locks.isValidLock(identity);
+  }
+
+  /**
+   * Reports whether a lock holds the key, with its `PTTL` and fencing token,
+   * in one script, without taking it or revealing its unique value. A key
+   * handed off to a waiter that has not claimed it yet is reported held,
+   * without a token; so is a key holding another type than a string
+   * (application data, which `createLock()` treats as held), with
+   * `expiresIn: Infinity` when it has no expiry.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { NodeRedisAdapter, type NodeRedisLikeClient } from "@kontsedal/locco/redis";
+   *
+   * async function busyFor(client: NodeRedisLikeClient): Promise<number> {
+   *   const info = await new NodeRedisAdapter({ client }).inspectLock("orders:42");
+   *   return info?.expiresIn ?? 0;
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    return await this.#locks.inspectLock(key);
   }
 
   /**

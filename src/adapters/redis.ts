@@ -35,7 +35,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import { ioRedisTransport } from "./_ioredis_transport.ts";
 import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 
@@ -229,7 +229,7 @@ const CLIENT_METHODS = ["get", "evalsha", "eval"] as const;
  *   `keyPrefix` and names the companion keys (fence counter, waiter queue,
  *   release record) so that they share the prefixed lock key's Cluster slot.
  * - **isValidLock** is one `GET` compared with the unique value.
- * - **Scripts.** The seed README describes the scripts as two commands
+ * - **Scripts.** The 0.1.0 README describes the scripts as two commands
  *   (`releaseLock`, `extendLock`) registered on the client at construction.
  *   This adapter keeps the intent (the scripts and their SHA-1 digests are
  *   prepared once, never redefined per call, and run by digest) but does not
@@ -382,6 +382,31 @@ export class IoRedisAdapter implements ILockAdapter {
    */
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     return await this.#locks.isValidLock(identity);
+  }
+
+  /**
+   * Reports whether a lock holds the key, with its `PTTL` and fencing token,
+   * in one script, without taking it or revealing its unique value. A key
+   * handed off to a waiter that has not claimed it yet is reported held,
+   * without a token; so is a key holding another type than a string
+   * (application data, which `createLock()` treats as held), with
+   * `expiresIn: Infinity` when it has no expiry.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+   *
+   * async function busyFor(client: IoRedisLikeClient): Promise<number> {
+   *   const info = await new IoRedisAdapter({ client }).inspectLock("orders:42");
+   *   return info?.expiresIn ?? 0;
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    return await this.#locks.inspectLock(key);
   }
 
   /**
