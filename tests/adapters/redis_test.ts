@@ -14,6 +14,7 @@ import {
 import * as redisEntry from "@kontsedal/locco/redis";
 import { testAdapterContract } from "../_adapter_contract.ts";
 import {
+  NODE_REDIS_4,
   NODE_REDIS_6,
   openRedisBackend,
   REDIS_CLIENTS,
@@ -292,26 +293,36 @@ for (const kind of REDIS_FAMILIES) {
   });
 }
 
-Deno.test("IoRedisAdapter.inspectLock() reports a handed-off key and application data as held, without a fence", async () => {
-  await withClient(async (client, admin) => {
-    const adapter = new IoRedisAdapter({ client, prefix: "locco-test:" });
-    const key = uniqueKey();
-    const full = `locco-test:${key}`;
-    // Handed off by a release to a waiter that has not claimed it yet.
-    await admin.set(full, "\0locco-handoff\0waiter", "PX", 500);
-    const handedOff = await adapter.inspectLock(key);
-    assert.deepEqual(Object.keys(handedOff!), ["expiresIn"]);
-    assert.ok(handedOff!.expiresIn > 0 && handedOff!.expiresIn <= 500);
-    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
-    // Application data of another type, without expiry: held for good, like createLock() sees it.
-    await admin.del(full);
-    await admin.rpush(full, "x");
-    assert.deepEqual(await adapter.inspectLock(key), { expiresIn: Infinity });
-    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
-    await admin.del(full);
-    assert.equal(await adapter.inspectLock(key), undefined);
+for (const kind of [...REDIS_FAMILIES, NODE_REDIS_4]) {
+  Deno.test(`${kind.adapterName}.inspectLock() reports a handed-off key and application data as held, without a fence (${kind.name})`, async () => {
+    await withClient(async (_, admin) => {
+      const opened = await kind.open(REDIS_URL, { prefix: "locco-test:" });
+      const adapter = opened.adapter;
+      const key = uniqueKey();
+      const full = `locco-test:${key}`;
+      // Handed off by a release to a waiter that has not claimed it yet.
+      await admin.set(full, "\0locco-handoff\0waiter", "PX", 500);
+      const handedOff = await adapter.inspectLock(key);
+      assert.deepEqual(Object.keys(handedOff!), ["expiresIn"]);
+      assert.ok(handedOff!.expiresIn > 0 && handedOff!.expiresIn <= 500);
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }),
+        LockCreateError,
+      );
+      // Application data of another type, without expiry: held for good, like createLock() sees it.
+      await admin.del(full);
+      await admin.rpush(full, "x");
+      assert.deepEqual(await adapter.inspectLock(key), { expiresIn: Infinity });
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }),
+        LockCreateError,
+      );
+      await admin.del(full);
+      assert.equal(await adapter.inspectLock(key), undefined);
+      await opened.close();
+    });
   });
-});
+}
 
 Deno.test("IoRedisAdapter.createLock() passes WRONGTYPE through and leaves no lock when the fence key holds another type", async () => {
   await withClient(async (client, admin) => {
