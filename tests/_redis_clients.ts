@@ -46,6 +46,11 @@ export interface RedisFaultOptions {
   noReconnect?: boolean;
   /** The client reconnects this many ms after losing its connection. */
   reconnectMs?: number;
+  /**
+   * While this returns true, the client (and every connection duplicated
+   * from it) gives up reconnecting once its connection is lost.
+   */
+  giveUp?: () => boolean;
   /** ioredis `keyPrefix` (node-redis has none). */
   keyPrefix?: string;
 }
@@ -145,13 +150,16 @@ function ioRedisKind(
     resends: true,
     closedError: /Connection is closed/,
   }, {
-    async connect(url, { failFast = false, noReconnect = false, reconnectMs, keyPrefix }) {
+    async connect(url, { failFast = false, noReconnect = false, reconnectMs, keyPrefix, giveUp }) {
       const client = make(url, {
         ...(failFast
           ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 }
           : {}),
         ...(reconnectMs === undefined ? {} : { retryStrategy: () => reconnectMs }),
         ...(noReconnect ? { retryStrategy: () => null } : {}),
+        ...(giveUp === undefined
+          ? {}
+          : { retryStrategy: () => giveUp() ? null : reconnectMs ?? 50 }),
         ...(keyPrefix === undefined ? {} : { keyPrefix }),
       });
       client.on("error", () => {});
@@ -185,10 +193,12 @@ function nodeRedisKind(
     resends: false,
     closedError: /The client is closed/,
   }, {
-    async connect(url, { failFast = false, noReconnect = false, reconnectMs, keyPrefix }) {
+    async connect(url, { failFast = false, noReconnect = false, reconnectMs, keyPrefix, giveUp }) {
       if (keyPrefix !== undefined) throw new Error("node-redis has no keyPrefix");
       const reconnectStrategy = noReconnect
         ? false
+        : giveUp !== undefined
+        ? () => giveUp() ? new Error("the test stops reconnects") : reconnectMs ?? 50
         : reconnectMs !== undefined
         ? () => reconnectMs
         : failFast

@@ -2,10 +2,11 @@
 // The transport for ioredis 5 and 6 and the forks that keep its API
 // (iovalkey): EVALSHA and EVAL with positional keys and arguments, the
 // client's `keyPrefix`, `isCluster`, and a `duplicate()` subscriber whose
-// "close" event says that messages may have been missed.
+// "close" event says that messages may have been missed and whose status
+// "end" says that it will not reconnect.
 
 import type { IoRedisLikeClient, IoRedisLikeSubscriber } from "./redis.ts";
-import type { RedisSubscription, RedisTransport } from "./_redis_transport.ts";
+import type { RedisConnection, RedisTransport } from "./_redis_transport.ts";
 import { decodeReply, listen } from "./_redis_transport.ts";
 
 /** The `keyPrefix` an ioredis client (or Cluster, through `redisOptions`) adds to every key. */
@@ -29,7 +30,8 @@ export function ioRedisTransport(client: IoRedisLikeClient): RedisTransport {
     evalsha: (sha, keys, args) => client.evalsha(sha, keys.length, ...keys, ...args),
     eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
     get: async (key) => decodeReply(await client.get(key)) as string | null,
-    openSubscriber(onMessage, onLost): RedisSubscription {
+    client,
+    openSubscriber(onMessage, onLost): RedisConnection {
       const subscriber: IoRedisLikeSubscriber = client.duplicate!();
       subscriber.on("message", (channel: unknown, message: unknown) => {
         if (typeof channel === "string" && typeof message === "string") {
@@ -40,7 +42,13 @@ export function ioRedisTransport(client: IoRedisLikeClient): RedisTransport {
       subscriber.on("close", onLost);
       return {
         subscribe: (channel) => subscriber.subscribe(channel),
+        unsubscribe: async (channel) => await subscriber.unsubscribe?.(channel),
+        // "end": its retryStrategy gave up, or it was closed.
+        get ended() {
+          return subscriber.status === "end";
+        },
         async close(): Promise<void> {
+          if (subscriber.status === "end") return; // closed already
           try {
             await subscriber.quit();
           } catch {

@@ -16,7 +16,7 @@ import type { LockIdentity } from "../adapter.ts";
 import { monotonicNow, unrefTimer } from "../_timers.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
 import { ENQUEUE_SCRIPT, ENQUEUE_SCRIPT_SHA, LEAVE_SCRIPT } from "./_redis_scripts.ts";
-import type { RedisSubscription } from "./_redis_transport.ts";
+import { openSubscription, type RedisSubscription } from "./_redis_subscriber.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 import { numberReply } from "./_redis_transport.ts";
 
@@ -266,7 +266,7 @@ export class RedisHandoff {
     if (this.#subscribed !== undefined) return this.#subscribed;
     const subscriber = this.#subscriber ??= this.#openSubscriber();
     if (subscriber === undefined) return Promise.resolve(false);
-    const subscribed: Promise<boolean> = subscriber.subscribe(this.channel).then(
+    const subscribed: Promise<boolean> = subscriber.subscribe().then(
       (): boolean => !this.#closed && this.#subscribed === subscribed,
       () => {
         if (this.#subscribed === subscribed) this.#subscribed = undefined;
@@ -278,13 +278,10 @@ export class RedisHandoff {
   }
 
   #openSubscriber(): RedisSubscription | undefined {
-    let subscriber: RedisSubscription;
     try {
-      subscriber = this.#core.transport.openSubscriber(
-        (channel, message) => {
-          if (channel === this.channel) this.#onHandoff(message);
-        },
-        () => {
+      return openSubscription(this.#core.transport, this.channel, {
+        onMessage: (message) => this.#onHandoff(message),
+        onLost: () => {
           // Closing the subscriber ourselves loses nothing: waiters poll.
           if (this.#closed) return;
           // Messages may have been missed: subscribe again, and have every
@@ -292,13 +289,12 @@ export class RedisHandoff {
           this.#subscribed = undefined;
           this.#forgetListening();
         },
-      );
+        onEnd: () => void this.close(),
+      });
     } catch {
       this.#notify = false;
       return undefined;
     }
-    this.#core.transport.onEnd(() => void this.close());
-    return subscriber;
   }
 
   #forgetListening(): void {

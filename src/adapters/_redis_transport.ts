@@ -6,10 +6,18 @@
 // those few requests into the calls of one driver (ioredis and its forks,
 // node-redis) and its replies back into plain values.
 
-/** The subscriber connection a transport opened for the hand-off channel. */
-export interface RedisSubscription {
+/**
+ * The subscriber connection a transport opened for the hand-off channels.
+ * One is shared by every adapter over the same client (see
+ * _redis_subscriber.ts), each adapter on its own channel.
+ */
+export interface RedisConnection {
   /** Subscribes to `channel` (connecting first when the driver needs it). */
   subscribe(channel: string): Promise<unknown>;
+  /** Unsubscribes from `channel`; errors are the caller's to ignore. */
+  unsubscribe(channel: string): Promise<unknown>;
+  /** Whether the connection closed for good: it will not reconnect by itself. */
+  readonly ended: boolean;
   /** Closes the connection: gracefully, or at once when that fails. */
   close(): Promise<void>;
 }
@@ -31,18 +39,23 @@ export interface RedisTransport {
   get(key: string): Promise<string | null>;
   /** Whether the client can open a subscriber connection at all. */
   readonly canSubscribe: boolean;
+  /** The user's client: adapters over the same one share its subscriber connection. */
+  readonly client: object;
   /**
    * Opens a new connection like the client's for pub/sub. `onMessage` gets
    * every message; `onLost` is called whenever messages may have been
-   * missed (the connection dropped or is reconnecting). Throws when the
-   * client cannot duplicate itself.
+   * missed (the connection dropped, is reconnecting or ended). Throws when
+   * the client cannot duplicate itself.
    */
   openSubscriber(
     onMessage: (channel: string, message: string) => void,
     onLost: () => void,
-  ): RedisSubscription;
-  /** Calls `listener` once the user's client ends for good, when the client tells. */
-  onEnd(listener: () => void): void;
+  ): RedisConnection;
+  /**
+   * Calls `listener` once the user's client ends for good, when the client
+   * tells; returns the function that removes the listener again.
+   */
+  onEnd(listener: () => void): () => void;
 }
 
 /** The text of a reply that may come as bytes (Buffer or Uint8Array), else the reply. */
@@ -61,13 +74,23 @@ export function numberReply(reply: unknown): unknown {
   return value;
 }
 
-/** Adds `listener` for each of `events` on an emitter, when the object is one. */
+/**
+ * Adds `listener` for each of `events` on an emitter, when the object is
+ * one; returns the function that removes them again (`off` or
+ * `removeListener`).
+ */
 export function listen(
   emitter: unknown,
   events: readonly string[],
   listener: (...args: unknown[]) => void,
-): void {
-  const on = (emitter as { on?: unknown } | null)?.on;
-  if (typeof on !== "function") return;
+): () => void {
+  const target = emitter as { on?: unknown; off?: unknown; removeListener?: unknown } | null;
+  const on = target?.on;
+  if (typeof on !== "function") return () => {};
   for (const event of events) on.call(emitter, event, listener);
+  return () => {
+    const off = typeof target!.off === "function" ? target!.off : target!.removeListener;
+    if (typeof off !== "function") return;
+    for (const event of events) off.call(emitter, event, listener);
+  };
 }

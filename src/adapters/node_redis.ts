@@ -2,7 +2,7 @@
 
 /**
  * The Redis adapter for a [node-redis](https://github.com/redis/node-redis)
- * client (`redis` on npm, version 4, 5 or 6): `createClient()`,
+ * client (`redis` on npm; versions 4 and 6 are tested): `createClient()`,
  * `createCluster()` or `createSentinel()`, which you create, connect, own
  * and close. It keeps locks exactly as {@linkcode IoRedisAdapter} does (same
  * keys, scripts, fencing tokens and waiting), so adapters over both clients
@@ -27,6 +27,7 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
+import { ValidationError } from "../errors.ts";
 import { nodeRedisTransport } from "./_node_redis_transport.ts";
 import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 // deno-lint-ignore no-unused-vars
@@ -34,7 +35,7 @@ import type { IoRedisAdapter } from "./redis.ts";
 
 /**
  * The methods {@linkcode NodeRedisAdapter} calls on its client. A node-redis
- * 4, 5 or 6 client, Cluster client or Sentinel client fits as it is; locco
+ * 4 or 6 client, Cluster client or Sentinel client fits as it is; locco
  * never imports node-redis. Each method returns a promise that rejects with
  * the driver's error, which the adapter passes on unchanged.
  *
@@ -62,7 +63,7 @@ export interface NodeRedisLikeClient {
    * server does not have the script.
    *
    * @param sha1 The SHA-1 of the script, in lowercase hex.
-   * @param options The keys (a Cluster client routes by the first) and the arguments, all strings.
+   * @param options The keys and the arguments, all strings.
    * @returns The script's reply.
    */
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -75,6 +76,18 @@ export interface NodeRedisLikeClient {
    * @returns The script's reply.
    */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /**
+   * On a Cluster client: sends a raw command to the node that owns
+   * `firstKey` (the adapter sends its scripts this way). Unused on a single
+   * client or a Sentinel client.
+   *
+   * @param firstKey The key that picks the node.
+   * @param isReadonly Whether the command only reads.
+   * @param args The command and its arguments.
+   * @returns The raw reply.
+   */
+  // deno-lint-ignore no-explicit-any
+  sendCommand?(firstKey: any, isReadonly: any, args: any): Promise<unknown>;
   /**
    * Optional: a new, unconnected client with the same options (node-redis
    * `duplicate()`), which the adapter connects, once, to subscribe to
@@ -128,6 +141,19 @@ export interface NodeRedisLikeSubscriber {
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
   /**
+   * Optional: `UNSUBSCRIBE channel` for that listener, when one of the
+   * adapters sharing the connection closes.
+   *
+   * @param channel The channel.
+   * @param listener The listener given to `subscribe`.
+   * @returns A promise that resolves once unsubscribed.
+   */
+  unsubscribe?(
+    channel: string,
+    // deno-lint-ignore no-explicit-any
+    listener: (message: any, channel: any) => void,
+  ): Promise<unknown>;
+  /**
    * Adds an event listener: the adapter listens to `"error"`, `"reconnecting"`
    * and `"end"` (and a Cluster's `"node-reconnecting"` and `"node-disconnect"`).
    *
@@ -138,7 +164,7 @@ export interface NodeRedisLikeSubscriber {
   // deno-lint-ignore no-explicit-any
   on(event: string, listener: (...args: any[]) => void): unknown;
   /**
-   * Closes the connection gracefully (node-redis 5 and 6).
+   * Closes the connection gracefully (node-redis 6).
    *
    * @returns A promise that resolves once closed.
    */
@@ -150,7 +176,7 @@ export interface NodeRedisLikeSubscriber {
    */
   quit?(): Promise<unknown>;
   /**
-   * Closes the connection at once (node-redis 5 and 6).
+   * Closes the connection at once (node-redis 6).
    *
    * @returns Anything.
    */
@@ -183,7 +209,7 @@ export interface NodeRedisLikeSubscriber {
 export interface NodeRedisAdapterOptions {
   /**
    * The node-redis client (`createClient()`, `createCluster()` or
-   * `createSentinel()` of node-redis 4, 5 or 6), connected by you. The
+   * `createSentinel()` of node-redis 4 or 6), connected by you. The
    * adapter calls `get`, `evalSha` and `eval` on it, `duplicate()` once for
    * waiting by notification, listens for its `"end"` (a Cluster's
    * `"disconnect"`) and reads its `masters` and `slots` to tell a Cluster;
@@ -202,8 +228,9 @@ export interface NodeRedisAdapterOptions {
   /**
    * How `acquire()` waits while the key is held: `"notify"` (woken by the
    * release through one subscriber connection per adapter,
-   * `client.duplicate()`, connected when something first waits and closed
-   * by {@linkcode NodeRedisAdapter.close}; first come first served; polls at
+   * `client.duplicate()` shared by every adapter over the client, connected
+   * when something first waits and closed with the last of those adapters;
+   * first come first served; polls at
    * most every retry delay as a fallback) or `"poll"` (retry every retry
    * delay). `"notify"` needs `client.duplicate`; without it the adapter polls.
    *
@@ -213,6 +240,25 @@ export interface NodeRedisAdapterOptions {
 }
 
 const CLIENT_METHODS = ["get", "evalSha", "eval"] as const;
+
+// A node-redis 4 client in legacyMode has callback-style methods under the
+// usual names and the promise API under `client.v4`.
+function rejectLegacyMode(options: NodeRedisAdapterOptions): void {
+  const client = (options as { client?: unknown } | null)?.client;
+  if ((typeof client !== "object" && typeof client !== "function") || client === null) return;
+  let legacy: unknown;
+  try {
+    legacy = (client as { v4?: unknown }).v4;
+  } catch {
+    return; // node-redis 4 throws here when the client is not in legacyMode
+  }
+  if (typeof legacy === "object" && legacy !== null) {
+    throw new ValidationError(
+      "client should be a node-redis client with promise methods: this one is in legacyMode, pass client.v4 instead",
+      "client",
+    );
+  }
+}
 
 /**
  * Keeps locks in Redis through a node-redis client you provide, exactly as
@@ -226,8 +272,10 @@ const CLIENT_METHODS = ["get", "evalSha", "eval"] as const;
  *
  * - **Replies.** RESP2 and RESP3 clients (`RESP: 3`) alike; numbers that a
  *   type mapping turns into strings, bigints or buffers are read back.
- * - **Cluster.** A `createCluster()` client routes each script by its first
- *   key; every other key a script touches shares its slot.
+ * - **Cluster.** On a `createCluster()` client each script is sent with
+ *   `sendCommand(firstKey, ...)`, so it runs on the node that owns its first
+ *   key (`evalSha` of a node-redis 4 Cluster does not route by key); every
+ *   other key a script touches shares that key's slot.
  * - **Errors.** Connection and server errors (`The client is closed`,
  *   `Socket closed unexpectedly`, `WRONGTYPE ...`) reject unchanged, so
  *   `acquire()` does not retry them as if the key were busy. node-redis
@@ -264,7 +312,7 @@ export class NodeRedisAdapter implements ILockAdapter {
    * Wraps a node-redis client. Does no I/O and does not modify the client.
    *
    * @param options `client`, and optionally the key `prefix` and `waitStrategy`.
-   * @throws {ValidationError} When `client` lacks `get`, `evalSha` or `eval`, or `prefix` is not a well-formed string.
+   * @throws {ValidationError} When `client` lacks `get`, `evalSha` or `eval`, is a node-redis 4 client in `legacyMode` (pass `client.v4`), or `prefix` is not a well-formed string.
    * @example Wrap a client
    * ```ts
    * import { NodeRedisAdapter, type NodeRedisLikeClient } from "@kontsedal/locco/redis";
@@ -277,6 +325,7 @@ export class NodeRedisAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: NodeRedisAdapterOptions) {
+    rejectLegacyMode(options);
     this.#locks = openRedisLocks(
       options,
       CLIENT_METHODS,
@@ -436,7 +485,8 @@ export class NodeRedisAdapter implements ILockAdapter {
    * then on), waits for every queue command it sent, and closes the
    * subscriber connection it opened (if any). Does not touch your client.
    * Call it before you close the client; the adapter also closes itself
-   * when the client emits `"end"` (a Cluster, `"disconnect"`).
+   * when the client emits `"end"` (a node-redis 6 Cluster, `"disconnect"`;
+   * a node-redis 4 Cluster emits neither, so close the adapter yourself).
    *
    * @returns A promise that resolves once the subscriber is closed.
    * @example Close the adapter, then the client

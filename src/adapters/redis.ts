@@ -94,8 +94,9 @@ export interface IoRedisLikeClient {
   eval(script: string, numkeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   /**
    * Optional: a new connection with the same options (ioredis `duplicate()`),
-   * which the adapter uses, once, to subscribe to release notifications.
-   * Without it, waiters poll.
+   * which the adapter uses to subscribe to release notifications: one
+   * connection for all the adapters over this client, closed with the last
+   * of them. Without it, waiters poll.
    *
    * @returns The new connection.
    */
@@ -129,6 +130,19 @@ export interface IoRedisLikeSubscriber {
    * @returns A promise that resolves once subscribed.
    */
   subscribe(channel: string): Promise<unknown>;
+  /**
+   * Optional: `UNSUBSCRIBE channel`, when one of the adapters sharing the
+   * connection closes.
+   *
+   * @param channel The channel.
+   * @returns A promise that resolves once unsubscribed.
+   */
+  unsubscribe?(channel: string): Promise<unknown>;
+  /**
+   * Optional: the connection's state; `"end"` means it will not reconnect,
+   * and the adapter opens a new one on the next wait.
+   */
+  readonly status?: string;
   /**
    * Adds an event listener: the adapter listens to `"message"` and `"close"`.
    *

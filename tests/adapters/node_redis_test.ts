@@ -73,6 +73,13 @@ Deno.test("NodeRedisAdapter tells Cluster clients (node-redis 4 and 6) from sing
     let sent: string[] = [];
     const recording = new Proxy(client, {
       get(target, name) {
+        // A Cluster client gets its scripts as raw commands: EVALSHA sha numkeys ...keys ...args.
+        if (name === "sendCommand") {
+          return (_firstKey: string, _readonly: boolean, args: string[]) => {
+            sent = args.slice(3 + Number(args[2]));
+            return Promise.resolve(1);
+          };
+        }
         if (name !== "evalSha") return Reflect.get(target, name, target);
         return (_sha: string, options: { arguments: string[] }) => {
           sent = options.arguments;
@@ -91,6 +98,65 @@ Deno.test("NodeRedisAdapter tells Cluster clients (node-redis 4 and 6) from sing
     await lastReleaseArgument(createSentinel({ name: "mymaster", sentinelRootNodes: [] })),
     "1",
   );
+});
+
+for (
+  const [name, make] of [["node-redis 4", createCluster4], ["node-redis 6", createCluster]] as const
+) {
+  Deno.test(`NodeRedisAdapter sends scripts on a Cluster client routed by their first key, EVAL after NOSCRIPT too (${name})`, async () => {
+    const sent: Array<[unknown, unknown, string[]]> = [];
+    let noScript = true;
+    const cluster = (make as (options: { rootNodes: never[] }) => object)({ rootNodes: [] });
+    const recording = new Proxy(cluster, {
+      get(target, property) {
+        if (property === "evalSha" || property === "eval") {
+          return () => Promise.reject(new Error("not routed by key on a Cluster"));
+        }
+        if (property !== "sendCommand") return Reflect.get(target, property, target);
+        return (firstKey: unknown, readonly: unknown, args: string[]) => {
+          sent.push([firstKey, readonly, args]);
+          if (args[0] === "EVALSHA" && noScript) {
+            noScript = false;
+            return Promise.reject(new Error("NOSCRIPT No matching script. Please use EVAL."));
+          }
+          return Promise.resolve(1);
+        };
+      },
+    }) as unknown as NodeRedisLikeClient;
+    const adapter = new NodeRedisAdapter({ client: recording, prefix: "p:" });
+    await adapter.releaseLock({ key: "orders:1", uniqueValue: "v" });
+    assert.deepEqual(sent.map(([, , args]) => args[0]), ["EVALSHA", "EVAL"]);
+    for (const [firstKey, readonly, args] of sent) {
+      assert.equal(firstKey, "p:orders:1");
+      assert.equal(readonly, false);
+      assert.equal(args[2], "3", "numkeys");
+      assert.equal(args[3], "p:orders:1", "the first key is the lock key");
+      assert.ok(args.every((arg) => typeof arg === "string"), JSON.stringify(args));
+    }
+  });
+}
+
+Deno.test("NodeRedisAdapter rejects a node-redis 4 client in legacyMode, pointing to client.v4, which works", async () => {
+  await assertRedisReachable(REDIS_URL);
+  const client = createClient4({ url: REDIS_URL, legacyMode: true });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    assert.throws(
+      () => new NodeRedisAdapter({ client: client as unknown as NodeRedisLikeClient }),
+      (e: unknown) =>
+        e instanceof ValidationError && e.parameter === "client" && /client\.v4/.test(e.message),
+    );
+    const adapter = new NodeRedisAdapter({ client: client.v4 as NodeRedisLikeClient });
+    const key = uniqueKey();
+    const { fence } = await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+    assert.ok(fence > 0);
+    assert.equal(await adapter.isValidLock({ key, uniqueValue: "a" }), true);
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+    await adapter.close();
+  } finally {
+    await client.v4.quit();
+  }
 });
 
 Deno.test("NodeRedisAdapter is the same class from the root and from ./redis", () => {
@@ -237,7 +303,12 @@ for (const major of MAJORS) {
 
 Deno.test("NodeRedisAdapter.close() does not wait for a server that went down under its subscriber", async () => {
   const server = await RedisServer.start();
-  const client = createClient({ url: server.url, disableOfflineQueue: true });
+  // A fixed reconnect delay (node-redis 6 backs off up to 2 s plus jitter by default).
+  const client = createClient({
+    url: server.url,
+    disableOfflineQueue: true,
+    socket: { reconnectStrategy: () => 100 },
+  });
   client.on("error", () => {});
   await client.connect();
   try {
@@ -258,8 +329,8 @@ Deno.test("NodeRedisAdapter.close() does not wait for a server that went down un
   } finally {
     client.destroy();
     await server.stop();
-    // node-redis's reconnect delay (at most 500 ms) outlives destroy().
-    await delay(700);
+    // The subscriber's pending reconnect timer (100 ms, set below) outlives destroy().
+    await delay(400);
   }
 });
 
