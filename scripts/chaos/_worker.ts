@@ -77,19 +77,23 @@ interface LockStore {
 }
 
 // node-redis, with the timeouts and reconnect delays of the ioredis client
-// below (node-redis has no per-command timeout by default, and resends
-// nothing: a command whose connection dropped rejects).
+// below: node-redis has no per-command timeout by default (a command to a
+// stopped server would wait for good), so every command gets 1500 ms, as
+// ioredis's commandTimeout; node-redis resends nothing (a command whose
+// connection dropped rejects).
 async function openNodeRedisStore(config: WorkerConfig): Promise<LockStore> {
   const socket = {
     connectTimeout: 1000,
     reconnectStrategy: (retries: number) => Math.min(retries * 50, 300),
   };
+  const commandOptions = { timeout: 1500 };
   const client = config.backend === "cluster"
     ? createCluster({
       rootNodes: config.clusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
       defaults: { socket },
+      commandOptions,
     })
-    : createClient({ url: config.lockUrl, socket });
+    : createClient({ url: config.lockUrl, socket, commandOptions });
   client.on("error", () => {});
   await client.connect();
   const adapter = new NodeRedisAdapter({ client });

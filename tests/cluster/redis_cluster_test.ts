@@ -1,19 +1,26 @@
 // Copyright 2026 the locco authors. MIT license.
 // IoRedisAdapter and NodeRedisAdapter on a real Redis Cluster (3 masters, 3 replicas, private
 // redis-server processes started for this file and stopped by pid at its end):
-// the adapter contract, with and without an ioredis keyPrefix; waiting woken
-// by the release, whatever node the subscriber lives on; a subscriber whose
-// node dies; and contended, fenced increments across a kill -9 of the master
+// the adapter contract (ioredis with and without keyPrefix, node-redis 6
+// and 4); waiting woken by the release, whatever node the subscriber lives
+// on; a subscriber whose node dies; another node dying wakes no waiter
+// (node-redis); and contended, fenced increments across a kill -9 of the master
 // owning the lock's slot and across a CLUSTER FAILOVER.
 
 import assert from "node:assert/strict";
-import { Cluster, type ClusterOptions, Redis } from "ioredis";
+import { type ClusterOptions, Redis } from "ioredis";
 import { type ILockAdapter, type Lock, Locker, RetryError } from "@kontsedal/locco";
-import { createCluster } from "redis";
-import { IoRedisAdapter, type IoRedisLikeClient, NodeRedisAdapter } from "@kontsedal/locco/redis";
-import { type AdapterBackend, testAdapterContract } from "../_adapter_contract.ts";
+import { testAdapterContract } from "../_adapter_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { RedisCluster } from "../_redis_cluster.ts";
+import {
+  ADAPTER_NAME,
+  ClusterEnv,
+  FAMILIES,
+  type Family,
+  masterPorts,
+  subscriberNodes,
+} from "../_redis_cluster_env.ts";
 import { RedisServer } from "../_redis_server.ts";
 
 let shared: Promise<RedisCluster> | undefined;
@@ -21,67 +28,6 @@ let shared: Promise<RedisCluster> | undefined;
 function cluster(): Promise<RedisCluster> {
   shared ??= RedisCluster.start();
   return shared;
-}
-
-// Without the ready check: ioredis answers a quit() during its ready check
-// with a 2 s disconnect timer of its own, which outlives the test.
-function connect(nodes: RedisCluster, options: ClusterOptions = {}): Cluster {
-  const client = new Cluster(nodes.startupNodes, {
-    ...options,
-    redisOptions: { connectTimeout: 1000, enableReadyCheck: false, ...options.redisOptions },
-  });
-  client.on("error", () => {});
-  return client;
-}
-
-/** A node-redis Cluster client, connected. */
-async function connectNodeRedis(nodes: RedisCluster) {
-  const client = createCluster({
-    rootNodes: nodes.startupNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
-  });
-  client.on("error", () => {});
-  await client.connect();
-  return client;
-}
-
-/** The client families the cluster suites run with. */
-type Family = "ioredis" | "node-redis";
-const FAMILIES: Family[] = ["ioredis", "node-redis"];
-const ADAPTER_NAME = { "ioredis": "IoRedisAdapter", "node-redis": "NodeRedisAdapter" } as const;
-
-/** Clients and adapters opened by one test, all closed by `close()`. */
-class ClusterEnv implements AdapterBackend {
-  readonly adapters: Array<IoRedisAdapter | NodeRedisAdapter> = [];
-  readonly nodes: RedisCluster;
-  readonly #family: Family;
-  readonly #options: ClusterOptions;
-  readonly #closers: Array<() => Promise<unknown>> = [];
-
-  constructor(nodes: RedisCluster, family: Family = "ioredis", options: ClusterOptions = {}) {
-    this.nodes = nodes;
-    this.#family = family;
-    this.#options = options;
-  }
-
-  async connect(): Promise<IoRedisAdapter | NodeRedisAdapter> {
-    let adapter: IoRedisAdapter | NodeRedisAdapter;
-    if (this.#family === "node-redis") {
-      const client = await connectNodeRedis(this.nodes);
-      this.#closers.push(() => client.close().catch(() => client.destroy()));
-      adapter = new NodeRedisAdapter({ client });
-    } else {
-      const client = connect(this.nodes, this.#options);
-      this.#closers.push(() => client.quit().catch(() => {}));
-      adapter = new IoRedisAdapter({ client: client as unknown as IoRedisLikeClient });
-    }
-    this.adapters.push(adapter);
-    return adapter;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.adapters.splice(0).map((adapter) => adapter.close()));
-    await Promise.all(this.#closers.splice(0).map((close) => close()));
-  }
 }
 
 Deno.test({
@@ -113,15 +59,92 @@ testAdapterContract(
   { leakReason: CLUSTER_SUBSCRIBER_TIMER },
 );
 
+// Right after the ioredis contract suites on purpose: ioredis's 2 s
+// disconnect timer (above) runs out during this test, whose sanitizers are
+// off anyway, rather than in a test that checks for leaks.
+Deno.test({
+  name:
+    "NodeRedisAdapter on Redis Cluster: a node that holds neither the key nor the subscription going down does not wake waiters",
+  // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const nodes = await cluster();
+    const env = new ClusterEnv(nodes, "node-redis");
+    let killed: number | undefined;
+    try {
+      const retrySettings = { retryDelay: 5000, retryTimes: 5, totalTime: 30_000 };
+      const holder = new Locker({ adapter: await env.connect(), retrySettings });
+      const waiterAdapter = await env.connect();
+      let attempts = 0;
+      const counting: ILockAdapter = new Proxy(waiterAdapter, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target);
+          if (name !== "createLock") {
+            return typeof value === "function" ? value.bind(target) : value;
+          }
+          return (...args: Parameters<ILockAdapter["createLock"]>) => {
+            attempts++;
+            return target.createLock(...args);
+          };
+        },
+      });
+      const waiter = new Locker({ adapter: counting, retrySettings });
+      // Wait once on a throwaway key, so the waiter's subscriber exists and we can see its node.
+      const probeKey = uniqueKey("cluster");
+      const probe = await holder.lock(probeKey, 10_000).acquire();
+      const probing = waiter.lock(probeKey, 1000).acquire();
+      await delay(200);
+      await probe.release({ throwOnFail: true });
+      await (await probing).release({ throwOnFail: true });
+      const [subscriberPort] = await subscriberNodes(nodes);
+      assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
+      let key = uniqueKey("cluster");
+      while ((await nodes.masterOf(key)).port === subscriberPort) key = uniqueKey("cluster");
+      const keyPort = (await nodes.masterOf(key)).port;
+      const victim = (await masterPorts(nodes)).find((port) =>
+        port !== subscriberPort && port !== keyPort
+      );
+      assert.ok(victim !== undefined, "a third master");
+      const replica = await nodes.replicaOf(victim);
+
+      const held = await holder.lock(key, 30_000).acquire();
+      const waiting = waiter.lock(key, 1000).acquire();
+      waiting.catch(() => {}); // awaited below, unless an assertion fails first
+      await delay(300);
+      const before = attempts;
+      killed = victim;
+      await nodes.kill(victim);
+      await delay(1500);
+      assert.equal(attempts, before, "no waiter was woken by another node going down");
+      await nodes.waitForPromotion(replica.port);
+      await nodes.waitForState(true);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+    } finally {
+      await env.close();
+      if (killed !== undefined) {
+        await nodes.restart(killed);
+        await nodes.waitForState(true);
+      }
+    }
+  },
+});
+
 testAdapterContract(
   "NodeRedisAdapter (Redis Cluster, node-redis 6)",
   async () => new ClusterEnv(await cluster(), "node-redis"),
 );
 
+testAdapterContract(
+  "NodeRedisAdapter (Redis Cluster, node-redis 4)",
+  async () => new ClusterEnv(await cluster(), "node-redis 4"),
+);
+
 // node-redis has no keyPrefix: its cases are the first two.
 const WAKE_CASES: Array<[string, Family[], ClusterOptions, (base: string) => string]> = [
-  ["a plain key", FAMILIES, {}, (base) => base],
-  ["a hash-tagged key", FAMILIES, {}, (base) => `{${base}}:orders`],
+  ["a plain key", [...FAMILIES, "node-redis 4"], {}, (base) => base],
+  ["a hash-tagged key", [...FAMILIES, "node-redis 4"], {}, (base) => `{${base}}:orders`],
   ["a client with keyPrefix", ["ioredis"], { keyPrefix: "app:" }, (base) => base],
   ["a client with a hash-tagged keyPrefix", ["ioredis"], { keyPrefix: "{app}:" }, (base) => base],
 ];
@@ -155,17 +178,6 @@ for (const [what, families, options, keyOf] of WAKE_CASES) {
       }
     });
   }
-}
-
-/** The ports of the live nodes that have a pub/sub client connected. */
-async function subscriberNodes(nodes: RedisCluster): Promise<number[]> {
-  const ports: number[] = [];
-  for (const node of nodes.nodes) {
-    if (node.pid === undefined) continue;
-    const list = String(await nodes.command(node.port, "CLIENT", "LIST", "TYPE", "pubsub"));
-    if (list.trim() !== "") ports.push(node.port);
-  }
-  return ports;
 }
 
 for (const family of FAMILIES) {
