@@ -56,6 +56,12 @@ export {
   type IoRedisLikeClient,
 } from "./src/adapters/redis.ts";
 export {
+  NodeRedisAdapter,
+  type NodeRedisAdapterOptions,
+  type NodeRedisLikeClient,
+  type NodeRedisLikeSubscriber,
+} from "./src/adapters/node_redis.ts";
+export {
   MongoAdapter,
   type MongoAdapterOptions,
   type MongoLikeClient,

@@ -1,12 +1,18 @@
 // Copyright 2026 the locco authors. MIT license.
-// The demo's Redis backend (`deno task demo --redis <url>`): each worker gets
-// an IoRedisAdapter on its own ioredis connection, and the shared counter is
-// a plain Redis string read and written in two round trips. Clients fail fast
-// if Redis goes away.
+// The demo's Redis backend (`deno task demo --redis <url> [--client node-redis]`):
+// each worker gets an IoRedisAdapter on its own ioredis connection (or a
+// NodeRedisAdapter on its own node-redis connection), and the shared counter
+// is a plain Redis string read and written in two round trips. Clients fail
+// fast if Redis goes away.
 
 import { Redis } from "ioredis";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { createClient } from "redis";
+import type { ILockAdapter } from "@kontsedal/locco";
+import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import type { DemoBackend } from "./demo.ts";
+
+/** The Redis client libraries the demo can lock through. */
+export type DemoRedisClient = "ioredis" | "node-redis";
 
 /** Options of {@linkcode redisBackend}. */
 export interface DemoRedisOptions {
@@ -14,9 +20,25 @@ export interface DemoRedisOptions {
   prefix?: string;
   /** Redis key of the counter; processes sharing it share the count. @default {"locco-demo:counter"} */
   counterKey?: string;
+  /** The client library. @default {"ioredis"} */
+  client?: DemoRedisClient;
 }
 
-async function connect(url: string): Promise<Redis> {
+/** One connection of the demo, whatever its library. */
+interface Connection {
+  adapter(prefix: string): ILockAdapter & { close(): Promise<void> };
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+function unreachable(url: string, error: unknown, lastError: Error | undefined): Error {
+  return new Error(`Cannot reach Redis at ${url}: ${(lastError ?? error as Error).message}`, {
+    cause: error,
+  });
+}
+
+async function connectIoRedis(url: string): Promise<Connection> {
   let lastError: Error | undefined;
   const client = new Redis(url, {
     connectTimeout: 2000,
@@ -28,11 +50,38 @@ async function connect(url: string): Promise<Redis> {
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new Error(`Cannot reach Redis at ${url}: ${(lastError ?? error as Error).message}`, {
-      cause: error,
-    });
+    throw unreachable(url, error, lastError);
   }
-  return client;
+  return {
+    adapter: (prefix) => new IoRedisAdapter({ client, prefix }),
+    get: (key) => client.get(key),
+    set: (key, value) => client.set(key, value),
+    close: () => client.quit(),
+  };
+}
+
+async function connectNodeRedis(url: string): Promise<Connection> {
+  let lastError: Error | undefined;
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: 2000,
+      reconnectStrategy: (retries) => (retries > 3 ? false : 100 * (retries + 1)),
+    },
+  });
+  client.on("error", (error: Error) => lastError = error);
+  try {
+    await client.connect();
+  } catch (error) {
+    client.destroy();
+    throw unreachable(url, error, lastError);
+  }
+  return {
+    adapter: (prefix) => new NodeRedisAdapter({ client, prefix }),
+    get: (key) => client.get(key),
+    set: (key, value) => client.set(key, value),
+    close: () => client.close(),
+  };
 }
 
 /**
@@ -43,15 +92,20 @@ export async function redisBackend(
   url: string,
   options: DemoRedisOptions = {},
 ): Promise<DemoBackend> {
-  const { prefix = "locco-demo:lock:", counterKey = "locco-demo:counter" } = options;
+  const { prefix = "locco-demo:lock:", counterKey = "locco-demo:counter", client = "ioredis" } =
+    options;
+  const connect = client === "node-redis" ? connectNodeRedis : connectIoRedis;
   const main = await connect(url);
-  const clients = [main];
+  const connections = [main];
+  const adapters: Array<{ close(): Promise<void> }> = [];
   return {
-    name: `Redis at ${url}`,
+    name: `Redis at ${url} (${client === "node-redis" ? "NodeRedisAdapter" : "IoRedisAdapter"})`,
     async adapter() {
-      const client = await connect(url);
-      clients.push(client);
-      return new IoRedisAdapter({ client, prefix });
+      const connection = await connect(url);
+      connections.push(connection);
+      const adapter = connection.adapter(prefix);
+      adapters.push(adapter);
+      return adapter;
     },
     counter: {
       async get(): Promise<number> {
@@ -62,7 +116,8 @@ export async function redisBackend(
       },
     },
     async close(): Promise<void> {
-      await Promise.all(clients.map((client) => client.quit()));
+      await Promise.all(adapters.map((adapter) => adapter.close()));
+      await Promise.all(connections.map((connection) => connection.close()));
     },
   };
 }

@@ -40,8 +40,10 @@ check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
 check "chaos, Redis with keyPrefix (short)" deno task chaos --short --key-prefix app:
 check "chaos, Redis Cluster (short)" deno task chaos --short --backend cluster
 check "chaos, Deno KV (short)" deno task chaos --short --backend kv
+check "chaos, Redis via node-redis (short)" deno task chaos --short --client node-redis
+check "chaos, Redis Cluster via node-redis (short)" deno task chaos --short --backend cluster --client node-redis
 check "npm build, publint, attw" deno task build:npm
-check "npm smoke (node, bun, tsc)" scripts/npm_smoke.sh node bun
+check "npm smoke (node, bun, tsc)" scripts/with_redis.sh scripts/npm_smoke.sh node bun
 # test_npm.sh records its own runs ("bun", "node (commonjs build)", "node (module build)");
 # its exit status is one more check, so a run that never started still counts as a failure.
 check "tests on bun (runner)" scripts/with_redis.sh scripts/test_npm.sh bun

@@ -4,7 +4,7 @@
 // without it, most are. Exits non-zero if the locked run loses an update.
 //
 //   deno task demo [--workers 8] [--iterations 25] [--hold 2]
-//                  [--redis URL | --mongodb URL | --kv PATH]
+//                  [--redis URL [--client ioredis|node-redis] | --mongodb URL | --kv PATH]
 
 // deno-lint-ignore-file no-console
 
@@ -108,7 +108,7 @@ function percentile(values: number[], p: number): number {
 }
 
 async function openBackend(
-  values: { redis?: string; mongodb?: string; kv?: string },
+  values: { redis?: string; mongodb?: string; kv?: string; client?: string },
 ): Promise<DemoBackend> {
   if (values.kv !== undefined) {
     const { kvBackend } = await import("./_demo_kv.ts");
@@ -116,7 +116,8 @@ async function openBackend(
   }
   if (values.redis !== undefined) {
     const { redisBackend } = await import("./_demo_redis.ts");
-    return await redisBackend(values.redis);
+    const client = values.client === "node-redis" ? "node-redis" : "ioredis";
+    return await redisBackend(values.redis, { client });
   }
   if (values.mongodb !== undefined) {
     const { mongoBackend } = await import("./_demo_mongodb.ts");
@@ -133,6 +134,7 @@ async function main(): Promise<number> {
       iterations: { type: "string", default: "25" },
       hold: { type: "string", default: "2" },
       redis: { type: "string" },
+      client: { type: "string" },
       mongodb: { type: "string" },
       kv: { type: "string" },
       help: { type: "boolean", default: false },
@@ -142,6 +144,7 @@ async function main(): Promise<number> {
     console.log(
       "usage: deno task demo [--workers N] [--iterations N] [--hold MS] " +
         "[--redis URL | --mongodb URL | --kv PATH]\n" +
+        "  --client node-redis  with --redis: lock through NodeRedisAdapter (default: ioredis)\n" +
         "  --mongodb ''  starts the bundled MongoDB stand-in\n" +
         "  --kv ''       uses a temporary Deno KV file database",
     );
@@ -159,6 +162,18 @@ async function main(): Promise<number> {
     }
   }
 
+  if (values.client !== undefined) {
+    if (values.client !== "ioredis" && values.client !== "node-redis") {
+      console.error(
+        `--client should be ioredis or node-redis: got ${JSON.stringify(values.client)}`,
+      );
+      return 2;
+    }
+    if (values.redis === undefined) {
+      console.error("--client goes with --redis URL");
+      return 2;
+    }
+  }
   const backend = await openBackend(values);
   try {
     console.log(`locco demo on ${backend.name}`);

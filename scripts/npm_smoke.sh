@@ -3,7 +3,8 @@
 # Smoke tests of the packed npm package: npm pack dist/, install the tarball
 # into the scratch consumer .npm-smoke/, then for each runtime given (node, bun) run the ESM
 # and CJS consumers in tests/npm/ (every subpath of the packed exports map, acquire/release,
-# the 0.1.0 README example, root vs subpath identity, isLoccoError across the two builds),
+# the 0.1.0 README example, root vs subpath identity, isLoccoError across the two builds;
+# the README's node-redis example against a real Redis),
 # and type-check a TypeScript consumer under moduleResolution node16 (.mts and .cts) and
 # bundler with skipLibCheck off. Works offline. Needs dist/ (deno task build:npm).
 # Usage: scripts/npm_smoke.sh [node] [bun]      (default: node bun)
@@ -37,8 +38,13 @@ cp "$work/subpaths.gen.mts" "$work/subpaths.gen.cts"
 cp "$work/subpaths.gen.mts" "$work/subpaths.gen.ts"
 cp "$work/types_check.mts" "$work/types_check_bundler.ts"
 
+# The README's node-redis example, pasted into an ES module and a CommonJS script; it needs
+# a real Redis (REDIS_URL, else 127.0.0.1:6379; scripts/with_redis.sh provides one) and
+# fails loudly without one.
+node tests/npm/readme_examples.mjs README.md "$work"
+
 for rt in "${runtimes[@]}"; do
-  for file in smoke.mjs smoke.cjs; do
+  for file in smoke.mjs smoke.cjs readme_node_redis.mjs readme_node_redis.cjs; do
     echo "--- $rt $file"
     (cd "$work" && "$rt" "$file")
   done

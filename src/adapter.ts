@@ -55,7 +55,7 @@ export interface LockGrant {
 /**
  * The storage contract behind a {@linkcode Locker}. Implement these four
  * methods to plug in a backend of your own; the built-in adapters are
- * `InMemoryAdapter`, `IoRedisAdapter` and `MongoAdapter`.
+ * `InMemoryAdapter`, `IoRedisAdapter`, `NodeRedisAdapter` and `MongoAdapter`.
  *
  * Rules every adapter follows (the contract test suite checks them):
  * - `createLock` is atomic. It rejects with `LockCreateError` while another

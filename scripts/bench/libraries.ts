@@ -7,7 +7,8 @@ import { Redis } from "ioredis";
 import { Redlock } from "@sesamecare-oss/redlock";
 import { Mutex } from "redis-semaphore";
 import { Locker } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
+import { createClient } from "redis";
 
 /** One held lock: give it back. */
 export type Release = () => Promise<unknown>;
@@ -82,27 +83,49 @@ function floorLibrary(name: string, scripted: boolean): Library {
 const floor = floorLibrary("raw floor", false);
 const scriptFloor = floorLibrary("script floor (SET NX in Lua)", true);
 
+/** locco over an adapter whose client connects in `ready` and closes in `quit`. */
+function loccoContender(
+  adapter: IoRedisAdapter | NodeRedisAdapter,
+  ready: Promise<unknown>,
+  quit: () => Promise<unknown>,
+): Contender {
+  const lockers = new Map<number, Locker>();
+  return {
+    async acquire(key, ttl, retryDelay) {
+      await ready;
+      let locker = lockers.get(retryDelay);
+      if (!locker) {
+        locker = new Locker({ adapter, retrySettings: { retryDelay, retryTimes: 1_000_000 } });
+        lockers.set(retryDelay, locker);
+      }
+      const lock = await locker.lock(key, ttl).acquire();
+      return () => lock.release({ throwOnFail: true });
+    },
+    async close() {
+      await ready;
+      await adapter.close();
+      await quit();
+    },
+  };
+}
+
 const locco: Library = {
   name: "locco (this)",
   open(url) {
     const client = connect(url);
-    const adapter = new IoRedisAdapter({ client });
-    const lockers = new Map<number, Locker>();
-    return {
-      async acquire(key, ttl, retryDelay) {
-        let locker = lockers.get(retryDelay);
-        if (!locker) {
-          locker = new Locker({ adapter, retrySettings: { retryDelay, retryTimes: 1_000_000 } });
-          lockers.set(retryDelay, locker);
-        }
-        const lock = await locker.lock(key, ttl).acquire();
-        return () => lock.release({ throwOnFail: true });
-      },
-      async close() {
-        await adapter.close();
-        await client.quit();
-      },
-    };
+    return loccoContender(new IoRedisAdapter({ client }), Promise.resolve(), () => client.quit());
+  },
+};
+
+/** The name of locco over node-redis in the tables (`--client node-redis`). */
+export const LOCCO_NODE_REDIS = "locco (this, node-redis)";
+
+const loccoNodeRedis: Library = {
+  name: LOCCO_NODE_REDIS,
+  open(url) {
+    const client = createClient({ url });
+    client.on("error", () => {});
+    return loccoContender(new NodeRedisAdapter({ client }), client.connect(), () => client.close());
   },
 };
 
@@ -176,4 +199,12 @@ const semaphore: Library = {
 };
 
 /** Every contender, the floor first. */
-export const LIBRARIES: Library[] = [floor, scriptFloor, locco, locco010, redlock, semaphore];
+export const LIBRARIES: Library[] = [
+  floor,
+  scriptFloor,
+  locco,
+  loccoNodeRedis,
+  locco010,
+  redlock,
+  semaphore,
+];

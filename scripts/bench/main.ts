@@ -6,7 +6,9 @@
 // BENCH_SCENARIOS and BENCH_LIBRARIES (comma-separated ids / names: run only
 // those; the files in docs/ are then left alone), BENCH_SKIP_KV=1, and
 // BENCH_CYCLES_ONLY=1 (only the uncontended acquire+release cycles of the
-// adapters other than Redis, printed; docs/ left alone).
+// adapters other than Redis, printed; docs/ left alone). locco runs over
+// ioredis and over node-redis; `--client ioredis` or `--client node-redis`
+// runs only that one of the two (with the floors; a partial run too).
 
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -18,14 +20,21 @@ import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { openTestKv, tempKvPath } from "../../tests/_kv.ts";
 import { RedisServer } from "../../tests/_redis_server.ts";
 import { startJongodb } from "../../tests/_jongodb.ts";
-import { LIBRARIES, type Library } from "./libraries.ts";
+import { LIBRARIES, type Library, LOCCO_NODE_REDIS } from "./libraries.ts";
 import { renderSvg } from "./svg.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const TTL = 10_000;
 const ONLY_SCENARIOS = process.env.BENCH_SCENARIOS?.split(",");
-const ONLY_LIBRARIES = process.env.BENCH_LIBRARIES?.split(",");
+const CLIENT_FLAG = process.argv.indexOf("--client");
+const CLIENT = CLIENT_FLAG < 0 ? undefined : process.argv[CLIENT_FLAG + 1];
+if (CLIENT !== undefined && CLIENT !== "ioredis" && CLIENT !== "node-redis") {
+  throw new Error(`--client should be ioredis or node-redis: got ${CLIENT}`);
+}
+const ONLY_LIBRARIES = CLIENT === undefined
+  ? process.env.BENCH_LIBRARIES?.split(",")
+  : [CLIENT === "node-redis" ? LOCCO_NODE_REDIS : "locco (this)"];
 const PARTIAL = ONLY_SCENARIOS !== undefined || ONLY_LIBRARIES !== undefined;
 
 interface Scenario {

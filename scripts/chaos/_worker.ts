@@ -16,7 +16,8 @@
 import process from "node:process";
 import { Cluster, Redis } from "ioredis";
 import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
+import { createClient, createCluster } from "redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
 import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { openTestKv } from "../../tests/_kv.ts";
@@ -36,6 +37,8 @@ export interface WorkerConfig {
   clusterNodes: { host: string; port: number }[];
   /** ioredis `keyPrefix` of the lock store client ("" for none). */
   keyPrefix: string;
+  /** The Redis client library of the lock store client. */
+  client: "ioredis" | "node-redis";
   resourceUrl: string;
   keys: string[];
   ttl: number;
@@ -75,6 +78,37 @@ interface LockStore {
   close(): Promise<void>;
 }
 
+// node-redis, with the timeouts and reconnect delays of the ioredis client
+// below: node-redis has no per-command timeout by default (a command to a
+// stopped server would wait for good), so every command gets 1500 ms, as
+// ioredis's commandTimeout; node-redis resends nothing (a command whose
+// connection dropped rejects).
+async function openNodeRedisStore(config: WorkerConfig): Promise<LockStore> {
+  const socket = {
+    connectTimeout: 1000,
+    reconnectStrategy: (retries: number) => Math.min(retries * 50, 300),
+  };
+  const commandOptions = { timeout: 1500 };
+  const client = config.backend === "cluster"
+    ? createCluster({
+      rootNodes: config.clusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+      defaults: { socket },
+      commandOptions,
+    })
+    : createClient({ url: config.lockUrl, socket, commandOptions });
+  client.on("error", () => {});
+  await client.connect();
+  const adapter = new NodeRedisAdapter({ client });
+  return {
+    adapter,
+    reopen: () => Promise.resolve(),
+    close: async () => {
+      await adapter.close();
+      client.destroy();
+    },
+  };
+}
+
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
   if (config.backend === "kv") {
     const kv = await openTestKv(config.lockUrl);
@@ -87,6 +121,9 @@ async function openLockStore(config: WorkerConfig): Promise<LockStore> {
         kv.close();
       },
     };
+  }
+  if (config.backend !== "mongo" && config.client === "node-redis") {
+    return await openNodeRedisStore(config);
   }
   if (config.backend !== "mongo") {
     const keyPrefix = config.keyPrefix === "" ? {} : { keyPrefix: config.keyPrefix };

@@ -7,6 +7,7 @@
 //                   [--iterations N] [--keys 2] [--ttl 500] [--hold 10]
 //                   [--fault-every 1000] [--faults kill,stop,...] [--deadline S]
 //                   [--key-prefix app:] [--wait-bound 1500] [--no-fence] [--no-lock]
+//                   [--client ioredis|node-redis]
 //                   [--verbose] [--log chaos.jsonl]
 //
 // Faults (--faults, comma-separated; the default is every fault of the backend):
@@ -41,7 +42,10 @@
 // store (not on Cluster, whose nodes advertise their own ports: workers use
 // an ioredis Cluster client straight to them), and the workers.
 // --key-prefix gives the workers' ioredis clients that `keyPrefix` (redis,
-// cluster). Besides exclusion and lost updates, the run fails when a waiter
+// cluster). --client node-redis has the workers lock through NodeRedisAdapter
+// on node-redis clients (createClient, or createCluster on cluster) instead of
+// IoRedisAdapter on ioredis; node-redis resends nothing, so a dropped reply
+// rejects the command. Besides exclusion and lost updates, the run fails when a waiter
 // took a free key more than --wait-bound ms (1500) after it became free, away
 // from lock-store faults (see _analyze.ts); `--wait-bound 100` is a control
 // that must fail, since a stopped or dead waiter keeps a key handed to it for
@@ -129,6 +133,7 @@ const { values } = parseArgs({
     faults: { type: "string" },
     deadline: { type: "string" },
     "key-prefix": { type: "string", default: "" },
+    client: { type: "string", default: "ioredis" },
     "wait-bound": { type: "string", default: String(FREE_KEY_WAIT_BOUND_MS) },
     "no-fence": { type: "boolean", default: false },
     "no-lock": { type: "boolean", default: false },
@@ -160,6 +165,16 @@ const keyPrefix = values["key-prefix"];
 const waitBound = Number(values["wait-bound"]);
 if (keyPrefix !== "" && (backend === "mongo" || backend === "kv")) {
   throw new Error("--key-prefix is an ioredis option: use it with --backend redis or cluster");
+}
+if (values.client !== "ioredis" && values.client !== "node-redis") {
+  throw new Error(`--client should be ioredis or node-redis: got ${values.client}`);
+}
+const redisClient: "ioredis" | "node-redis" = values.client;
+if (redisClient === "node-redis" && backend === "mongo") {
+  throw new Error("--client node-redis is a Redis client: use it with --backend redis or cluster");
+}
+if (redisClient === "node-redis" && keyPrefix !== "") {
+  throw new Error("--key-prefix is an ioredis option: node-redis has no key prefix");
 }
 const faults = (values.faults ?? DEFAULT_FAULTS[backend].join(",")).split(",")
   .filter((f) => f !== "") as Fault[];
@@ -254,6 +269,7 @@ async function main(): Promise<number> {
       lockUrl: proxy === undefined ? store.url(0) : store.url(proxy.port),
       clusterNodes: cluster?.startupNodes ?? [],
       keyPrefix,
+      client: redisClient,
       resourceUrl: resourceServer.url,
       keys: lockKeys,
       ttl,
@@ -561,7 +577,16 @@ function report(
   for (const crash of crashes) if (!crash.includes("exited (3)")) failures.push(crash);
 
   const rows: [string, string | number][] = [
-    ["backend (lock store)", description],
+    [
+      "backend (lock store)",
+      backend === "mongo"
+        ? description
+        : `${description}, through ${
+          redisClient === "node-redis"
+            ? "NodeRedisAdapter (node-redis 6)"
+            : "IoRedisAdapter (ioredis)"
+        }`,
+    ],
     [
       "mode",
       `${short ? "short" : "long"}; ${locked ? "locked" : "NO LOCK (control)"}; fencing ${

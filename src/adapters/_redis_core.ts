@@ -1,9 +1,9 @@
 // Copyright 2026 the locco authors. MIT license.
-// What the Redis adapter and its hand-off share: the client, how lock keys
-// and their companions are named (prefixes, Cluster slots) and how scripts
-// run.
+// What the Redis lock logic and its hand-off share, whatever the client
+// family: the transport, how lock keys and their companions are named
+// (prefixes, Cluster slots) and how scripts run.
 
-import type { IoRedisLikeClient } from "./redis.ts";
+import type { RedisTransport } from "./_redis_transport.ts";
 
 /** A Lua script and its SHA-1, for EVALSHA. */
 export interface Script {
@@ -27,9 +27,9 @@ function isNoScriptError(error: unknown): boolean {
   return typeof message === "string" && message.startsWith("NOSCRIPT");
 }
 
-/** The client of one adapter, with the key naming and script runner around it. */
+/** The transport of one adapter, with the key naming and script runner around it. */
 export class RedisCore {
-  readonly client: IoRedisLikeClient;
+  readonly transport: RedisTransport;
   /** The adapter's own prefix, put before every lock key. */
   readonly prefix: string;
   /** The client's own `keyPrefix`, which ioredis puts before every key it sends. */
@@ -37,20 +37,12 @@ export class RedisCore {
   /** Whether the client is a Redis Cluster client. */
   readonly cluster: boolean;
 
-  constructor(client: IoRedisLikeClient, prefix: string) {
-    this.client = client;
+  constructor(transport: RedisTransport, prefix: string) {
+    this.transport = transport;
     this.prefix = prefix;
-    const options = (client as { options?: Record<string, unknown> }).options;
-    const redisOptions = options?.redisOptions as Record<string, unknown> | undefined;
-    const clientPrefix = options?.keyPrefix ?? redisOptions?.keyPrefix;
-    this.clientPrefix = typeof clientPrefix === "string"
-      ? clientPrefix
-      : clientPrefix instanceof Uint8Array
-      ? new TextDecoder().decode(clientPrefix)
-      : "";
-    this.cluster = (client as { isCluster?: unknown }).isCluster === true;
+    this.clientPrefix = transport.clientPrefix;
+    this.cluster = transport.cluster;
   }
-
   /** The key to send for a lock key (the client adds its own prefix). */
   key(key: string): string {
     return this.prefix + key;
@@ -77,10 +69,10 @@ export class RedisCore {
    */
   async eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
     try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+      return await this.transport.evalsha(script.sha, keys, args);
     } catch (error) {
       if (!isNoScriptError(error)) throw error;
-      return await this.client.eval(script.source, keys.length, ...keys, ...args);
+      return await this.transport.eval(script.source, keys, args);
     }
   }
 }

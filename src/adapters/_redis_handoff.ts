@@ -1,5 +1,5 @@
 // Copyright 2026 the locco authors. MIT license.
-// Waiting on Redis without polling: the waiters of one IoRedisAdapter, its
+// Waiting on Redis without polling: the waiters of one Redis adapter, its
 // subscriber connection and hand-off channel, and the queue scripts.
 //
 // Every waiting acquire() enqueues itself in the key's queue in Redis, so the
@@ -16,8 +16,9 @@ import type { LockIdentity } from "../adapter.ts";
 import { monotonicNow, unrefTimer } from "../_timers.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
 import { ENQUEUE_SCRIPT, ENQUEUE_SCRIPT_SHA, LEAVE_SCRIPT } from "./_redis_scripts.ts";
-import type { IoRedisLikeSubscriber } from "./redis.ts";
+import { openSubscription, type RedisSubscription } from "./_redis_subscriber.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
+import { numberReply } from "./_redis_transport.ts";
 
 /** How long a released key waits for the waiter it was handed to, in ms. */
 export const HANDOFF_MS: number = 500;
@@ -76,7 +77,7 @@ export class RedisHandoff {
   #notify: boolean;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #subscriber: IoRedisLikeSubscriber | undefined;
+  #subscriber: RedisSubscription | undefined;
   #subscribed: Promise<boolean> | undefined;
   /** Bumped whenever the subscriber may have missed messages. */
   #listenEpoch = 0;
@@ -206,11 +207,7 @@ export class RedisHandoff {
     this.#subscriber = undefined;
     this.#subscribed = undefined;
     if (subscriber === undefined) return;
-    try {
-      await subscriber.quit();
-    } catch {
-      subscriber.disconnect();
-    }
+    await subscriber.close();
   }
 
   #makeWaiter(key: string, uniqueValue: string, signal: AbortSignal): RedisWaiter {
@@ -255,7 +252,7 @@ export class RedisHandoff {
     } finally {
       waiter.enqueuing--;
     }
-    const pttl = typeof reply === "string" ? Number(reply) : reply;
+    const pttl = numberReply(reply);
     if (typeof pttl !== "number" || Number.isNaN(pttl)) return undefined;
     // The session ended while this enqueue was on its way (a NOSCRIPT
     // fallback can even run after the leave): leave again.
@@ -269,7 +266,7 @@ export class RedisHandoff {
     if (this.#subscribed !== undefined) return this.#subscribed;
     const subscriber = this.#subscriber ??= this.#openSubscriber();
     if (subscriber === undefined) return Promise.resolve(false);
-    const subscribed: Promise<boolean> = subscriber.subscribe(this.channel).then(
+    const subscribed: Promise<boolean> = subscriber.subscribe().then(
       (): boolean => !this.#closed && this.#subscribed === subscribed,
       () => {
         if (this.#subscribed === subscribed) this.#subscribed = undefined;
@@ -280,29 +277,24 @@ export class RedisHandoff {
     return subscribed;
   }
 
-  #openSubscriber(): IoRedisLikeSubscriber | undefined {
-    let subscriber: IoRedisLikeSubscriber;
+  #openSubscriber(): RedisSubscription | undefined {
     try {
-      subscriber = this.#core.client.duplicate!();
+      return openSubscription(this.#core.transport, this.channel, {
+        onMessage: (message) => this.#onHandoff(message),
+        onLost: () => {
+          // Closing the subscriber ourselves loses nothing: waiters poll.
+          if (this.#closed) return;
+          // Messages may have been missed: subscribe again, and have every
+          // waiter ask Redis now and enqueue again.
+          this.#subscribed = undefined;
+          this.#forgetListening();
+        },
+        onEnd: () => void this.close(),
+      });
     } catch {
       this.#notify = false;
       return undefined;
     }
-    subscriber.on("message", (channel: unknown, message: unknown) => {
-      if (channel === this.channel && typeof message === "string") this.#onHandoff(message);
-    });
-    subscriber.on("error", () => {}); // surfaced as "close"; waiters ask Redis again
-    subscriber.on("close", () => {
-      // Messages may have been missed: subscribe again, and have every
-      // waiter ask Redis now and enqueue again.
-      this.#subscribed = undefined;
-      this.#forgetListening();
-    });
-    const client = this.#core.client as { on?: unknown };
-    if (typeof client.on === "function") {
-      (client as IoRedisLikeSubscriber).on("end", () => void this.close());
-    }
-    return subscriber;
   }
 
   #forgetListening(): void {
@@ -337,16 +329,10 @@ export class RedisHandoff {
   // QUIT the caller may send next), tracked so that close() waits for it.
   #leave(waiter: RedisWaiter): void {
     waiter.leaveTries++;
-    const leaving: Promise<void> = this.#core.client.eval(
+    const leaving: Promise<void> = this.#core.transport.eval(
       LEAVE_SCRIPT,
-      2,
-      waiter.key,
-      this.#core.companion(waiter.key, ":waiters"),
-      waiter.uniqueValue,
-      HANDOFF_CHANNEL_PREFIX,
-      HANDOFF_MS,
-      waiter.entry,
-      this.exactCounts,
+      [waiter.key, this.#core.companion(waiter.key, ":waiters")],
+      [waiter.uniqueValue, HANDOFF_CHANNEL_PREFIX, HANDOFF_MS, waiter.entry, this.exactCounts],
     ).then(
       () => {
         waiter.inQueue = false;

@@ -12,6 +12,9 @@
  * {@linkcode IoRedisAdapter} for what a failover or a restart without
  * persistence does to them.
  *
+ * This entry point also exports {@linkcode NodeRedisAdapter}: the same
+ * locks (same keys, scripts and waiting) over a node-redis client.
+ *
  * ```ts
  * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
  * import { Locker } from "@kontsedal/locco";
@@ -33,45 +36,15 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
-import {
-  LoccoError,
-  LockCreateError,
-  LockExtendError,
-  LockReleaseError,
-  ValidationError,
-} from "../errors.ts";
-import { monotonicNow } from "../_timers.ts";
-import {
-  describe,
-  isWellFormed,
-  validateIdentity,
-  validateKey,
-  validateLease,
-  validateObject,
-  validateWait,
-} from "../_validate.ts";
-import { RedisCore, type Script } from "./_redis_core.ts";
-import {
-  HANDOFF_CHANNEL_PREFIX,
-  HANDOFF_MS,
-  QUEUE_TTL_MS,
-  RedisHandoff,
-} from "./_redis_handoff.ts";
-import {
-  ACQUIRE_SCRIPT,
-  ACQUIRE_SCRIPT_SHA,
-  EXTEND_SCRIPT,
-  EXTEND_SCRIPT_SHA,
-  HANDOFF_MARKER,
-  INSPECT_SCRIPT,
-  INSPECT_SCRIPT_SHA,
-  RELEASE_SCRIPT,
-  RELEASE_SCRIPT_SHA,
-  SCRIPT_DONE,
-  SCRIPT_MISSING,
-  SCRIPT_RELEASED_BEFORE,
-  SCRIPT_TAKEN,
-} from "./_redis_scripts.ts";
+import { ioRedisTransport } from "./_ioredis_transport.ts";
+import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
+
+export {
+  NodeRedisAdapter,
+  type NodeRedisAdapterOptions,
+  type NodeRedisLikeClient,
+  type NodeRedisLikeSubscriber,
+} from "./node_redis.ts";
 
 /**
  * The methods {@linkcode IoRedisAdapter} calls on its client, with the
@@ -121,8 +94,9 @@ export interface IoRedisLikeClient {
   eval(script: string, numkeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   /**
    * Optional: a new connection with the same options (ioredis `duplicate()`),
-   * which the adapter uses, once, to subscribe to release notifications.
-   * Without it, waiters poll.
+   * which the adapter uses to subscribe to release notifications: one
+   * connection for all the adapters over this client, closed with the last
+   * of them. Without it, waiters poll.
    *
    * @returns The new connection.
    */
@@ -156,6 +130,19 @@ export interface IoRedisLikeSubscriber {
    * @returns A promise that resolves once subscribed.
    */
   subscribe(channel: string): Promise<unknown>;
+  /**
+   * Optional: `UNSUBSCRIBE channel`, when one of the adapters sharing the
+   * connection closes.
+   *
+   * @param channel The channel.
+   * @returns A promise that resolves once unsubscribed.
+   */
+  unsubscribe?(channel: string): Promise<unknown>;
+  /**
+   * Optional: the connection's state; `"end"` means it will not reconnect,
+   * and the adapter opens a new one on the next wait.
+   */
+  readonly status?: string;
   /**
    * Adds an event listener: the adapter listens to `"message"` and `"close"`.
    *
@@ -227,59 +214,6 @@ export interface IoRedisAdapterOptions {
 
 const CLIENT_METHODS = ["get", "evalsha", "eval"] as const;
 
-// Defined once for the whole module: nothing is registered per adapter, per
-// client or per call.
-const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCRIPT_SHA });
-const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
-const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
-const INSPECT: Script = Object.freeze({ source: INSPECT_SCRIPT, sha: INSPECT_SCRIPT_SHA });
-
-/** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
-const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-
-// The grants an adapter remembers are swept of ended ones when they reach
-// this many, or twice as many as after the last sweep.
-const GRANTS_SWEEP_SIZE = 1024;
-
-/** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
-const RELEASE_RECORD_MS = 10_000;
-
-function validateClient(client: unknown): IoRedisLikeClient {
-  if ((typeof client !== "object" && typeof client !== "function") || client === null) {
-    throw new ValidationError(
-      `client should be an ioredis client (get, evalsha and eval methods): got ${describe(client)}`,
-      "client",
-    );
-  }
-  for (const method of CLIENT_METHODS) {
-    if (typeof (client as Record<string, unknown>)[method] !== "function") {
-      throw new ValidationError(
-        `client should be an ioredis client (get, evalsha and eval methods): "${method}" is not a function`,
-        "client",
-      );
-    }
-  }
-  return client as IoRedisLikeClient;
-}
-
-// A unique value that starts like a hand-off marker could claim, release or
-// extend a key handed off to another waiter.
-function checkUniqueValue<T extends LockIdentity>(identity: T): T {
-  if (identity.uniqueValue.startsWith(HANDOFF_MARKER)) {
-    throw new ValidationError(
-      `uniqueValue should not start with the hand-off marker "\\0locco-handoff\\0": got ${
-        describe(identity.uniqueValue)
-      }`,
-      "uniqueValue",
-    );
-  }
-  return identity;
-}
-
-function unexpectedReply(command: string, reply: unknown): LoccoError {
-  return new LoccoError(`Unexpected reply from Redis to ${command}: ${describe(reply)}`);
-}
-
 /**
  * Keeps locks in Redis through an ioredis client you provide.
  *
@@ -347,11 +281,7 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  * ```
  */
 export class IoRedisAdapter implements ILockAdapter {
-  #core: RedisCore;
-  #handoff: RedisHandoff;
-  /** Locks this adapter granted, `sent key + "\n" + unique value`, until their ttl ends. */
-  #grants: Map<string, number> = new Map();
-  #sweepAt = GRANTS_SWEEP_SIZE;
+  #locks: RedisLocks;
 
   /**
    * Wraps an ioredis client. Does no I/O and does not modify the client.
@@ -370,25 +300,11 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: IoRedisAdapterOptions) {
-    validateObject(options, "options");
-    const { client, prefix = "", waitStrategy = "notify" } = options;
-    validateClient(client);
-    if (typeof prefix !== "string" || !isWellFormed(prefix)) {
-      throw new ValidationError(
-        `prefix should be a well-formed string (no unpaired surrogates): got ${describe(prefix)}`,
-        "prefix",
-      );
-    }
-    if (waitStrategy !== "notify" && waitStrategy !== "poll") {
-      throw new ValidationError(
-        `waitStrategy should be "notify" or "poll": got ${describe(waitStrategy)}`,
-        "waitStrategy",
-      );
-    }
-    this.#core = new RedisCore(client, prefix);
-    this.#handoff = new RedisHandoff(
-      this.#core,
-      waitStrategy === "notify" && typeof client.duplicate === "function",
+    this.#locks = openRedisLocks(
+      options,
+      CLIENT_METHODS,
+      "an ioredis client (get, evalsha and eval methods)",
+      ioRedisTransport,
     );
   }
 
@@ -413,40 +329,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async createLock(lease: LockLease): Promise<{ fence: number }> {
-    const { key, uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
-    const core = this.#core;
-    const sent = core.key(key);
-    const sentAt = monotonicNow();
-    const [entry, refresh] = this.#handoff.queueArgs(sent, uniqueValue);
-    const grant = `${sent}\n${uniqueValue}`;
-    const until = this.#grants.get(grant);
-    const ours = until === undefined || sentAt >= until ? "1" : "";
-    const reply = await core.eval(ACQUIRE, [
-      sent,
-      core.companion(sent, ":fence"),
-      core.companion(sent, ":waiters"),
-    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh, ours]);
-    // ioredis with `stringNumbers` answers "123" instead of 123.
-    const code = typeof reply === "string" ? Number(reply) : reply;
-    if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
-      if (code > 0) return this.#granted(sentAt + ttl, sent, uniqueValue, code);
-      this.#handoff.sawHeld(sent, uniqueValue, -1 - code);
-      throw new LockCreateError(`Key ${describe(key)} is already locked`);
-    }
-    if (Array.isArray(reply) && reply.length === 1) {
-      // The key holds our own unique value. Unless this adapter had a live
-      // grant of it when sending (the owner asks twice), this is this very
-      // acquire, resent by the client after a reconnect (ioredis resends
-      // unanswered commands) once its first run had taken the key, or a lease
-      // that ended here before the server expired it; the script then made
-      // the key live ttl from now: answer as a fresh acquire would.
-      const fence = typeof reply[0] === "string" ? Number(reply[0]) : reply[0];
-      if (ours === "1" && Number.isSafeInteger(fence) && fence > 0) {
-        return this.#granted(sentAt + ttl, sent, uniqueValue, fence);
-      }
-      throw new LockCreateError(`Key ${describe(key)} is already locked`);
-    }
-    throw unexpectedReply("the acquire script", reply);
+    return await this.#locks.createLock(lease);
   }
 
   /**
@@ -469,24 +352,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async releaseLock(identity: LockIdentity): Promise<void> {
-    const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
-    const core = this.#core;
-    const sent = core.key(key);
-    this.#grants.delete(`${sent}\n${uniqueValue}`);
-    const reply = await this.#runScript(RELEASE, [
-      sent,
-      core.companion(sent, ":waiters"),
-      core.companion(sent, ":released"),
-    ], [
-      uniqueValue,
-      HANDOFF_CHANNEL_PREFIX,
-      HANDOFF_MS,
-      RELEASE_RECORD_MS,
-      this.#handoff.exactCounts,
-    ]);
-    if (reply === SCRIPT_DONE || reply === SCRIPT_RELEASED_BEFORE) return;
-    if (reply === SCRIPT_MISSING) throw new LockReleaseError("Lock is already expired");
-    throw new LockReleaseError("Lock is already taken");
+    await this.#locks.releaseLock(identity);
   }
 
   /**
@@ -509,18 +375,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async extendLock(lease: LockLease): Promise<void> {
-    const { key, uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
-    const sent = this.#core.key(key);
-    const sentAt = monotonicNow();
-    const reply = await this.#runScript(EXTEND, [sent], [uniqueValue, ttl]);
-    if (reply === SCRIPT_DONE) {
-      // The owner's lease now runs to at least sentAt + ttl: a createLock() of
-      // it before then is the owner asking twice, not a resend.
-      this.#remember(`${sent}\n${uniqueValue}`, sentAt + ttl);
-      return;
-    }
-    if (reply === SCRIPT_MISSING) throw new LockExtendError("Lock is already expired");
-    throw new LockExtendError("Lock is already taken");
+    await this.#locks.extendLock(lease);
   }
 
   /**
@@ -540,8 +395,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async isValidLock(identity: LockIdentity): Promise<boolean> {
-    const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
-    return (await this.#core.client.get(this.#core.key(key))) === uniqueValue;
+    return await this.#locks.isValidLock(identity);
   }
 
   /**
@@ -566,20 +420,7 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   async inspectLock(key: string): Promise<LockInfo | undefined> {
-    const core = this.#core;
-    const sent = core.key(validateKey(key));
-    const reply = await core.eval(INSPECT, [sent, core.companion(sent, ":fence")], []);
-    if (reply === 0 || reply === "0") return undefined;
-    if (Array.isArray(reply) && (reply.length === 1 || reply.length === 2)) {
-      const pttl = Number(reply[0]);
-      // -1: a key without expiry, written by something other than locco.
-      const expiresIn = pttl === -1 ? Infinity : Math.max(1, pttl);
-      const fence = reply[1] === null || reply[1] === undefined ? NaN : Number(reply[1]);
-      if (Number.isSafeInteger(pttl)) {
-        return Number.isSafeInteger(fence) && fence > 0 ? { expiresIn, fence } : { expiresIn };
-      }
-    }
-    throw unexpectedReply("the inspect script", reply);
+    return await this.#locks.inspectLock(key);
   }
 
   /**
@@ -627,8 +468,7 @@ export class IoRedisAdapter implements ILockAdapter {
     maxWaitMs: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const valid = checkUniqueValue(validateWait(identity, maxWaitMs, signal));
-    await this.#handoff.wait(valid, maxWaitMs, signal);
+    await this.#locks.waitForUnlock(identity, maxWaitMs, signal);
   }
 
   /**
@@ -652,34 +492,6 @@ export class IoRedisAdapter implements ILockAdapter {
    * ```
    */
   close(): Promise<void> {
-    return this.#handoff.close();
-  }
-
-  #granted(until: number, sent: string, uniqueValue: string, fence: number): { fence: number } {
-    this.#handoff.took(sent, uniqueValue);
-    this.#remember(`${sent}\n${uniqueValue}`, until);
-    return { fence };
-  }
-
-  #remember(grant: string, until: number): void {
-    this.#grants.set(grant, until);
-    if (this.#grants.size >= this.#sweepAt) {
-      const now = monotonicNow();
-      for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
-      this.#sweepAt = Math.max(GRANTS_SWEEP_SIZE, this.#grants.size * 2);
-    }
-  }
-
-  async #runScript(script: Script, keys: string[], args: (string | number)[]): Promise<number> {
-    const reply = await this.#core.eval(script, keys, args);
-    // ioredis with `stringNumbers` answers "1" instead of 1.
-    const code = typeof reply === "string" ? Number(reply) : reply;
-    if (
-      code === SCRIPT_DONE || code === SCRIPT_MISSING || code === SCRIPT_TAKEN ||
-      (code === SCRIPT_RELEASED_BEFORE && script === RELEASE)
-    ) {
-      return code;
-    }
-    throw unexpectedReply(script === RELEASE ? "the release script" : "the extend script", reply);
+    return this.#locks.close();
   }
 }

@@ -7,10 +7,9 @@
 // Runs on Deno, Node (through tsx) and Bun; no top-level await (Node's CJS run).
 
 import process from "node:process";
-import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { type ILockAdapter, Locker } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { openWorkerRedis } from "./_redis_worker_client.ts";
 import { MongoAdapter } from "@kontsedal/locco/mongodb";
 
 interface Store {
@@ -20,16 +19,16 @@ interface Store {
 }
 
 async function openStore(backend: string, url: string, key: string): Promise<Store> {
-  if (backend === "redis") {
-    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  if (backend === "redis" || backend === "node-redis") {
+    const client = await openWorkerRedis(backend === "redis" ? "ioredis" : backend, url);
     return {
-      adapter: new IoRedisAdapter({ client }),
+      adapter: client.adapter,
       async next() {
         const value = Number(await client.get(`${key}:sequence`) ?? 0);
         await client.set(`${key}:sequence`, String(value + 1));
         return value;
       },
-      close: async () => void await client.quit(),
+      close: () => client.close(),
     };
   }
   const client = new MongoClient(url, { directConnection: true, maxPoolSize: 2 });
@@ -48,7 +47,7 @@ async function openStore(backend: string, url: string, key: string): Promise<Sto
 async function main(): Promise<void> {
   const [backend, url, key, iterationsArg] = process.argv.slice(2);
   if (!backend || !url || !key || !iterationsArg) {
-    throw new Error("usage: _fence_worker <redis|mongodb> <url> <key> <iterations>");
+    throw new Error("usage: _fence_worker <redis|node-redis|mongodb> <url> <key> <iterations>");
   }
   const store = await openStore(backend, url, key);
   const lines: string[] = [];

@@ -5,27 +5,28 @@
 // "nolock". Runs on Deno (`deno run -A`), Node (`node --import tsx`) and Bun.
 
 import process from "node:process";
-import { Redis } from "ioredis";
 import { Locker } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { openWorkerRedis } from "./_redis_worker_client.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function main(): Promise<void> {
-  const [url, prefix, workersArg, iterationsArg, mode] = process.argv.slice(2);
+  const [url, prefix, workersArg, iterationsArg, mode, family = "ioredis"] = process.argv.slice(2);
   if (!url || !prefix || !workersArg || !iterationsArg || !mode) {
-    throw new Error("usage: worker <redis url> <key prefix> <workers> <iterations> <lock|nolock>");
+    throw new Error(
+      "usage: worker <redis url> <key prefix> <workers> <iterations> <lock|nolock> [ioredis|node-redis]",
+    );
   }
   const workers = Number(workersArg);
   const iterations = Number(iterationsArg);
   const counterKey = `${prefix}:counter`;
   const readyKey = `${prefix}:ready`;
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  const client = await openWorkerRedis(family, url);
   try {
     const locker = new Locker({
-      adapter: new IoRedisAdapter({ client }),
+      adapter: client.adapter,
       retrySettings: { retryDelayFn: () => 1 + Math.random() * 4, totalTime: 20_000 },
     });
     await client.incr(readyKey);
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
       else await increment();
     }
   } finally {
-    await client.quit();
+    await client.close();
   }
 }
 

@@ -4,32 +4,29 @@
 // The test kills it while it waits. Runs on Deno, Node (tsx) and Bun.
 
 import process from "node:process";
-import { Redis } from "ioredis";
 import { Locker } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { openWorkerRedis } from "./_redis_worker_client.ts";
 
 async function main(): Promise<void> {
-  const [url, key, retryDelayArg] = process.argv.slice(2);
+  const [url, key, retryDelayArg, family = "ioredis"] = process.argv.slice(2);
   if (!url || !key || !retryDelayArg) {
-    throw new Error("usage: worker <redis url> <key> <retry delay>");
+    throw new Error("usage: worker <redis url> <key> <retry delay> [ioredis|node-redis]");
   }
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  client.on("error", () => {});
-  const adapter = new IoRedisAdapter({ client });
+  const client = await openWorkerRedis(family, url);
+  const adapter = client.adapter;
   try {
     const locker = new Locker({
       adapter,
       retrySettings: { retryDelay: Number(retryDelayArg), retryTimes: 1000, totalTime: 30_000 },
     });
     const lock = locker.lock(key, 1000);
-    await client.ping();
+    await client.get(key);
     process.stdout.write(`started ${lock.uniqueValue}\n`);
     await lock.acquire(async () => {
       process.stdout.write("acquired\n");
     });
   } finally {
-    await adapter.close();
-    await client.quit();
+    await client.close();
   }
 }
 

@@ -10,7 +10,10 @@ const WORKER = fileURLToPath(new URL("./_fence_worker.ts", import.meta.url));
 const PROCESSES = 4;
 const ITERATIONS = 250;
 
-async function checkFences(backend: "redis" | "mongodb", url: string): Promise<void> {
+async function checkFences(
+  backend: "redis" | "node-redis" | "mongodb",
+  url: string,
+): Promise<void> {
   const key = uniqueKey("locco-test:fence");
   const results = await Promise.all(
     Array.from(
@@ -59,4 +62,9 @@ Deno.test("MongoAdapter: fencing tokens grow across 1,000 acquisitions by 4 OS p
 Deno.test("IoRedisAdapter: fencing tokens grow across 1,000 acquisitions by 4 OS processes", async () => {
   await assertRedisReachable();
   await checkFences("redis", REDIS_URL);
+});
+
+Deno.test("NodeRedisAdapter: fencing tokens grow across 1,000 acquisitions by 4 OS processes", async () => {
+  await assertRedisReachable();
+  await checkFences("node-redis", REDIS_URL);
 });

@@ -15,7 +15,13 @@ async function runWorker(args: string[]): Promise<{ code: number | null; output:
   return { code, output: stdout + stderr };
 }
 
-async function runCounter(mode: "lock" | "nolock"): Promise<number> {
+// The client family of each worker, in turn.
+type Families = readonly ("ioredis" | "node-redis")[];
+
+async function runCounter(
+  mode: "lock" | "nolock",
+  families: Families = ["ioredis"],
+): Promise<number> {
   await assertRedisReachable();
   const prefix = uniqueKey("locco-test:processes");
   const admin = new Redis(REDIS_URL);
@@ -23,7 +29,15 @@ async function runCounter(mode: "lock" | "nolock"): Promise<number> {
     const results = await Promise.all(
       Array.from(
         { length: WORKERS },
-        () => runWorker([REDIS_URL, prefix, String(WORKERS), String(ITERATIONS), mode]),
+        (_, i) =>
+          runWorker([
+            REDIS_URL,
+            prefix,
+            String(WORKERS),
+            String(ITERATIONS),
+            mode,
+            families[i % families.length]!,
+          ]),
       ),
     );
     for (const { code, output } of results) assert.equal(code, 0, output);
@@ -36,6 +50,14 @@ async function runCounter(mode: "lock" | "nolock"): Promise<number> {
 
 Deno.test(`IoRedisAdapter: ${WORKERS} OS processes doing ${ITERATIONS} locked GET/SET increments each lose no update`, async () => {
   assert.equal(await runCounter("lock"), WORKERS * ITERATIONS);
+});
+
+Deno.test(`NodeRedisAdapter: ${WORKERS} OS processes doing ${ITERATIONS} locked GET/SET increments each lose no update`, async () => {
+  assert.equal(await runCounter("lock", ["node-redis"]), WORKERS * ITERATIONS);
+});
+
+Deno.test(`IoRedisAdapter and NodeRedisAdapter: ${WORKERS} OS processes, half on each client, doing locked increments lose no update`, async () => {
+  assert.equal(await runCounter("lock", ["ioredis", "node-redis"]), WORKERS * ITERATIONS);
 });
 
 Deno.test(`IoRedisAdapter: the same ${WORKERS} processes without the lock do lose updates (control)`, async () => {

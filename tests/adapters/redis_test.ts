@@ -2,7 +2,6 @@
 
 import assert from "node:assert/strict";
 import IoRedis, { Redis } from "ioredis";
-import { Redis as Redis6 } from "ioredis6";
 import {
   IoRedisAdapter,
   type IoRedisLikeClient,
@@ -14,6 +13,13 @@ import {
 } from "@kontsedal/locco";
 import * as redisEntry from "@kontsedal/locco/redis";
 import { testAdapterContract } from "../_adapter_contract.ts";
+import {
+  NODE_REDIS_4,
+  NODE_REDIS_6,
+  openRedisBackend,
+  REDIS_CLIENTS,
+  REDIS_FAMILIES,
+} from "../_redis_clients.ts";
 import { uniqueKey } from "../_helpers.ts";
 import {
   assertRedisReachable,
@@ -24,17 +30,16 @@ import {
   RedisServer,
 } from "../_redis_server.ts";
 
-const DRIVERS = [
-  { name: "ioredis 5", make: (url: string) => new Redis(url) },
-  { name: "ioredis 6", make: (url: string) => new Redis6(url) },
-] as const;
-
-for (const driver of DRIVERS) {
+for (const kind of REDIS_CLIENTS) {
   testAdapterContract(
-    `IoRedisAdapter (${driver.name})`,
-    () => openIoRedisBackend(() => driver.make(REDIS_URL)),
+    `${kind.adapterName} (${kind.name})`,
+    () => openRedisBackend(kind, REDIS_URL),
   );
 }
+testAdapterContract(
+  `NodeRedisAdapter (node-redis 6, prefix "locco-test:{p}:")`,
+  () => openRedisBackend(NODE_REDIS_6, REDIS_URL, { prefix: "locco-test:{p}:" }),
+);
 testAdapterContract(
   `IoRedisAdapter (ioredis 5, prefix "locco-test:{p}:")`,
   () => openIoRedisBackend(() => new Redis(REDIS_URL), REDIS_URL, "locco-test:{p}:"),
@@ -265,42 +270,59 @@ Deno.test("IoRedisAdapter release/extend tell an expired lock from another owner
   });
 });
 
-Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another type", async () => {
-  await withClient(async (client, admin) => {
-    const key = uniqueKey();
-    await admin.rpush(key, "x");
-    const adapter = new IoRedisAdapter({ client });
-    const wrongType = (e: unknown) =>
-      !(e instanceof LoccoError) && /^WRONGTYPE/.test((e as Error).message);
-    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
-    await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), wrongType);
-    await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 1000 }), wrongType);
-    await assert.rejects(adapter.isValidLock({ key, uniqueValue: "a" }), wrongType);
-    assert.equal(await admin.lrange(key, 0, -1).then((l) => l.join()), "x");
-    await admin.del(key);
+for (const kind of REDIS_FAMILIES) {
+  Deno.test(`${kind.adapterName} passes WRONGTYPE through when the key holds another type (${kind.name})`, async () => {
+    await withClient(async (_, admin) => {
+      const key = uniqueKey();
+      await admin.rpush(key, "x");
+      const opened = await kind.open(REDIS_URL);
+      const adapter = opened.adapter;
+      const wrongType = (e: unknown) =>
+        !(e instanceof LoccoError) && /^WRONGTYPE/.test((e as Error).message);
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }),
+        LockCreateError,
+      );
+      await assert.rejects(adapter.releaseLock({ key, uniqueValue: "a" }), wrongType);
+      await assert.rejects(adapter.extendLock({ key, uniqueValue: "a", ttl: 1000 }), wrongType);
+      await assert.rejects(adapter.isValidLock({ key, uniqueValue: "a" }), wrongType);
+      assert.equal(await admin.lrange(key, 0, -1).then((l) => l.join()), "x");
+      await admin.del(key);
+      await opened.close();
+    });
   });
-});
+}
 
-Deno.test("IoRedisAdapter.inspectLock() reports a handed-off key and application data as held, without a fence", async () => {
-  await withClient(async (client, admin) => {
-    const adapter = new IoRedisAdapter({ client, prefix: "locco-test:" });
-    const key = uniqueKey();
-    const full = `locco-test:${key}`;
-    // Handed off by a release to a waiter that has not claimed it yet.
-    await admin.set(full, "\0locco-handoff\0waiter", "PX", 500);
-    const handedOff = await adapter.inspectLock(key);
-    assert.deepEqual(Object.keys(handedOff!), ["expiresIn"]);
-    assert.ok(handedOff!.expiresIn > 0 && handedOff!.expiresIn <= 500);
-    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
-    // Application data of another type, without expiry: held for good, like createLock() sees it.
-    await admin.del(full);
-    await admin.rpush(full, "x");
-    assert.deepEqual(await adapter.inspectLock(key), { expiresIn: Infinity });
-    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
-    await admin.del(full);
-    assert.equal(await adapter.inspectLock(key), undefined);
+for (const kind of [...REDIS_FAMILIES, NODE_REDIS_4]) {
+  Deno.test(`${kind.adapterName}.inspectLock() reports a handed-off key and application data as held, without a fence (${kind.name})`, async () => {
+    await withClient(async (_, admin) => {
+      const opened = await kind.open(REDIS_URL, { prefix: "locco-test:" });
+      const adapter = opened.adapter;
+      const key = uniqueKey();
+      const full = `locco-test:${key}`;
+      // Handed off by a release to a waiter that has not claimed it yet.
+      await admin.set(full, "\0locco-handoff\0waiter", "PX", 500);
+      const handedOff = await adapter.inspectLock(key);
+      assert.deepEqual(Object.keys(handedOff!), ["expiresIn"]);
+      assert.ok(handedOff!.expiresIn > 0 && handedOff!.expiresIn <= 500);
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }),
+        LockCreateError,
+      );
+      // Application data of another type, without expiry: held for good, like createLock() sees it.
+      await admin.del(full);
+      await admin.rpush(full, "x");
+      assert.deepEqual(await adapter.inspectLock(key), { expiresIn: Infinity });
+      await assert.rejects(
+        adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }),
+        LockCreateError,
+      );
+      await admin.del(full);
+      assert.equal(await adapter.inspectLock(key), undefined);
+      await opened.close();
+    });
   });
-});
+}
 
 Deno.test("IoRedisAdapter.createLock() passes WRONGTYPE through and leaves no lock when the fence key holds another type", async () => {
   await withClient(async (client, admin) => {
@@ -340,14 +362,14 @@ Deno.test("IoRedisAdapter never adds, changes or removes properties of the user'
   });
 });
 
-for (const driver of DRIVERS) {
-  Deno.test(`IoRedisAdapter: uncontended acquire + release is exactly 2 round trips once the script is cached (${driver.name})`, async () => {
+for (const kind of REDIS_CLIENTS) {
+  Deno.test(`${kind.adapterName}: uncontended acquire + release is exactly 2 round trips once the script is cached (${kind.name})`, async () => {
     const server = await RedisServer.start();
-    const client = driver.make(server.url);
+    const client = await kind.open(server.url);
     const admin = new Redis(server.url);
     try {
       const locker = new Locker({
-        adapter: new IoRedisAdapter({ client }),
+        adapter: client.adapter,
         retrySettings: { retryDelay: 10, retryTimes: 3 },
       });
       await (await locker.lock("warm-up", 1000).acquire()).release({ throwOnFail: true });
@@ -382,17 +404,17 @@ for (const driver of DRIVERS) {
       assert.equal(calls.eval, undefined);
       assert.equal(await admin.exists("orders:42"), 0);
     } finally {
-      await Promise.all([client.quit(), admin.quit()]);
+      await Promise.all([client.close(), admin.quit()]);
       await server.stop();
     }
   });
 
-  Deno.test(`IoRedisAdapter falls back to EVAL once after SCRIPT FLUSH, then uses EVALSHA again (${driver.name})`, async () => {
+  Deno.test(`${kind.adapterName} falls back to EVAL once after SCRIPT FLUSH, then uses EVALSHA again (${kind.name})`, async () => {
     const server = await RedisServer.start();
-    const client = driver.make(server.url);
+    const client = await kind.open(server.url);
     const admin = new Redis(server.url);
     try {
-      const adapter = new IoRedisAdapter({ client });
+      const adapter = client.adapter;
       for (const round of [1, 2, 3]) {
         await admin.script("FLUSH");
         await admin.config("RESETSTAT");
@@ -412,7 +434,7 @@ for (const driver of DRIVERS) {
         assert.equal(cached.eval, undefined, JSON.stringify(cached));
       }
     } finally {
-      await Promise.all([client.quit(), admin.quit()]);
+      await Promise.all([client.close(), admin.quit()]);
       await server.stop();
     }
   });

@@ -4,8 +4,9 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis } from "ioredis";
 import {
+  isLoccoError,
   type Lock,
   Locker,
   RetryError,
@@ -15,6 +16,14 @@ import {
 import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
 import { delay, runtimeCommand, uniqueKey } from "../_helpers.ts";
 import { freePort, RedisServer } from "../_redis_server.ts";
+import {
+  IOREDIS_5,
+  NODE_REDIS_6,
+  type RawRedisClient,
+  type RedisClientKind,
+  type RedisFaultOptions,
+  type RedisTestAdapter,
+} from "../_redis_clients.ts";
 
 const WORKER = fileURLToPath(new URL("./_redis_waiting_worker.ts", import.meta.url));
 const HANDOFF_MARKER = "\0locco-handoff\0";
@@ -201,14 +210,29 @@ function wrap<T extends object>(
   });
 }
 
-function gatedClient(client: Redis): { client: Redis; pause(): void; resume(): void } {
+// Holds back hand-off messages while paused: they reach the adapter through
+// the subscriber's "message" listener (ioredis) or the listener passed to
+// subscribe() (node-redis).
+function gatedClient(client: RawRedisClient): {
+  client: RawRedisClient;
+  pause(): void;
+  resume(): void;
+} {
   let held: Array<() => void> | undefined;
   const gate = (listener: (...args: unknown[]) => void) => (...args: unknown[]) => {
     if (held !== undefined) held.push(() => listener(...args));
     else listener(...args);
   };
-  const gatedSubscriber = (subscriber: Redis) =>
+  const gatedSubscriber = (subscriber: object) =>
     wrap(subscriber, (name, method) => {
+      if (name === "subscribe") {
+        return (...args: unknown[]) =>
+          method(
+            ...args.map((arg) =>
+              typeof arg === "function" ? gate(arg as (...args: unknown[]) => void) : arg
+            ),
+          );
+      }
       if (name !== "on" && name !== "addListener" && name !== "once") return undefined;
       return (event: string, listener: (...args: unknown[]) => void) =>
         method(event, /message/i.test(event) ? gate(listener) : listener);
@@ -216,7 +240,7 @@ function gatedClient(client: Redis): { client: Redis; pause(): void; resume(): v
   return {
     client: wrap(client, (name, method) => {
       if (name !== "duplicate") return undefined;
-      return (...args: unknown[]) => gatedSubscriber(method(...args) as Redis);
+      return (...args: unknown[]) => gatedSubscriber(method(...args) as object);
     }),
     pause() {
       held ??= [];
@@ -229,7 +253,7 @@ function gatedClient(client: Redis): { client: Redis; pause(): void; resume(): v
   };
 }
 
-function countingClient(client: Redis): { client: Redis; calls: PropertyKey[] } {
+function countingClient(client: RawRedisClient): { client: RawRedisClient; calls: PropertyKey[] } {
   const calls: PropertyKey[] = [];
   return {
     calls,
@@ -245,45 +269,49 @@ function countingClient(client: Redis): { client: Redis; calls: PropertyKey[] } 
 
 class Fixture {
   readonly server: RedisServer;
+  readonly kind: RedisClientKind;
   readonly admin: Redis;
   proxy: DropProxy | undefined;
-  readonly #clients: Redis[] = [];
-  readonly #adapters: IoRedisAdapter[] = [];
+  readonly #clients: RawRedisClient[] = [];
+  readonly #adapters: RedisTestAdapter[] = [];
   readonly #controllers: AbortController[] = [];
   readonly #pending: Promise<unknown>[] = [];
   readonly #locks: Lock[] = [];
   readonly #children: Child[] = [];
 
-  constructor(server: RedisServer) {
+  constructor(server: RedisServer, kind: RedisClientKind) {
     this.server = server;
+    this.kind = kind;
     this.admin = new Redis(server.url);
     this.admin.on("error", () => {});
   }
 
-  static async open(): Promise<Fixture> {
-    return new Fixture(await RedisServer.start());
+  static async open(kind: RedisClientKind): Promise<Fixture> {
+    return new Fixture(await RedisServer.start(), kind);
   }
 
-  client(options: RedisOptions = {}, url: string = this.server.url): Redis {
-    const client = new Redis(url, options);
-    client.on("error", () => {});
+  async client(
+    options: RedisFaultOptions = {},
+    url: string = this.server.url,
+  ): Promise<RawRedisClient> {
+    const client = await this.kind.connect(url, options);
     this.#clients.push(client);
     return client;
   }
 
-  adapter(client: IoRedisLikeClient = this.client()): IoRedisAdapter {
-    const adapter = new IoRedisAdapter({ client });
+  async adapter(client?: RawRedisClient): Promise<RedisTestAdapter> {
+    const adapter = this.kind.adapter(client ?? await this.client());
     this.#adapters.push(adapter);
     return adapter;
   }
 
-  locker(retrySettings: RetrySettings, adapter: IoRedisAdapter = this.adapter()): Locker {
-    return new Locker({ adapter, retrySettings });
+  async locker(retrySettings: RetrySettings, adapter?: RedisTestAdapter): Promise<Locker> {
+    return new Locker({ adapter: adapter ?? await this.adapter(), retrySettings });
   }
 
-  async hold(key: string, ttl: number, adapter: IoRedisAdapter = this.adapter()): Promise<Lock> {
-    const lock = await this.locker({ retryDelay: 10, retryTimes: 1 }, adapter).lock(key, ttl)
-      .acquire();
+  async hold(key: string, ttl: number, adapter?: RedisTestAdapter): Promise<Lock> {
+    const locker = await this.locker({ retryDelay: 10, retryTimes: 1 }, adapter);
+    const lock = await locker.lock(key, ttl).acquire();
     this.#locks.push(lock);
     return lock;
   }
@@ -302,7 +330,7 @@ class Fixture {
   }
 
   spawnWaiter(key: string, retryDelay: number): Child {
-    const child = new Child(WORKER, [this.server.url, key, String(retryDelay)]);
+    const child = new Child(WORKER, [this.server.url, key, String(retryDelay), this.kind.family]);
     this.#children.push(child);
     return child;
   }
@@ -325,11 +353,7 @@ class Fixture {
     await Promise.all(this.#pending);
     await Promise.all(this.#locks.map((lock) => lock.release().catch(() => {})));
     await Promise.all(this.#adapters.map((adapter) => adapter.close().catch(() => {})));
-    await Promise.all(
-      this.#clients.map((client) =>
-        client.status === "end" ? undefined : client.quit().catch(() => client.disconnect())
-      ),
-    );
+    await Promise.all(this.#clients.map((client) => this.kind.closeClient(client)));
     await this.proxy?.close();
     await Promise.all(this.#children.map((child) => child.kill()));
     await this.admin.quit().catch(() => this.admin.disconnect());
@@ -337,8 +361,11 @@ class Fixture {
   }
 }
 
-async function withFixture(fn: (fixture: Fixture) => Promise<void>): Promise<void> {
-  const fixture = await Fixture.open();
+async function withFixture(
+  kind: RedisClientKind,
+  fn: (fixture: Fixture) => Promise<void>,
+): Promise<void> {
+  const fixture = await Fixture.open(kind);
   try {
     await fn(fixture);
   } finally {
@@ -346,14 +373,18 @@ async function withFixture(fn: (fixture: Fixture) => Promise<void>): Promise<voi
   }
 }
 
-async function liveWaiterBehindKilledProcess(retryTimes: number, boundMs: number): Promise<void> {
-  await withFixture(async (f) => {
+async function liveWaiterBehindKilledProcess(
+  kind: RedisClientKind,
+  retryTimes: number,
+  boundMs: number,
+): Promise<void> {
+  await withFixture(kind, async (f) => {
     const key = uniqueKey();
     const held = await f.hold(key, 10_000);
     const child = f.spawnWaiter(key, 100);
     const started = await child.line("started", 30_000);
     await f.waitQueued(key, started.split(" ")[1] ?? "");
-    const lock = f.locker({ retryDelay: 100, retryTimes }).lock(key, 10_000);
+    const lock = (await f.locker({ retryDelay: 100, retryTimes })).lock(key, 10_000);
     const live = f.acquire(lock);
     await f.waitQueued(key, lock.uniqueValue);
     await child.kill();
@@ -369,38 +400,18 @@ async function liveWaiterBehindKilledProcess(retryTimes: number, boundMs: number
   });
 }
 
-Deno.test("IoRedisAdapter: a live waiter takes a released key within one retry delay plus the claim window when the queued waiter before it was killed", async () => {
-  await liveWaiterBehindKilledProcess(60, 1500);
-});
-
-Deno.test("IoRedisAdapter: a live waiter with 20 attempts 100 ms apart still takes a released key when the queued waiter before it was killed", async () => {
-  await liveWaiterBehindKilledProcess(20, Infinity);
-});
-
-Deno.test("IoRedisAdapter: a waiter on clients with an ioredis keyPrefix is woken by the release within 1 s", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    const options: RedisOptions = { keyPrefix: "app:" };
-    const held = await f.hold(key, 30_000, f.adapter(f.client(options)));
-    const lock = f.locker(
-      { retryDelay: 5000, retryTimes: 3, totalTime: 4000 },
-      f.adapter(f.client(options)),
-    )
-      .lock(key, 10_000);
-    const waiting = f.acquire(lock);
-    await f.waitQueued(key, lock.uniqueValue, "app:");
-    await releaseAndExpect(held, waiting, 1000, "the waiter");
-  });
-});
-
 async function nextWaiterAfterDeparture(
+  kind: RedisClientKind,
   depart: (f: Fixture, key: string) => Promise<void>,
 ): Promise<void> {
-  await withFixture(async (f) => {
+  await withFixture(kind, async (f) => {
     const key = uniqueKey();
     const held = await f.hold(key, 30_000);
     await depart(f, key);
-    const lock = f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 4000 }).lock(key, 10_000);
+    const lock = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 4000 })).lock(
+      key,
+      10_000,
+    );
     const waiting = f.acquire(lock);
     await f.waitQueued(key, lock.uniqueValue);
     await releaseAndExpect(held, waiting, 1500, "the next waiter");
@@ -410,15 +421,16 @@ async function nextWaiterAfterDeparture(
 async function departingWaiter(
   f: Fixture,
   key: string,
-  client: Redis,
+  client: RawRedisClient,
 ): Promise<
-  { adapter: IoRedisAdapter; controller: AbortController; waiting: Promise<Outcome<Lock>> }
+  { adapter: RedisTestAdapter; controller: AbortController; waiting: Promise<Outcome<Lock>> }
 > {
-  const adapter = f.adapter(client);
-  const lock = f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 10_000 }, adapter).lock(
-    key,
-    10_000,
-  );
+  const adapter = await f.adapter(client);
+  const lock = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 10_000 }, adapter))
+    .lock(
+      key,
+      10_000,
+    );
   const controller = new AbortController();
   const waiting = f.acquire(lock, controller);
   await f.waitQueued(key, lock.uniqueValue);
@@ -429,230 +441,297 @@ async function assertAborted(waiting: Promise<Outcome<Lock>>, reason: Error): Pr
   const outcome = await waiting;
   assert.ok(
     !outcome.ok && outcome.error === reason,
-    "the departing waiter ended with its abort reason",
+    `the departing waiter ended with its abort reason: ${show(outcome, 0)}`,
   );
 }
 
-Deno.test("IoRedisAdapter: a waiter that gave up after its subscriber connection was killed does not delay the next waiter after the release", async () => {
-  await nextWaiterAfterDeparture(async (f, key) => {
-    const { controller, waiting } = await departingWaiter(
-      f,
-      key,
-      f.client({ retryStrategy: () => 1000 }),
-    );
-    await f.admin.client("KILL", "TYPE", "pubsub");
-    await delay(200);
-    const reason = new Error("gave up");
-    controller.abort(reason);
-    await assertAborted(waiting, reason);
+// The waiting machinery is one; the fault tests run with each client family.
+for (const kind of [IOREDIS_5, NODE_REDIS_6]) {
+  Deno.test(`${kind.adapterName}: a live waiter takes a released key within one retry delay plus the claim window when the queued waiter before it was killed (${kind.name})`, async () => {
+    await liveWaiterBehindKilledProcess(kind, 60, 1500);
   });
-});
 
-Deno.test("IoRedisAdapter: a waiter that gave up after its adapter was closed does not delay the next waiter after the release", async () => {
-  await nextWaiterAfterDeparture(async (f, key) => {
-    const { adapter, controller, waiting } = await departingWaiter(f, key, f.client());
-    await adapter.close();
-    const reason = new Error("gave up");
-    controller.abort(reason);
-    await assertAborted(waiting, reason);
+  Deno.test(`${kind.adapterName}: a live waiter with 20 attempts 100 ms apart still takes a released key when the queued waiter before it was killed (${kind.name})`, async () => {
+    await liveWaiterBehindKilledProcess(kind, 20, Infinity);
   });
-});
 
-Deno.test("IoRedisAdapter: a waiter that gave up and at once closed its adapter and quit its client after a script cache flush does not delay the next waiter after the release", async () => {
-  await nextWaiterAfterDeparture(async (f, key) => {
-    const client = f.client();
-    const { adapter, controller, waiting } = await departingWaiter(f, key, client);
-    await f.admin.script("FLUSH");
-    const reason = new Error("gave up");
-    controller.abort(reason);
-    await Promise.all([adapter.close(), client.quit()]);
-    await assertAborted(waiting, reason);
-  });
-});
-
-Deno.test("IoRedisAdapter: acquire() with a retryDelayFn returning 0 still lets timers fire while the key is held", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    const held = await f.hold(key, 10_000);
-    let releasing: Promise<void> | undefined;
-    let firedAfter: number | undefined;
-    const scheduledAt = performance.now();
-    const releaseTimer = setTimeout(() => releasing = held.release({ throwOnFail: true }), 500);
-    const probe = setTimeout(() => firedAfter = performance.now() - scheduledAt, 200);
-    try {
-      const lock = f.locker({ retryDelayFn: () => 0, totalTime: 1500 }).lock(key, 10_000);
-      const outcome = await f.acquire(lock);
-      assert.ok(
-        outcome.ok || outcome.error instanceof RetryError,
-        `acquire() ${show(outcome, scheduledAt)}`,
-      );
-      assert.ok(
-        firedAfter !== undefined && firedAfter < 600,
-        `a 200 ms timer ${
-          firedAfter === undefined ? "had not fired" : `fired after ${Math.round(firedAfter)} ms`
-        } when acquire() ${show(outcome, scheduledAt)}`,
-      );
-    } finally {
-      clearTimeout(releaseTimer);
-      clearTimeout(probe);
-      await releasing?.catch(() => {});
-    }
-  });
-});
-
-Deno.test("IoRedisAdapter: acquire(cb) resolves when ioredis resends the release whose reply the connection dropped", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    f.proxy = await DropProxy.start(f.server.port);
-    const client = f.client({}, f.proxy.url);
-    await client.ping();
-    const locker = f.locker({ retryDelay: 100, retryTimes: 5 }, f.adapter(client));
-    await locker.lock(uniqueKey(), 1000).acquire(() => {});
-    const started = performance.now();
-    const outcome: Outcome<string> = await locker.lock(key, 2000).acquire(async () => {
-      f.proxy!.arm();
-      return "done";
-    }).then(
-      (value) => ({ ok: true as const, value, at: performance.now() }),
-      (error: unknown) => ({ ok: false as const, error, at: performance.now() }),
-    );
-    assert.equal(f.proxy.drops, 1, "the proxy dropped one reply");
-    assert.ok(outcome.ok && outcome.value === "done", `acquire(cb) ${show(outcome, started)}`);
-  });
-});
-
-Deno.test("IoRedisAdapter: acquire() takes the lock when ioredis resends the acquire whose reply the connection dropped", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    f.proxy = await DropProxy.start(f.server.port);
-    const client = f.client({}, f.proxy.url);
-    await client.ping();
-    const locker = f.locker({ retryDelay: 100, retryTimes: 10 }, f.adapter(client));
-    await locker.lock(uniqueKey(), 1000).acquire(() => {});
-    const lock = locker.lock(key, 5000);
-    const started = performance.now();
-    f.proxy.arm();
-    const outcome = await f.acquire(lock);
-    assert.equal(f.proxy.drops, 1, "the proxy dropped one reply");
-    assert.ok(outcome.ok, `acquire() ${show(outcome, started)}`);
-    assert.equal(await f.admin.get(key), lock.uniqueValue);
-  });
-});
-
-Deno.test("IoRedisAdapter: a waiter with a 5 s retry delay does not hold up a 100 ms waiter of the same adapter once the lock expires", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    const heldAt = performance.now();
-    await f.hold(key, 400);
-    const expiresAt = heldAt + 400;
-    const adapter = f.adapter();
-    const slow = f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 3000 }, adapter).lock(
-      key,
-      200,
-    );
-    const fast = f.locker({ retryDelay: 100, retryTimes: 100, totalTime: 3000 }, adapter).lock(
-      key,
-      200,
-    );
-    const slowWaiting = f.acquire(slow);
-    await delay(50);
-    const fastWaiting = f.acquire(fast);
-    const both = [slowWaiting, fastWaiting];
-    const firstTakenAt = await new Promise<number>((resolve) => {
-      for (const waiting of both) void waiting.then((o) => o.ok && resolve(o.at));
-      void Promise.all(both).then(() => resolve(Infinity));
+  // node-redis has no keyPrefix.
+  if (kind.family === "ioredis") {
+    Deno.test(`${kind.adapterName}: a waiter on clients with an ioredis keyPrefix is woken by the release within 1 s (${kind.name})`, async () => {
+      await withFixture(kind, async (f) => {
+        const key = uniqueKey();
+        const options = { keyPrefix: "app:" };
+        const held = await f.hold(key, 30_000, await f.adapter(await f.client(options)));
+        const lock = (await f.locker(
+          { retryDelay: 5000, retryTimes: 3, totalTime: 4000 },
+          await f.adapter(await f.client(options)),
+        ))
+          .lock(key, 10_000);
+        const waiting = f.acquire(lock);
+        await f.waitQueued(key, lock.uniqueValue, "app:");
+        await releaseAndExpect(held, waiting, 1000, "the waiter");
+      });
     });
-    if (!(firstTakenAt - expiresAt < 1000)) {
-      const [slowOutcome, fastOutcome] = await Promise.all(both);
-      assert.fail(
-        `the key expired and then: slow waiter ${show(slowOutcome!, expiresAt)}, fast waiter ${
-          show(fastOutcome!, expiresAt)
-        }`,
+  }
+
+  Deno.test(`${kind.adapterName}: a waiter that gave up after its subscriber connection was killed does not delay the next waiter after the release (${kind.name})`, async () => {
+    await nextWaiterAfterDeparture(kind, async (f, key) => {
+      const { controller, waiting } = await departingWaiter(
+        f,
+        key,
+        await f.client({ reconnectMs: 1000 }),
       );
-    }
+      await f.admin.client("KILL", "TYPE", "pubsub");
+      await delay(200);
+      const reason = new Error("gave up");
+      controller.abort(reason);
+      await assertAborted(waiting, reason);
+    });
   });
-});
 
-Deno.test("IoRedisAdapter: a waiter whose queue entry vanished is woken by the next release", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    const held = await f.hold(key, 30_000);
-    const lock = f.locker({
-      retryDelayFn: ({ attemptNumber }) => attemptNumber < 3 ? 300 : 5000,
-      totalTime: 4000,
-    }).lock(key, 10_000);
-    const waiting = f.acquire(lock);
-    await f.waitQueued(key, lock.uniqueValue);
-    await f.admin.del(`{${key}}:waiters`);
-    await delay(1200);
-    await releaseAndExpect(held, waiting, 1000, "the waiter");
+  Deno.test(`${kind.adapterName}: a waiter that gave up after its adapter was closed does not delay the next waiter after the release (${kind.name})`, async () => {
+    await nextWaiterAfterDeparture(kind, async (f, key) => {
+      const { adapter, controller, waiting } = await departingWaiter(f, key, await f.client());
+      await adapter.close();
+      const reason = new Error("gave up");
+      controller.abort(reason);
+      await assertAborted(waiting, reason);
+    });
   });
-});
 
-Deno.test("IoRedisAdapter: a waiter on a key containing a newline is woken by the release within 1 s while its adapter also waits on the part before the newline", async () => {
-  await withFixture(async (f) => {
-    const base = uniqueKey();
-    const key = `${base}\nx`;
-    await f.hold(base, 30_000);
-    const held = await f.hold(key, 30_000);
-    const adapter = f.adapter();
-    const retrySettings = { retryDelay: 5000, retryTimes: 3, totalTime: 4000 };
-    const other = f.locker(retrySettings, adapter).lock(base, 10_000);
-    f.acquire(other);
-    await f.waitQueued(base, other.uniqueValue);
-    const lock = f.locker(retrySettings, adapter).lock(key, 10_000);
-    const waiting = f.acquire(lock);
-    await f.waitQueued(key, lock.uniqueValue);
-    await releaseAndExpect(held, waiting, 1000, "the waiter");
+  Deno.test(`${kind.adapterName}: a waiter that gave up and at once closed its adapter and quit its client after a script cache flush does not delay the next waiter after the release (${kind.name})`, async () => {
+    await nextWaiterAfterDeparture(kind, async (f, key) => {
+      const client = await f.client();
+      const { adapter, controller, waiting } = await departingWaiter(f, key, client);
+      await f.admin.script("FLUSH");
+      const reason = new Error("gave up");
+      controller.abort(reason);
+      await Promise.all([adapter.close(), f.kind.closeClient(client)]);
+      await assertAborted(waiting, reason);
+    });
   });
-});
 
-Deno.test("IoRedisAdapter: a unique value equal to a waiter's hand-off marker can neither release nor extend the key handed off to it", async () => {
-  await withFixture(async (f) => {
-    const key = uniqueKey();
-    const held = await f.hold(key, 30_000);
-    const gated = gatedClient(f.client());
-    const lock = f.locker(
-      { retryDelay: 5000, retryTimes: 3, totalTime: 4000 },
-      f.adapter(gated.client),
-    )
-      .lock(key, 10_000);
-    const waiting = f.acquire(lock);
-    await f.waitQueued(key, lock.uniqueValue);
-    gated.pause();
-    await held.release({ throwOnFail: true });
-    const intruder = countingClient(f.client());
-    const adapter = f.adapter(intruder.client);
-    intruder.calls.length = 0;
-    const uniqueValue = HANDOFF_MARKER + lock.uniqueValue;
-    const settle = async (run: () => Promise<void>): Promise<unknown> => {
+  Deno.test(`${kind.adapterName}: acquire() with a retryDelayFn returning 0 still lets timers fire while the key is held (${kind.name})`, async () => {
+    await withFixture(kind, async (f) => {
+      const key = uniqueKey();
+      const held = await f.hold(key, 10_000);
+      let releasing: Promise<void> | undefined;
+      let firedAfter: number | undefined;
+      const scheduledAt = performance.now();
+      const releaseTimer = setTimeout(() => releasing = held.release({ throwOnFail: true }), 500);
+      const probe = setTimeout(() => firedAfter = performance.now() - scheduledAt, 200);
       try {
-        await run();
-        return undefined;
-      } catch (error) {
-        return error;
+        const lock = (await f.locker({ retryDelayFn: () => 0, totalTime: 1500 })).lock(key, 10_000);
+        const outcome = await f.acquire(lock);
+        assert.ok(
+          outcome.ok || outcome.error instanceof RetryError,
+          `acquire() ${show(outcome, scheduledAt)}`,
+        );
+        assert.ok(
+          firedAfter !== undefined && firedAfter < 600,
+          `a 200 ms timer ${
+            firedAfter === undefined ? "had not fired" : `fired after ${Math.round(firedAfter)} ms`
+          } when acquire() ${show(outcome, scheduledAt)}`,
+        );
+      } finally {
+        clearTimeout(releaseTimer);
+        clearTimeout(probe);
+        await releasing?.catch(() => {});
       }
-    };
-    const extendError = await settle(() => adapter.extendLock({ key, uniqueValue, ttl: 10_000 }));
-    const releaseError = await settle(() => adapter.releaseLock({ key, uniqueValue }));
-    const resumedAt = performance.now();
-    gated.resume();
-    const outcome = await waiting;
-    const rejected = (error: unknown) =>
-      error instanceof ValidationError && error.parameter === "uniqueValue";
-    assert.ok(
-      rejected(extendError) && rejected(releaseError) && intruder.calls.length === 0,
-      `extendLock: ${extendError ?? "resolved"}; releaseLock: ${
-        releaseError ?? "resolved"
-      }; client calls: ${intruder.calls.map(String).join(", ")}`,
-    );
-    assert.ok(
-      outcome.ok && outcome.at - resumedAt < 1000,
-      `the waiter ${show(outcome, resumedAt)} (since the hand-off was delivered)`,
-    );
-    assert.equal(await f.admin.get(key), lock.uniqueValue);
+    });
   });
-});
+
+  // Resends are ioredis's; node-redis rejects the command instead (below).
+  if (!kind.resends) {
+    Deno.test(`${kind.adapterName}: a release whose reply the connection dropped rejects with the driver error, and releasing again succeeds (${kind.name})`, async () => {
+      await withFixture(kind, async (f) => {
+        const key = uniqueKey();
+        f.proxy = await DropProxy.start(f.server.port);
+        const client = await f.client({}, f.proxy.url);
+        const locker = await f.locker({ retryDelay: 100, retryTimes: 5 }, await f.adapter(client));
+        await locker.lock(uniqueKey(), 1000).acquire(() => {}); // caches the scripts
+        const lock = await locker.lock(key, 5000).acquire();
+        f.proxy.arm();
+        await assert.rejects(lock.release({ throwOnFail: true }), (e) => !isLoccoError(e));
+        assert.equal(f.proxy.drops, 1, "the proxy dropped one reply");
+        assert.equal(await f.admin.exists(key), 0, "the dropped release ran");
+        await waitFor("the client to reconnect", () => f.kind.isReady(client));
+        await lock.release({ throwOnFail: true });
+      });
+    });
+
+    Deno.test(`${kind.adapterName}: an acquire whose reply the connection dropped rejects with the driver error, and acquiring the same lock again takes it (${kind.name})`, async () => {
+      await withFixture(kind, async (f) => {
+        const key = uniqueKey();
+        f.proxy = await DropProxy.start(f.server.port);
+        const client = await f.client({}, f.proxy.url);
+        const locker = await f.locker({ retryDelay: 100, retryTimes: 10 }, await f.adapter(client));
+        await locker.lock(uniqueKey(), 1000).acquire(() => {}); // caches the scripts
+        const lock = locker.lock(key, 5000);
+        f.proxy.arm();
+        await assert.rejects(lock.acquire(), (e) => !isLoccoError(e));
+        assert.equal(f.proxy.drops, 1, "the proxy dropped one reply");
+        assert.equal(await f.admin.get(key), lock.uniqueValue, "the dropped acquire ran");
+        await waitFor("the client to reconnect", () => f.kind.isReady(client));
+        const held = await lock.acquire();
+        assert.ok(Number.isSafeInteger(held.fence));
+        const pttl = await f.admin.pttl(key);
+        assert.ok(pttl > 4000, `the key lives the ttl from the second acquire: pttl ${pttl}`);
+        await held.release({ throwOnFail: true });
+      });
+    });
+  }
+
+  if (kind.resends) {
+    Deno.test(`${kind.adapterName}: acquire(cb) resolves when ioredis resends the release whose reply the connection dropped (${kind.name})`, async () => {
+      await withFixture(kind, async (f) => {
+        const key = uniqueKey();
+        f.proxy = await DropProxy.start(f.server.port);
+        const client = await f.client({}, f.proxy.url);
+        const locker = await f.locker({ retryDelay: 100, retryTimes: 5 }, await f.adapter(client));
+        await locker.lock(uniqueKey(), 1000).acquire(() => {});
+        const started = performance.now();
+        const outcome: Outcome<string> = await locker.lock(key, 2000).acquire(async () => {
+          f.proxy!.arm();
+          return "done";
+        }).then(
+          (value) => ({ ok: true as const, value, at: performance.now() }),
+          (error: unknown) => ({ ok: false as const, error, at: performance.now() }),
+        );
+        assert.equal(f.proxy.drops, 1, "the proxy dropped one reply");
+        assert.ok(outcome.ok && outcome.value === "done", `acquire(cb) ${show(outcome, started)}`);
+      });
+    });
+
+    Deno.test(`${kind.adapterName}: acquire() takes the lock when ioredis resends the acquire whose reply the connection dropped (${kind.name})`, async () => {
+      await withFixture(kind, async (f) => {
+        const key = uniqueKey();
+        f.proxy = await DropProxy.start(f.server.port);
+        const client = await f.client({}, f.proxy.url);
+        const locker = await f.locker({ retryDelay: 100, retryTimes: 10 }, await f.adapter(client));
+        await locker.lock(uniqueKey(), 1000).acquire(() => {});
+        const lock = locker.lock(key, 5000);
+        const started = performance.now();
+        f.proxy.arm();
+        const outcome = await f.acquire(lock);
+        assert.equal(f.proxy.drops, 1, "the proxy dropped one reply");
+        assert.ok(outcome.ok, `acquire() ${show(outcome, started)}`);
+        assert.equal(await f.admin.get(key), lock.uniqueValue);
+      });
+    });
+  }
+
+  Deno.test(`${kind.adapterName}: a waiter with a 5 s retry delay does not hold up a 100 ms waiter of the same adapter once the lock expires (${kind.name})`, async () => {
+    await withFixture(kind, async (f) => {
+      const key = uniqueKey();
+      const heldAt = performance.now();
+      await f.hold(key, 400);
+      const expiresAt = heldAt + 400;
+      const adapter = await f.adapter();
+      const slow = (await f.locker({ retryDelay: 5000, retryTimes: 3, totalTime: 3000 }, adapter))
+        .lock(key, 200);
+      const fast = (await f.locker({ retryDelay: 100, retryTimes: 100, totalTime: 3000 }, adapter))
+        .lock(key, 200);
+      const slowWaiting = f.acquire(slow);
+      await delay(50);
+      const fastWaiting = f.acquire(fast);
+      const both = [slowWaiting, fastWaiting];
+      const firstTakenAt = await new Promise<number>((resolve) => {
+        for (const waiting of both) void waiting.then((o) => o.ok && resolve(o.at));
+        void Promise.all(both).then(() => resolve(Infinity));
+      });
+      if (!(firstTakenAt - expiresAt < 1000)) {
+        const [slowOutcome, fastOutcome] = await Promise.all(both);
+        assert.fail(
+          `the key expired and then: slow waiter ${show(slowOutcome!, expiresAt)}, fast waiter ${
+            show(fastOutcome!, expiresAt)
+          }`,
+        );
+      }
+    });
+  });
+
+  Deno.test(`${kind.adapterName}: a waiter whose queue entry vanished is woken by the next release (${kind.name})`, async () => {
+    await withFixture(kind, async (f) => {
+      const key = uniqueKey();
+      const held = await f.hold(key, 30_000);
+      const lock = (await f.locker({
+        retryDelayFn: ({ attemptNumber }) => attemptNumber < 3 ? 300 : 5000,
+        totalTime: 4000,
+      })).lock(key, 10_000);
+      const waiting = f.acquire(lock);
+      await f.waitQueued(key, lock.uniqueValue);
+      await f.admin.del(`{${key}}:waiters`);
+      await delay(1200);
+      await releaseAndExpect(held, waiting, 1000, "the waiter");
+    });
+  });
+
+  Deno.test(`${kind.adapterName}: a waiter on a key containing a newline is woken by the release within 1 s while its adapter also waits on the part before the newline (${kind.name})`, async () => {
+    await withFixture(kind, async (f) => {
+      const base = uniqueKey();
+      const key = `${base}\nx`;
+      await f.hold(base, 30_000);
+      const held = await f.hold(key, 30_000);
+      const adapter = await f.adapter();
+      const retrySettings = { retryDelay: 5000, retryTimes: 3, totalTime: 4000 };
+      const other = (await f.locker(retrySettings, adapter)).lock(base, 10_000);
+      f.acquire(other);
+      await f.waitQueued(base, other.uniqueValue);
+      const lock = (await f.locker(retrySettings, adapter)).lock(key, 10_000);
+      const waiting = f.acquire(lock);
+      await f.waitQueued(key, lock.uniqueValue);
+      await releaseAndExpect(held, waiting, 1000, "the waiter");
+    });
+  });
+
+  Deno.test(`${kind.adapterName}: a unique value equal to a waiter's hand-off marker can neither release nor extend the key handed off to it (${kind.name})`, async () => {
+    await withFixture(kind, async (f) => {
+      const key = uniqueKey();
+      const held = await f.hold(key, 30_000);
+      const gated = gatedClient(await f.client());
+      const lock = (await f.locker(
+        { retryDelay: 5000, retryTimes: 3, totalTime: 4000 },
+        await f.adapter(gated.client),
+      ))
+        .lock(key, 10_000);
+      const waiting = f.acquire(lock);
+      await f.waitQueued(key, lock.uniqueValue);
+      gated.pause();
+      await held.release({ throwOnFail: true });
+      const intruder = countingClient(await f.client());
+      const adapter = await f.adapter(intruder.client);
+      intruder.calls.length = 0;
+      const uniqueValue = HANDOFF_MARKER + lock.uniqueValue;
+      const settle = async (run: () => Promise<void>): Promise<unknown> => {
+        try {
+          await run();
+          return undefined;
+        } catch (error) {
+          return error;
+        }
+      };
+      const extendError = await settle(() => adapter.extendLock({ key, uniqueValue, ttl: 10_000 }));
+      const releaseError = await settle(() => adapter.releaseLock({ key, uniqueValue }));
+      const resumedAt = performance.now();
+      gated.resume();
+      const outcome = await waiting;
+      const rejected = (error: unknown) =>
+        error instanceof ValidationError && error.parameter === "uniqueValue";
+      assert.ok(
+        rejected(extendError) && rejected(releaseError) && intruder.calls.length === 0,
+        `extendLock: ${extendError ?? "resolved"}; releaseLock: ${
+          releaseError ?? "resolved"
+        }; client calls: ${intruder.calls.map(String).join(", ")}`,
+      );
+      assert.ok(
+        outcome.ok && outcome.at - resumedAt < 1000,
+        `the waiter ${show(outcome, resumedAt)} (since the hand-off was delivered)`,
+      );
+      assert.equal(await f.admin.get(key), lock.uniqueValue);
+    });
+  });
+}
 
 Deno.test("IoRedisAdapter: a waiter whose enqueue runs after its own attempt took the key leaves no queue entry behind", async () => {
   const server = await RedisServer.start();

@@ -8,40 +8,40 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { type ILockAdapter, InMemoryAdapter, Locker, RetryError } from "@kontsedal/locco";
-import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { ON_DENO, openTestKv, tempKvPath, type TestKv } from "../_kv.ts";
 import { assertRedisReachable, REDIS_URL, RedisServer } from "../_redis_server.ts";
+import {
+  IOREDIS_5,
+  NODE_REDIS_4,
+  NODE_REDIS_6,
+  type OpenedRedisClient,
+  type RedisClientKind,
+} from "../_redis_clients.ts";
 
 interface Backend {
-  adapter(): ILockAdapter;
+  adapter(): Promise<ILockAdapter>;
   close(): Promise<void>;
 }
 
 function memoryBackend(): Backend {
   const adapter = new InMemoryAdapter();
-  return { adapter: () => adapter, close: () => Promise.resolve() };
+  return { adapter: () => Promise.resolve(adapter), close: () => Promise.resolve() };
 }
 
 // Every adapter() is a new client, as if in another process.
-async function redisBackend(url: string = REDIS_URL): Promise<Backend & { clients: Redis[] }> {
+async function redisBackend(kind: RedisClientKind, url: string = REDIS_URL): Promise<Backend> {
   await assertRedisReachable(url);
-  const clients: Redis[] = [];
-  const adapters: IoRedisAdapter[] = [];
+  const opened: OpenedRedisClient[] = [];
   return {
-    clients,
-    adapter(): IoRedisAdapter {
-      const client = new Redis(url);
-      client.on("error", () => {});
-      clients.push(client);
-      const adapter = new IoRedisAdapter({ client });
-      adapters.push(adapter);
-      return adapter;
+    async adapter(): Promise<ILockAdapter> {
+      const client = await kind.open(url);
+      opened.push(client);
+      return client.adapter;
     },
     async close(): Promise<void> {
-      await Promise.all(adapters.splice(0).map((a) => a.close()));
-      await Promise.all(clients.splice(0).map((c) => c.quit()));
+      await Promise.all(opened.splice(0).map((client) => client.close()));
     },
   };
 }
@@ -69,13 +69,13 @@ async function kvBackend(): Promise<Backend> {
   const adapters: DenoKvAdapter[] = [];
   for (let i = 0; i < (ON_DENO ? KV_HANDLES : 1); i++) handles.push(await openTestKv(path));
   return {
-    adapter(): DenoKvAdapter {
-      if (!ON_DENO && adapters.length > 0) return adapters[0]!;
+    adapter(): Promise<DenoKvAdapter> {
+      if (!ON_DENO && adapters.length > 0) return Promise.resolve(adapters[0]!);
       const kv = handles[adapters.length];
       if (kv === undefined) throw new Error(`a test asked for more than ${KV_HANDLES} adapters`);
       const adapter = new DenoKvAdapter({ kv });
       adapters.push(adapter);
-      return adapter;
+      return Promise.resolve(adapter);
     },
     async close(): Promise<void> {
       await Promise.all(adapters.splice(0).map((a) => a.close()));
@@ -85,9 +85,16 @@ async function kvBackend(): Promise<Backend> {
   };
 }
 
+// The waiting machinery is one; its transport differs per client family and
+// node-redis major (subscriber API), so each runs these.
+const WAITING_CLIENTS = [IOREDIS_5, NODE_REDIS_6, NODE_REDIS_4];
+
 const BACKENDS: Array<[string, () => Promise<Backend>]> = [
   ["InMemoryAdapter", () => Promise.resolve(memoryBackend())],
-  ["IoRedisAdapter", () => redisBackend()],
+  ...WAITING_CLIENTS.map((kind): [string, () => Promise<Backend>] => [
+    `${kind.adapterName} (${kind.name})`,
+    () => redisBackend(kind),
+  ]),
   ["DenoKvAdapter", () => kvBackend()],
 ];
 
@@ -105,8 +112,8 @@ for (const [name, open] of BACKENDS) {
     try {
       const key = uniqueKey();
       const retrySettings = { retryDelay: 5000, retryTimes: 3 };
-      const holder = new Locker({ adapter: backend.adapter(), retrySettings });
-      const waiter = new Locker({ adapter: backend.adapter(), retrySettings });
+      const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const waiter = new Locker({ adapter: await backend.adapter(), retrySettings });
       const held = await holder.lock(key, 30_000).acquire();
       const started = performance.now();
       const waiting = waiter.lock(key, 30_000).acquire();
@@ -125,7 +132,7 @@ for (const [name, open] of BACKENDS) {
     const backend = await open();
     try {
       const key = uniqueKey();
-      const adapter = backend.adapter();
+      const adapter = await backend.adapter();
       const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } });
       const held = await locker.lock(key, 30_000).acquire();
       const order: number[] = [];
@@ -157,12 +164,12 @@ for (const [name, open] of BACKENDS) {
     try {
       const key = uniqueKey();
       const retrySettings = { retryDelay: 5000, retryTimes: 5 };
-      const held = await new Locker({ adapter: backend.adapter(), retrySettings })
+      const held = await new Locker({ adapter: await backend.adapter(), retrySettings })
         .lock(key, 30_000).acquire();
       const order: number[] = [];
       const waiting: Promise<unknown>[] = [];
       for (let i = 0; i < 4; i++) {
-        const locker = new Locker({ adapter: backend.adapter(), retrySettings });
+        const locker = new Locker({ adapter: await backend.adapter(), retrySettings });
         waiting.push(
           locker.lock(key, 30_000).acquire(async () => {
             order.push(i);
@@ -183,11 +190,11 @@ for (const [name, open] of BACKENDS) {
     const backend = await open();
     try {
       const key = uniqueKey();
-      const adapter = backend.adapter();
+      const adapter = await backend.adapter();
       const held = await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
         .lock(key, 30_000).acquire();
       const waiter = new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 5000, retryTimes: 10 },
       });
       const controller = new AbortController();
@@ -199,7 +206,7 @@ for (const [name, open] of BACKENDS) {
       assert.ok(performance.now() - started < 2500);
 
       const timed = new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 5000, retryTimes: 10, totalTime: 200 },
       });
       const before = performance.now();
@@ -222,13 +229,13 @@ for (const [name, open] of BACKENDS) {
     try {
       const key = uniqueKey();
       await new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 10, retryTimes: 1 },
       })
         .lock(key, 300).acquire();
       const started = performance.now();
       const lock = await new Locker({
-        adapter: backend.adapter(),
+        adapter: await backend.adapter(),
         retrySettings: { retryDelay: 100, retryTimes: 100 },
       }).lock(key, 1000).acquire();
       const waited = performance.now() - started;
@@ -243,7 +250,7 @@ for (const [name, open] of BACKENDS) {
     const backend = await open();
     try {
       const key = uniqueKey();
-      const adapter = backend.adapter();
+      const adapter = await backend.adapter();
       await new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 1 } })
         .lock(key, 400).acquire();
       const slow = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } })
@@ -264,113 +271,121 @@ for (const [name, open] of BACKENDS) {
   });
 }
 
-Deno.test("IoRedisAdapter.waitForUnlock() falls back to polling when the subscriber connection is killed", async () => {
-  const server = await RedisServer.start();
-  const backend = await redisBackend(server.url);
-  const admin = new Redis(server.url);
-  try {
-    const retrySettings = { retryDelay: 200, retryTimes: 50 };
-    const holder = new Locker({ adapter: backend.adapter(), retrySettings });
-    const waiter = new Locker({ adapter: backend.adapter(), retrySettings });
-    const held = await holder.lock("k", 30_000).acquire();
-    const waiting = waiter.lock("k", 1000).acquire();
-    await delay(100);
-    assert.equal(await handoffSubscribers(admin), 1);
-    // The notification can no longer arrive: kill the subscriber, then release.
-    await admin.client("KILL", "TYPE", "pubsub");
-    await held.release({ throwOnFail: true });
-    const lock = await waiting;
-    await lock.release({ throwOnFail: true });
-  } finally {
-    await backend.close();
-    await admin.quit();
-    await server.stop();
-  }
-});
+for (const kind of WAITING_CLIENTS) {
+  Deno.test(`${kind.adapterName}.waitForUnlock() falls back to polling when the subscriber connection is killed (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const backend = await redisBackend(kind, server.url);
+    const admin = new Redis(server.url);
+    try {
+      const retrySettings = { retryDelay: 200, retryTimes: 50 };
+      const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const waiter = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const held = await holder.lock("k", 30_000).acquire();
+      const waiting = waiter.lock("k", 1000).acquire();
+      await delay(100);
+      assert.equal(await handoffSubscribers(admin), 1);
+      // The notification can no longer arrive: kill the subscriber, then release.
+      await admin.client("KILL", "TYPE", "pubsub");
+      await held.release({ throwOnFail: true });
+      const lock = await waiting;
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await backend.close();
+      await admin.quit();
+      await server.stop();
+    }
+  });
 
-Deno.test("IoRedisAdapter announces a hand-off on the waiter's own channel only", async () => {
-  const server = await RedisServer.start();
-  const backend = await redisBackend(server.url);
-  const admin = new Redis(server.url);
-  const listener = new Redis(server.url);
-  try {
-    const retrySettings = { retryDelay: 5000, retryTimes: 3 };
-    const holder = new Locker({ adapter: backend.adapter(), retrySettings });
-    const heldA = await holder.lock("a", 30_000).acquire();
-    const heldB = await holder.lock("b", 30_000).acquire();
-    const waitingA = new Locker({ adapter: backend.adapter(), retrySettings }).lock("a", 1000)
-      .acquire();
-    await delay(100);
-    const [channelA] = await handoffChannels(admin);
-    const waitingB = new Locker({ adapter: backend.adapter(), retrySettings }).lock("b", 1000)
-      .acquire();
-    await delay(100);
-    const channels = await handoffChannels(admin);
-    assert.equal(channels.length, 2, "one channel per waiting adapter");
-    assert.equal(await handoffSubscribers(admin), 2);
-    const messages: Array<[string, string]> = [];
-    listener.on("pmessage", (_pattern: string, channel: string, message: string) => {
-      messages.push([channel, message]);
-    });
-    await listener.psubscribe("locco:handoff:*");
-    await heldA.release({ throwOnFail: true });
-    await (await waitingA).release({ throwOnFail: true });
-    await delay(50);
-    assert.equal(messages.length, 1, JSON.stringify(messages));
-    assert.equal(messages[0]![0], channelA);
-    assert.match(messages[0]![1], /^[0-9a-z]+$/, "the waiter's token, not the key");
-    await heldB.release({ throwOnFail: true });
-    await (await waitingB).release({ throwOnFail: true });
-    await delay(50);
-    assert.equal(messages.length, 2, JSON.stringify(messages));
-    assert.notEqual(messages[1]![0], channelA);
-  } finally {
-    await backend.close();
-    await Promise.all([admin.quit(), listener.quit()]);
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName} announces a hand-off on the waiter's own channel only (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const backend = await redisBackend(kind, server.url);
+    const admin = new Redis(server.url);
+    const listener = new Redis(server.url);
+    try {
+      const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+      const holder = new Locker({ adapter: await backend.adapter(), retrySettings });
+      const heldA = await holder.lock("a", 30_000).acquire();
+      const heldB = await holder.lock("b", 30_000).acquire();
+      const waitingA = new Locker({ adapter: await backend.adapter(), retrySettings }).lock(
+        "a",
+        1000,
+      )
+        .acquire();
+      await delay(100);
+      const [channelA] = await handoffChannels(admin);
+      const waitingB = new Locker({ adapter: await backend.adapter(), retrySettings }).lock(
+        "b",
+        1000,
+      )
+        .acquire();
+      await delay(100);
+      const channels = await handoffChannels(admin);
+      assert.equal(channels.length, 2, "one channel per waiting adapter");
+      assert.equal(await handoffSubscribers(admin), 2);
+      const messages: Array<[string, string]> = [];
+      listener.on("pmessage", (_pattern: string, channel: string, message: string) => {
+        messages.push([channel, message]);
+      });
+      await listener.psubscribe("locco:handoff:*");
+      await heldA.release({ throwOnFail: true });
+      await (await waitingA).release({ throwOnFail: true });
+      await delay(50);
+      assert.equal(messages.length, 1, JSON.stringify(messages));
+      assert.equal(messages[0]![0], channelA);
+      assert.match(messages[0]![1], /^[0-9a-z]+$/, "the waiter's token, not the key");
+      await heldB.release({ throwOnFail: true });
+      await (await waitingB).release({ throwOnFail: true });
+      await delay(50);
+      assert.equal(messages.length, 2, JSON.stringify(messages));
+      assert.notEqual(messages[1]![0], channelA);
+    } finally {
+      await backend.close();
+      await Promise.all([admin.quit(), listener.quit()]);
+      await server.stop();
+    }
+  });
 
-Deno.test("IoRedisAdapter.close() closes the subscriber connection it opened", async () => {
-  const server = await RedisServer.start();
-  const client = new Redis(server.url);
-  const admin = new Redis(server.url);
-  try {
-    const adapter = new IoRedisAdapter({ client });
-    const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
-    const held = await locker.lock("k", 30_000).acquire();
-    const waiting = locker.lock("k", 1000).acquire();
-    await delay(100);
-    const clientsWhileWaiting = (await admin.client("LIST")) as string;
-    assert.equal(clientsWhileWaiting.trim().split("\n").length, 3, clientsWhileWaiting);
-    await held.release({ throwOnFail: true });
-    await (await waiting).release({ throwOnFail: true });
-    await adapter.close();
-    await delay(50);
-    const clientsAfter = (await admin.client("LIST")) as string;
-    assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
-    assert.equal(await handoffSubscribers(admin), 0);
-  } finally {
-    await Promise.all([client.quit(), admin.quit()]);
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName}.close() closes the subscriber connection it opened (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await kind.open(server.url);
+    const admin = new Redis(server.url);
+    try {
+      const adapter = client.adapter;
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
+      const held = await locker.lock("k", 30_000).acquire();
+      const waiting = locker.lock("k", 1000).acquire();
+      await delay(100);
+      const clientsWhileWaiting = (await admin.client("LIST")) as string;
+      assert.equal(clientsWhileWaiting.trim().split("\n").length, 3, clientsWhileWaiting);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+      await adapter.close();
+      await delay(50);
+      const clientsAfter = (await admin.client("LIST")) as string;
+      assert.equal(clientsAfter.trim().split("\n").length, 2, clientsAfter);
+      assert.equal(await handoffSubscribers(admin), 0);
+    } finally {
+      await Promise.all([client.close(), admin.quit()]);
+      await server.stop();
+    }
+  });
 
-Deno.test('IoRedisAdapter with waitStrategy "poll" opens no subscriber and still waits', async () => {
-  const server = await RedisServer.start();
-  const client = new Redis(server.url);
-  const admin = new Redis(server.url);
-  try {
-    const adapter = new IoRedisAdapter({ client, waitStrategy: "poll" });
-    const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
-    const held = await locker.lock("k", 30_000).acquire();
-    const waiting = locker.lock("k", 1000).acquire();
-    await delay(120);
-    assert.equal(await handoffSubscribers(admin), 0);
-    await held.release({ throwOnFail: true });
-    await (await waiting).release({ throwOnFail: true });
-  } finally {
-    await Promise.all([client.quit(), admin.quit()]);
-    await server.stop();
-  }
-});
+  Deno.test(`${kind.adapterName} with waitStrategy "poll" opens no subscriber and still waits (${kind.name})`, async () => {
+    const server = await RedisServer.start();
+    const client = await kind.open(server.url, { waitStrategy: "poll" });
+    const admin = new Redis(server.url);
+    try {
+      const adapter = client.adapter;
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
+      const held = await locker.lock("k", 30_000).acquire();
+      const waiting = locker.lock("k", 1000).acquire();
+      await delay(120);
+      assert.equal(await handoffSubscribers(admin), 0);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
+    } finally {
+      await Promise.all([client.close(), admin.quit()]);
+      await server.stop();
+    }
+  });
+}

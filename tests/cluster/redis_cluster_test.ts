@@ -1,18 +1,26 @@
 // Copyright 2026 the locco authors. MIT license.
-// IoRedisAdapter on a real Redis Cluster (3 masters, 3 replicas, private
+// IoRedisAdapter and NodeRedisAdapter on a real Redis Cluster (3 masters, 3 replicas, private
 // redis-server processes started for this file and stopped by pid at its end):
-// the adapter contract, with and without an ioredis keyPrefix; waiting woken
-// by the release, whatever node the subscriber lives on; a subscriber whose
-// node dies; and contended, fenced increments across a kill -9 of the master
+// the adapter contract (ioredis with and without keyPrefix, node-redis 6
+// and 4); waiting woken by the release, whatever node the subscriber lives
+// on; a subscriber whose node dies; another node dying wakes no waiter
+// (node-redis); and contended, fenced increments across a kill -9 of the master
 // owning the lock's slot and across a CLUSTER FAILOVER.
 
 import assert from "node:assert/strict";
-import { Cluster, type ClusterOptions, Redis } from "ioredis";
+import { type ClusterOptions, Redis } from "ioredis";
 import { type ILockAdapter, type Lock, Locker, RetryError } from "@kontsedal/locco";
-import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
-import { type AdapterBackend, testAdapterContract } from "../_adapter_contract.ts";
+import { testAdapterContract } from "../_adapter_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { RedisCluster } from "../_redis_cluster.ts";
+import {
+  ADAPTER_NAME,
+  ClusterEnv,
+  FAMILIES,
+  type Family,
+  masterPorts,
+  subscriberNodes,
+} from "../_redis_cluster_env.ts";
 import { RedisServer } from "../_redis_server.ts";
 
 let shared: Promise<RedisCluster> | undefined;
@@ -22,45 +30,8 @@ function cluster(): Promise<RedisCluster> {
   return shared;
 }
 
-// Without the ready check: ioredis answers a quit() during its ready check
-// with a 2 s disconnect timer of its own, which outlives the test.
-function connect(nodes: RedisCluster, options: ClusterOptions = {}): Cluster {
-  const client = new Cluster(nodes.startupNodes, {
-    ...options,
-    redisOptions: { connectTimeout: 1000, enableReadyCheck: false, ...options.redisOptions },
-  });
-  client.on("error", () => {});
-  return client;
-}
-
-/** Clients and adapters opened by one test, all closed by `close()`. */
-class ClusterEnv implements AdapterBackend {
-  readonly clients: Cluster[] = [];
-  readonly adapters: IoRedisAdapter[] = [];
-  readonly nodes: RedisCluster;
-  readonly #options: ClusterOptions;
-
-  constructor(nodes: RedisCluster, options: ClusterOptions = {}) {
-    this.nodes = nodes;
-    this.#options = options;
-  }
-
-  connect(): IoRedisAdapter {
-    const client = connect(this.nodes, this.#options);
-    this.clients.push(client);
-    const adapter = new IoRedisAdapter({ client: client as unknown as IoRedisLikeClient });
-    this.adapters.push(adapter);
-    return adapter;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.adapters.splice(0).map((adapter) => adapter.close()));
-    await Promise.all(this.clients.splice(0).map((client) => client.quit().catch(() => {})));
-  }
-}
-
 Deno.test({
-  name: "RedisCluster for the IoRedisAdapter cluster tests starts (6 nodes)",
+  name: "RedisCluster for the Redis Cluster tests starts (6 nodes)",
   // The cluster's processes outlive this test on purpose: the last test of the file stops them.
   sanitizeResources: false,
   sanitizeOps: false,
@@ -84,74 +55,41 @@ testAdapterContract(
 
 testAdapterContract(
   "IoRedisAdapter (Redis Cluster, ioredis keyPrefix)",
-  async () => new ClusterEnv(await cluster(), { keyPrefix: "app:" }),
+  async () => new ClusterEnv(await cluster(), "ioredis", { keyPrefix: "app:" }),
   { leakReason: CLUSTER_SUBSCRIBER_TIMER },
 );
 
-const WAKE_CASES: Array<[string, ClusterOptions, (base: string) => string]> = [
-  ["a plain key", {}, (base) => base],
-  ["a hash-tagged key", {}, (base) => `{${base}}:orders`],
-  ["a client with keyPrefix", { keyPrefix: "app:" }, (base) => base],
-  ["a client with a hash-tagged keyPrefix", { keyPrefix: "{app}:" }, (base) => base],
-];
-
-for (const [what, options, keyOf] of WAKE_CASES) {
-  Deno.test(`IoRedisAdapter on Redis Cluster wakes a waiter on release, long before its 5 s retry delay (${what})`, async () => {
-    const env = new ClusterEnv(await cluster(), options);
-    try {
-      const key = keyOf(uniqueKey("cluster"));
-      const retrySettings = { retryDelay: 5000, retryTimes: 3 };
-      const held = await new Locker({ adapter: env.connect(), retrySettings }).lock(key, 30_000)
-        .acquire();
-      const waiter = new Locker({ adapter: env.connect(), retrySettings });
-      const waiting = waiter.lock(key, 1000).acquire();
-      await delay(200);
-      const releasedAt = performance.now();
-      await held.release({ throwOnFail: true });
-      const lock = await waiting;
-      const waited = performance.now() - releasedAt;
-      assert.ok(
-        waited < 1500,
-        `the waiter took the key ${Math.round(waited)} ms after the release`,
-      );
-      assert.ok(typeof lock.fence === "number" && lock.fence > held.fence!);
-      await lock.release({ throwOnFail: true });
-    } finally {
-      await env.close();
-    }
-  });
-}
-
-/** The ports of the live nodes that have a pub/sub client connected. */
-async function subscriberNodes(nodes: RedisCluster): Promise<number[]> {
-  const ports: number[] = [];
-  for (const node of nodes.nodes) {
-    if (node.pid === undefined) continue;
-    const list = String(await nodes.command(node.port, "CLIENT", "LIST", "TYPE", "pubsub"));
-    if (list.trim() !== "") ports.push(node.port);
-  }
-  return ports;
-}
-
+// Right after the ioredis contract suites on purpose: ioredis's 2 s
+// disconnect timer (above) runs out during this test, whose sanitizers are
+// off anyway, rather than in a test that checks for leaks.
 Deno.test({
   name:
-    "IoRedisAdapter on Redis Cluster: a waiter whose subscriber's node died takes the released key within its retry delay",
+    "NodeRedisAdapter on Redis Cluster: a node that holds neither the key nor the subscription going down does not wake waiters",
   // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const nodes = await cluster();
-    const env = new ClusterEnv(nodes);
+    const env = new ClusterEnv(nodes, "node-redis");
     let killed: number | undefined;
     try {
-      const holder = new Locker({
-        adapter: env.connect(),
-        retrySettings: { retryDelay: 100, retryTimes: 3 },
+      const retrySettings = { retryDelay: 5000, retryTimes: 5, totalTime: 30_000 };
+      const holder = new Locker({ adapter: await env.connect(), retrySettings });
+      const waiterAdapter = await env.connect();
+      let attempts = 0;
+      const counting: ILockAdapter = new Proxy(waiterAdapter, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target);
+          if (name !== "createLock") {
+            return typeof value === "function" ? value.bind(target) : value;
+          }
+          return (...args: Parameters<ILockAdapter["createLock"]>) => {
+            attempts++;
+            return target.createLock(...args);
+          };
+        },
       });
-      const waiter = new Locker({
-        adapter: env.connect(),
-        retrySettings: { retryDelay: 1000, retryTimes: 100, totalTime: 20_000 },
-      });
+      const waiter = new Locker({ adapter: counting, retrySettings });
       // Wait once on a throwaway key, so the waiter's subscriber exists and we can see its node.
       const probeKey = uniqueKey("cluster");
       const probe = await holder.lock(probeKey, 10_000).acquire();
@@ -161,23 +99,28 @@ Deno.test({
       await (await probing).release({ throwOnFail: true });
       const [subscriberPort] = await subscriberNodes(nodes);
       assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
-
       let key = uniqueKey("cluster");
       while ((await nodes.masterOf(key)).port === subscriberPort) key = uniqueKey("cluster");
-      const held = await holder.lock(key, 20_000).acquire();
-      const waiting = waiter.lock(key, 1000).acquire();
-      await delay(200);
-      killed = subscriberPort;
-      await nodes.kill(subscriberPort);
-      const releasedAt = performance.now();
-      await held.release({ throwOnFail: true });
-      const lock = await waiting;
-      const waited = performance.now() - releasedAt;
-      assert.ok(
-        waited < 1000 + 500 + 2000,
-        `the waiter took the key ${Math.round(waited)} ms after the release (retry delay 1000 ms)`,
+      const keyPort = (await nodes.masterOf(key)).port;
+      const victim = (await masterPorts(nodes)).find((port) =>
+        port !== subscriberPort && port !== keyPort
       );
-      await lock.release({ throwOnFail: true });
+      assert.ok(victim !== undefined, "a third master");
+      const replica = await nodes.replicaOf(victim);
+
+      const held = await holder.lock(key, 30_000).acquire();
+      const waiting = waiter.lock(key, 1000).acquire();
+      waiting.catch(() => {}); // awaited below, unless an assertion fails first
+      await delay(300);
+      const before = attempts;
+      killed = victim;
+      await nodes.kill(victim);
+      await delay(1500);
+      assert.equal(attempts, before, "no waiter was woken by another node going down");
+      await nodes.waitForPromotion(replica.port);
+      await nodes.waitForState(true);
+      await held.release({ throwOnFail: true });
+      await (await waiting).release({ throwOnFail: true });
     } finally {
       await env.close();
       if (killed !== undefined) {
@@ -187,6 +130,115 @@ Deno.test({
     }
   },
 });
+
+testAdapterContract(
+  "NodeRedisAdapter (Redis Cluster, node-redis 6)",
+  async () => new ClusterEnv(await cluster(), "node-redis"),
+);
+
+testAdapterContract(
+  "NodeRedisAdapter (Redis Cluster, node-redis 4)",
+  async () => new ClusterEnv(await cluster(), "node-redis 4"),
+);
+
+// node-redis has no keyPrefix: its cases are the first two.
+const WAKE_CASES: Array<[string, Family[], ClusterOptions, (base: string) => string]> = [
+  ["a plain key", [...FAMILIES, "node-redis 4"], {}, (base) => base],
+  ["a hash-tagged key", [...FAMILIES, "node-redis 4"], {}, (base) => `{${base}}:orders`],
+  ["a client with keyPrefix", ["ioredis"], { keyPrefix: "app:" }, (base) => base],
+  ["a client with a hash-tagged keyPrefix", ["ioredis"], { keyPrefix: "{app}:" }, (base) => base],
+];
+
+for (const [what, families, options, keyOf] of WAKE_CASES) {
+  for (const family of families) {
+    Deno.test(`${ADAPTER_NAME[family]} on Redis Cluster wakes a waiter on release, long before its 5 s retry delay (${what})`, async () => {
+      const env = new ClusterEnv(await cluster(), family, options);
+      try {
+        const key = keyOf(uniqueKey("cluster"));
+        const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+        const held = await new Locker({ adapter: await env.connect(), retrySettings }).lock(
+          key,
+          30_000,
+        ).acquire();
+        const waiter = new Locker({ adapter: await env.connect(), retrySettings });
+        const waiting = waiter.lock(key, 1000).acquire();
+        await delay(200);
+        const releasedAt = performance.now();
+        await held.release({ throwOnFail: true });
+        const lock = await waiting;
+        const waited = performance.now() - releasedAt;
+        assert.ok(
+          waited < 1500,
+          `the waiter took the key ${Math.round(waited)} ms after the release`,
+        );
+        assert.ok(typeof lock.fence === "number" && lock.fence > held.fence!);
+        await lock.release({ throwOnFail: true });
+      } finally {
+        await env.close();
+      }
+    });
+  }
+}
+
+for (const family of FAMILIES) {
+  Deno.test({
+    name: `${
+      ADAPTER_NAME[family]
+    } on Redis Cluster: a waiter whose subscriber's node died takes the released key within its retry delay`,
+    // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const nodes = await cluster();
+      const env = new ClusterEnv(nodes, family);
+      let killed: number | undefined;
+      try {
+        const holder = new Locker({
+          adapter: await env.connect(),
+          retrySettings: { retryDelay: 100, retryTimes: 3 },
+        });
+        const waiter = new Locker({
+          adapter: await env.connect(),
+          retrySettings: { retryDelay: 1000, retryTimes: 100, totalTime: 20_000 },
+        });
+        // Wait once on a throwaway key, so the waiter's subscriber exists and we can see its node.
+        const probeKey = uniqueKey("cluster");
+        const probe = await holder.lock(probeKey, 10_000).acquire();
+        const probing = waiter.lock(probeKey, 1000).acquire();
+        await delay(200);
+        await probe.release({ throwOnFail: true });
+        await (await probing).release({ throwOnFail: true });
+        const [subscriberPort] = await subscriberNodes(nodes);
+        assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
+
+        let key = uniqueKey("cluster");
+        while ((await nodes.masterOf(key)).port === subscriberPort) key = uniqueKey("cluster");
+        const held = await holder.lock(key, 20_000).acquire();
+        const waiting = waiter.lock(key, 1000).acquire();
+        await delay(200);
+        killed = subscriberPort;
+        await nodes.kill(subscriberPort);
+        const releasedAt = performance.now();
+        await held.release({ throwOnFail: true });
+        const lock = await waiting;
+        const waited = performance.now() - releasedAt;
+        assert.ok(
+          waited < 1000 + 500 + 2000,
+          `the waiter took the key ${
+            Math.round(waited)
+          } ms after the release (retry delay 1000 ms)`,
+        );
+        await lock.release({ throwOnFail: true });
+      } finally {
+        await env.close();
+        if (killed !== undefined) {
+          await nodes.restart(killed);
+          await nodes.waitForState(true);
+        }
+      }
+    },
+  });
+}
 
 // A counter in a plain Redis that only takes a write whose fencing token is
 // newer than the last one it took: a holder that lost its lock on a failed
@@ -212,13 +264,14 @@ interface FailoverRun {
  */
 async function contendedIncrements(
   nodes: RedisCluster,
+  family: Family,
   fault: (lockKey: string) => Promise<void>,
 ): Promise<FailoverRun & { iterations: number }> {
   const WORKERS = 4;
   const ITERATIONS = 60;
   const resourceServer = await RedisServer.start();
   const resource = new Redis(resourceServer.url);
-  const env = new ClusterEnv(nodes, { redisOptions: { maxRetriesPerRequest: 3 } });
+  const env = new ClusterEnv(nodes, family, { redisOptions: { maxRetriesPerRequest: 3 } });
   const lockKey = uniqueKey("cluster");
   const counter = `${lockKey}:counter`;
   const run: FailoverRun = { applied: 0, rejected: 0, errors: 0, value: 0 };
@@ -252,7 +305,8 @@ async function contendedIncrements(
         }
       }
     };
-    const workers = Array.from({ length: WORKERS }, () => worker(env.connect()));
+    const adapters = await Promise.all(Array.from({ length: WORKERS }, () => env.connect()));
+    const workers = adapters.map((adapter) => worker(adapter));
     const faulted = (async () => {
       while (done < (WORKERS * ITERATIONS) / 3) await delay(10);
       await fault(lockKey);
@@ -276,45 +330,48 @@ function assertNoLostUpdate(name: string, run: FailoverRun & { iterations: numbe
   assert.equal(run.value, run.applied, "every applied write counted: no lost update");
 }
 
-Deno.test({
-  name:
-    "IoRedisAdapter on Redis Cluster: fenced increments lose no update across a kill -9 of the lock's master",
-  // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const nodes = await cluster();
-    let killed: number | undefined;
-    try {
-      const run = await contendedIncrements(nodes, async (lockKey) => {
-        const master = await nodes.masterOf(lockKey);
-        const replica = await nodes.replicaOf(master.port);
-        killed = master.port;
-        await nodes.kill(master.port);
-        await nodes.waitForPromotion(replica.port);
-      });
-      assertNoLostUpdate("kill -9 of the lock's master", run);
-    } finally {
-      if (killed !== undefined) {
-        await nodes.restart(killed);
-        await nodes.waitForState(true);
+for (const family of FAMILIES) {
+  Deno.test({
+    name: `${
+      ADAPTER_NAME[family]
+    } on Redis Cluster: fenced increments lose no update across a kill -9 of the lock's master`,
+    // Restarts a node it killed: the node belongs to the cluster the file's last test stops.
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const nodes = await cluster();
+      let killed: number | undefined;
+      try {
+        const run = await contendedIncrements(nodes, family, async (lockKey) => {
+          const master = await nodes.masterOf(lockKey);
+          const replica = await nodes.replicaOf(master.port);
+          killed = master.port;
+          await nodes.kill(master.port);
+          await nodes.waitForPromotion(replica.port);
+        });
+        assertNoLostUpdate(`${family}, kill -9 of the lock's master`, run);
+      } finally {
+        if (killed !== undefined) {
+          await nodes.restart(killed);
+          await nodes.waitForState(true);
+        }
       }
-    }
-  },
-});
-
-Deno.test("IoRedisAdapter on Redis Cluster: fenced increments lose no update across a CLUSTER FAILOVER", async () => {
-  const nodes = await cluster();
-  const run = await contendedIncrements(nodes, async (lockKey) => {
-    const master = await nodes.masterOf(lockKey);
-    const replica = await nodes.replicaOf(master.port);
-    await nodes.failover(replica.port);
+    },
   });
-  assertNoLostUpdate("CLUSTER FAILOVER", run);
-});
+
+  Deno.test(`${ADAPTER_NAME[family]} on Redis Cluster: fenced increments lose no update across a CLUSTER FAILOVER`, async () => {
+    const nodes = await cluster();
+    const run = await contendedIncrements(nodes, family, async (lockKey) => {
+      const master = await nodes.masterOf(lockKey);
+      const replica = await nodes.replicaOf(master.port);
+      await nodes.failover(replica.port);
+    });
+    assertNoLostUpdate(`${family}, CLUSTER FAILOVER`, run);
+  });
+}
 
 Deno.test({
-  name: "RedisCluster for the IoRedisAdapter cluster tests stops (every node by pid)",
+  name: "RedisCluster for the Redis Cluster tests stops (every node by pid)",
   // Stops the processes the first test of the file started.
   sanitizeResources: false,
   sanitizeOps: false,
