@@ -59,3 +59,15 @@ export {
   type MongoLikeClient,
   type MongoLikeCollection,
 } from "./src/adapters/mongodb.ts";
+export {
+  migratePostgres,
+  type PgLikeClient,
+  type PgLikeListenConnection,
+  type PgLikePool,
+  PostgresAdapter,
+  type PostgresAdapterOptions,
+  type PostgresJsLikeSql,
+  type PostgresLikeClient,
+  type PostgresSchemaOptions,
+  postgresSchemaSql,
+} from "./src/adapters/postgres.ts";

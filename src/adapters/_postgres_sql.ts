@@ -1,0 +1,178 @@
+// Copyright 2026 the locco authors. MIT license.
+// The SQL of the PostgreSQL adapter. Every statement is one round trip and
+// one implicit transaction (no session state, so it works through a
+// transaction-pooling PgBouncer); values are always parameters, and the only
+// text spliced in is the validated, quoted table name.
+//
+// Keys and owners are stored as bytea, the UTF-8 bytes of the string sent as
+// hex: PostgreSQL text cannot hold U+0000, which a locco key may contain.
+// Times are the server's (clock_timestamp()), so hosts' clocks do not matter.
+
+import { describe } from "../_validate.ts";
+import { ValidationError } from "../errors.ts";
+
+/** The default lease table. */
+export const DEFAULT_TABLE = "locco_locks";
+
+// Unquoted-identifier characters only, so the name can be quoted and spliced
+// in (including into a DO block's body) without any escaping; 57 bytes leaves
+// room for the "_fence" suffix within PostgreSQL's 63-byte identifiers.
+const PART = "[A-Za-z_][A-Za-z0-9_]{0,56}";
+const TABLE_NAME = new RegExp(`^${PART}(\\.${PART})?$`);
+
+/** The quoted names a table name stands for: the table, its fence sequence and its channel. */
+export interface TableNames {
+  /** `"schema"."table"` or `"table"`. */
+  table: string;
+  /** The fence sequence, beside the table: `"schema"."table_fence"`. */
+  sequence: string;
+  /** The same names as string literals for `to_regclass()`. */
+  tableLiteral: string;
+  sequenceLiteral: string;
+  /** The LISTEN/NOTIFY channel of releases (at most 63 bytes). */
+  channel: string;
+}
+
+/** Checks a table name (`name` or `schema.name`) and derives the quoted names. */
+export function tableNames(tableName: unknown, parameter: string): TableNames {
+  if (typeof tableName !== "string" || !TABLE_NAME.test(tableName)) {
+    throw new ValidationError(
+      `${parameter} should be an SQL identifier, optionally schema-qualified (letters, digits and "_", ` +
+        `not starting with a digit, at most 57 characters each): got ${describe(tableName)}`,
+      parameter,
+    );
+  }
+  const parts = tableName.split(".");
+  const quote = (names: string[]) => names.map((name) => `"${name}"`).join(".");
+  const table = quote(parts);
+  const sequenceParts = [...parts];
+  sequenceParts[sequenceParts.length - 1] += "_fence";
+  const sequence = quote(sequenceParts);
+  let channel = `locco:${tableName}`;
+  if (channel.length > 63) channel = `locco:${tableName.slice(0, 40)}:${fnv1a(tableName)}`;
+  return {
+    table,
+    sequence,
+    tableLiteral: `'${table}'`,
+    sequenceLiteral: `'${sequence}'`,
+    channel,
+  };
+}
+
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+
+const ENCODER = new TextEncoder();
+
+/** The UTF-8 bytes of `value` in hex, for `decode($n, 'hex')`. */
+export function toHex(value: string): string {
+  let hex = "";
+  for (const byte of ENCODER.encode(value)) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+// A NOTIFY payload is at most 8000 bytes: a release names its key by a hex
+// prefix. Two keys with the same prefix wake each other's waiters early,
+// which is safe (a waiter may always resolve early).
+const PAYLOAD_HEX_CHARS = 1000;
+
+/** The payload a release of the key `keyHex` sends. */
+export function releasePayload(keyHex: string): string {
+  return keyHex.slice(0, PAYLOAD_HEX_CHARS);
+}
+
+/**
+ * The schema: the lease table and the fence sequence. Run it once per table,
+ * or let the adapter run it on first use; it is idempotent, and concurrent
+ * runs serialise on a transaction-scoped advisory lock (a concurrent
+ * `CREATE ... IF NOT EXISTS` can otherwise fail on a unique violation).
+ */
+export function schemaSql(names: TableNames): string {
+  return `DO $locco$
+BEGIN
+  IF to_regclass(${names.tableLiteral}) IS NULL OR to_regclass(${names.sequenceLiteral}) IS NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtext('locco schema ' || ${names.tableLiteral}));
+    IF to_regclass(${names.sequenceLiteral}) IS NULL THEN
+      CREATE SEQUENCE ${names.sequence} AS bigint;
+    END IF;
+    IF to_regclass(${names.tableLiteral}) IS NULL THEN
+      CREATE TABLE ${names.table} (
+        key bytea PRIMARY KEY,
+        owner bytea NOT NULL,
+        expires_at timestamptz NOT NULL,
+        fence bigint NOT NULL
+      );
+    END IF;
+  END IF;
+END
+$locco$`;
+}
+
+/** The statements of one table, built once per adapter. */
+export interface Statements {
+  /** $1 key hex, $2 owner hex, $3 ttl ms → one row `fence` (text) when taken, none when held. */
+  acquire: string;
+  /** $1 key hex, $2 owner hex, $3 channel, $4 payload → one row `state`: done, expired or taken. */
+  release: string;
+  /** $1 key hex, $2 owner hex, $3 ttl ms → one row `state`: done, expired or taken. */
+  extend: string;
+  /** $1 key hex, $2 owner hex → one row when the owner holds the key, unexpired. */
+  isValid: string;
+}
+
+const KEY = "decode($1, 'hex')";
+const OWNER = "decode($2, 'hex')";
+const EXPIRY = "clock_timestamp() + $3::integer * interval '1 millisecond'";
+
+// Release and extend read the row as it was (the CTE snapshot) only to tell
+// "expired" from "taken" when their guarded write matched nothing.
+function stateOf(written: string): string {
+  return `SELECT CASE
+    WHEN (SELECT count(*) FROM ${written}) > 0 THEN 'done'
+    WHEN EXISTS (SELECT 1 FROM current WHERE live) THEN 'taken'
+    ELSE 'expired' END AS state`;
+}
+
+/** The four lock statements on `names.table`. */
+export function statements(names: TableNames): Statements {
+  const { table } = names;
+  const current = `current AS (
+    SELECT expires_at > clock_timestamp() AS live FROM ${table} WHERE key = ${KEY}
+  )`;
+  const owned = `key = ${KEY} AND owner = ${OWNER} AND expires_at > clock_timestamp()`;
+  return {
+    // One statement: inserts a free key, or takes over an expired lock; the
+    // conflicting row is locked, so two racers cannot both take it. The fence
+    // comes from a sequence, which no DELETE or TRUNCATE of the table resets.
+    acquire: `INSERT INTO ${table} AS l (key, owner, expires_at, fence)
+  VALUES (${KEY}, ${OWNER}, ${EXPIRY}, nextval(${names.sequenceLiteral}::regclass))
+  ON CONFLICT (key) DO UPDATE
+    SET owner = excluded.owner, expires_at = excluded.expires_at, fence = excluded.fence
+    WHERE l.expires_at <= clock_timestamp()
+  RETURNING fence::text AS fence`,
+    release: `WITH ${current},
+  deleted AS (DELETE FROM ${table} WHERE ${owned} RETURNING 1),
+  notified AS (SELECT pg_notify($3, $4) FROM deleted)
+  ${stateOf("deleted")}, (SELECT count(*) FROM notified) AS notified`,
+    extend: `WITH ${current},
+  updated AS (UPDATE ${table} SET expires_at = ${EXPIRY} WHERE ${owned} RETURNING 1)
+  ${stateOf("updated")}`,
+    isValid: `SELECT 1 AS held FROM ${table} WHERE ${owned}`,
+  };
+}
+
+// SQLSTATE of an error the driver raised for a missing table: the adapter
+// creates the schema again and retries once.
+const UNDEFINED_TABLE = "42P01";
+
+/** Whether `error` says a relation (the table or the sequence) does not exist. */
+export function isUndefinedTable(error: unknown): boolean {
+  return typeof error === "object" && error !== null &&
+    (error as { code?: unknown }).code === UNDEFINED_TABLE;
+}

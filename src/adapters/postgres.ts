@@ -1,0 +1,590 @@
+// Copyright 2026 the locco authors. MIT license.
+
+/**
+ * The PostgreSQL adapter, for a client you create, own and close:
+ * [node-postgres](https://node-postgres.com) (`pg`: a `Pool` or a `Client`) or
+ * [postgres.js](https://github.com/porsager/postgres) (`postgres`). A lock is
+ * one row of a lease table (`locco_locks` by default, created on first use or
+ * by {@linkcode migratePostgres}). Acquire, release and extend are one
+ * statement each, timed by the server's clock; fences come from a sequence;
+ * waiters are woken by `LISTEN`/`NOTIFY`.
+ *
+ * ```ts
+ * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+ * import { Locker } from "@kontsedal/locco";
+ *
+ * // `client` is `new pg.Pool({ connectionString })` or `postgres(url)`.
+ * async function updateUser(client: PostgresLikeClient): Promise<void> {
+ *   const adapter = new PostgresAdapter({ client });
+ *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 200, retryTimes: 10 } });
+ *   await locker.lock("user:123", 3000).acquire(async (lock) => {
+ *     // critical section; pass lock.fence to the writes it guards
+ *   });
+ *   await adapter.close();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import { LoccoError, LockCreateError, LockExtendError, LockReleaseError } from "../errors.ts";
+import { ValidationError } from "../errors.ts";
+import { monotonicNow } from "../_timers.ts";
+import {
+  describe,
+  validateIdentity,
+  validateLease,
+  validateObject,
+  validateWait,
+} from "../_validate.ts";
+import { isPostgresClient, type Row, type Transport, transportOf } from "./_postgres_client.ts";
+import {
+  DEFAULT_TABLE,
+  isUndefinedTable,
+  releasePayload,
+  schemaSql,
+  type Statements,
+  statements,
+  type TableNames,
+  tableNames,
+  toHex,
+} from "./_postgres_sql.ts";
+import { PostgresWaiting } from "./_postgres_wait.ts";
+
+/**
+ * A node-postgres client: a `Pool`, a `Client` or a `PoolClient` of the `pg`
+ * package fits as it is. The adapter runs one parameterised statement per
+ * call; the promise rejects with the driver's error, which it passes on
+ * unchanged.
+ *
+ * @example A pool typed structurally
+ * ```ts
+ * import type { PgLikeClient } from "@kontsedal/locco/postgres";
+ *
+ * // `new pg.Pool()` and `new pg.Client()` are assignable to PgLikeClient.
+ * async function now(client: PgLikeClient): Promise<unknown> {
+ *   return (await client.query("SELECT now() AS now", [])).rows[0]?.now;
+ * }
+ * ```
+ */
+export interface PgLikeClient {
+  /**
+   * Runs one statement with `$1`, `$2`... parameters.
+   *
+   * @param text The SQL.
+   * @param values The parameters.
+   * @returns The result, whose `rows` the adapter reads.
+   */
+  query(text: string, values: string[]): Promise<{ rows: Row[] }>;
+}
+
+/**
+ * A `pg.Pool`: the adapter checks one connection out of it, with
+ * `connect()`, to `LISTEN` on while waiters wait, and gives it back in
+ * {@linkcode PostgresAdapter.close}. It is told from a `pg.Client` by its
+ * `totalCount`.
+ *
+ * @example A pool typed structurally
+ * ```ts
+ * import type { PgLikePool } from "@kontsedal/locco/postgres";
+ *
+ * // `new pg.Pool()` is assignable to PgLikePool.
+ * function connections(pool: PgLikePool): number {
+ *   return pool.totalCount;
+ * }
+ * ```
+ */
+export interface PgLikePool extends PgLikeClient {
+  /** How many connections the pool has open. */
+  readonly totalCount: number;
+  /**
+   * Checks a connection out of the pool.
+   *
+   * @returns The connection, given back with `release()`.
+   */
+  connect(): Promise<PgLikeListenConnection>;
+}
+
+/**
+ * The connection a {@linkcode PgLikePool} hands out (a `pg.PoolClient`), on
+ * which the adapter listens for releases.
+ *
+ * @example A pooled connection typed structurally
+ * ```ts
+ * import type { PgLikeListenConnection } from "@kontsedal/locco/postgres";
+ *
+ * // `await pool.connect()` of a `pg.Pool` fits.
+ * function giveBack(connection: PgLikeListenConnection): void {
+ *   connection.release();
+ * }
+ * ```
+ */
+export interface PgLikeListenConnection extends PgLikeClient {
+  /**
+   * Adds an event listener: `notification`, `error` and `end` are used.
+   *
+   * @param event The event name.
+   * @param listener The listener.
+   * @returns Anything.
+   */
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  /**
+   * Removes an event listener.
+   *
+   * @param event The event name.
+   * @param listener The listener.
+   * @returns Anything.
+   */
+  // deno-lint-ignore no-explicit-any
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+  /**
+   * Gives the connection back to the pool; with an error, the pool closes it.
+   *
+   * @param error Why the connection must not be reused.
+   */
+  release(error?: Error | boolean): void;
+}
+
+/**
+ * A postgres.js `sql` instance (`postgres(url)` of the `postgres` package).
+ * The adapter runs statements with `unsafe(text, values)` (parameterised,
+ * not prepared) and waits with `listen()`.
+ *
+ * @example An sql instance typed structurally
+ * ```ts
+ * import type { PostgresJsLikeSql } from "@kontsedal/locco/postgres";
+ *
+ * // `postgres(url)` from "postgres" is assignable to PostgresJsLikeSql.
+ * async function count(sql: PostgresJsLikeSql): Promise<number> {
+ *   return (await sql.unsafe("SELECT 1 AS one", [])).length;
+ * }
+ * ```
+ */
+export interface PostgresJsLikeSql {
+  /**
+   * Runs one statement with `$1`, `$2`... parameters.
+   *
+   * @param query The SQL.
+   * @param values The parameters.
+   * @returns The rows.
+   */
+  unsafe(query: string, values: string[]): PromiseLike<ArrayLike<Row>>;
+  /**
+   * Optional: listens on a channel, on the one listening connection
+   * postgres.js keeps per `sql` instance (it reconnects it by itself).
+   * Without it, waiters poll.
+   *
+   * @param channel The channel.
+   * @param onNotify Called with each notification's payload.
+   * @param onListen Called each time `LISTEN` takes effect.
+   * @returns A handle whose `unlisten()` stops listening.
+   */
+  listen?(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onListen?: () => void,
+  ): PromiseLike<{ unlisten(): PromiseLike<unknown> }>;
+}
+
+/** Either PostgreSQL client: node-postgres or postgres.js. */
+export type PostgresLikeClient = PgLikeClient | PgLikePool | PostgresJsLikeSql;
+
+/** Options of {@linkcode PostgresAdapter}. */
+export interface PostgresAdapterOptions {
+  /**
+   * The client: a `pg.Pool`, a `pg.Client` or a postgres.js `sql`. The
+   * adapter never configures or closes it.
+   */
+  client: PostgresLikeClient;
+  /**
+   * The lease table, optionally schema-qualified (`"locks"` or
+   * `"app.locks"`): letters, digits and `_`, not starting with a digit, at
+   * most 57 characters each part. It is quoted, so its case is kept. The
+   * fence sequence is this name plus `_fence`.
+   *
+   * @default {"locco_locks"}
+   */
+  tableName?: string | undefined;
+  /**
+   * Whether the adapter creates the table and its sequence on first use (and
+   * again if they are dropped). Turn it off when the database user may not
+   * run DDL, and run {@linkcode migratePostgres} or
+   * {@linkcode postgresSchemaSql} once instead.
+   *
+   * @default {true}
+   */
+  createTable?: boolean | undefined;
+  /**
+   * How `acquire()` waits for a held key. `"notify"`: woken by the `NOTIFY`
+   * a release sends, on a listening connection (one connection checked out
+   * of a `pg.Pool`, or postgres.js's own); a `pg.Client` cannot open one,
+   * so it polls. `"poll"`: retry after each retry delay, with no listening
+   * connection (for example behind a transaction-pooling PgBouncer, which
+   * cannot carry `LISTEN`). Either way, waiters of one adapter are served
+   * first come first served.
+   *
+   * @default {"notify"}
+   */
+  waitStrategy?: "notify" | "poll" | undefined;
+}
+
+/**
+ * Locks in a PostgreSQL table, one row per held key:
+ * `(key bytea PRIMARY KEY, owner bytea, expires_at timestamptz, fence bigint)`,
+ * the key and owner stored as their UTF-8 bytes.
+ *
+ * - Acquire is one `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE
+ *   expires_at <= clock_timestamp()`: it takes a free key or an expired lock,
+ *   atomically, and returns the fence. Release deletes the row and extend
+ *   moves `expires_at`, each only for the owner of an unexpired lock, so a
+ *   lost lock is never re-created.
+ * - Expiry is on the server's clock: `expires_at = clock_timestamp() + ttl`,
+ *   evaluated after the request was sent, while the Lock counts its validity
+ *   from the send time on the host's monotonic clock; so the server never
+ *   frees a lock the host still believes it holds, whatever the hosts'
+ *   clocks say (as long as the server's clock does not jump forward).
+ * - Fences come from a sequence (`<table>_fence`), so they grow across
+ *   release, expiry and takeover, and across a `DELETE` or `TRUNCATE` of the
+ *   table. They restart only if the sequence is dropped or reset.
+ * - Each method is one statement in its own implicit transaction: no session
+ *   state, so it works through a transaction-pooling PgBouncer (waiting
+ *   needs `waitStrategy: "poll"` there, or a client connected directly).
+ *
+ * @example Contention, then release (with a client of your own)
+ * ```ts
+ * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+ * import { LockCreateError } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * async function demo(client: PostgresLikeClient): Promise<void> {
+ *   const adapter = new PostgresAdapter({ client, tableName: "app_locks" });
+ *   const { fence } = await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+ *   assert.ok(fence > 0);
+ *   await assert.rejects(adapter.createLock({ key: "k", uniqueValue: "b", ttl: 1000 }), LockCreateError);
+ *   await adapter.releaseLock({ key: "k", uniqueValue: "a" });
+ *   await adapter.close();
+ * }
+ * ```
+ */
+export class PostgresAdapter implements ILockAdapter {
+  #transport: Transport;
+  #names: TableNames;
+  #sql: Statements;
+  #createTable: boolean;
+  #schema: Promise<void> | undefined;
+  #waiting: PostgresWaiting;
+
+  /**
+   * Creates an adapter over `options.client`. It does no I/O: the table is
+   * created on first use.
+   *
+   * @param options The client, the table name, whether to create the table, the wait strategy.
+   * @throws {ValidationError} When an option is invalid.
+   * @example A table in another schema
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   *
+   * function adapterFor(client: PostgresLikeClient): PostgresAdapter {
+   *   return new PostgresAdapter({ client, tableName: "app.locks", waitStrategy: "poll" });
+   * }
+   * ```
+   */
+  constructor(options: PostgresAdapterOptions) {
+    validateObject(options, "options");
+    const { client, tableName = DEFAULT_TABLE, createTable = true, waitStrategy = "notify" } =
+      options;
+    if (!isPostgresClient(client)) {
+      throw new ValidationError(
+        `options.client should be a pg Pool or Client (query()) or a postgres.js sql (unsafe()): got ${
+          describe(client)
+        }`,
+        "options.client",
+      );
+    }
+    const names = tableNames(tableName, "options.tableName");
+    if (typeof createTable !== "boolean") {
+      throw new ValidationError(
+        `options.createTable should be a boolean: got ${describe(createTable)}`,
+        "options.createTable",
+      );
+    }
+    if (waitStrategy !== "notify" && waitStrategy !== "poll") {
+      throw new ValidationError(
+        `options.waitStrategy should be "notify" or "poll": got ${describe(waitStrategy)}`,
+        "options.waitStrategy",
+      );
+    }
+    this.#transport = transportOf(client, waitStrategy === "notify");
+    this.#names = names;
+    this.#sql = statements(names);
+    this.#createTable = createTable;
+    this.#waiting = new PostgresWaiting(this.#transport.listen, names.channel);
+  }
+
+  /**
+   * Takes the key if it is free or its lock expired, in one statement.
+   *
+   * @param lease The key, unique value and ttl in milliseconds.
+   * @returns The lock's fencing token, from the table's sequence.
+   * @throws {LockCreateError} When an unexpired lock holds the key (even with the same unique value), or an earlier waiter of this adapter waits for it.
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Take a free key
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   *
+   * async function take(client: PostgresLikeClient): Promise<number> {
+   *   const adapter = new PostgresAdapter({ client });
+   *   const { fence } = await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   *   return fence;
+   * }
+   * ```
+   */
+  async createLock(lease: LockLease): Promise<{ fence: number }> {
+    const { key, uniqueValue, ttl } = validateLease(lease);
+    this.#waiting.admit(key, uniqueValue);
+    const sentAt = monotonicNow();
+    const rows = await this.#query(this.#sql.acquire, [toHex(key), toHex(uniqueValue), `${ttl}`]);
+    if (rows.length === 0) {
+      this.#waiting.contended(key, uniqueValue, sentAt);
+      throw new LockCreateError(`Key ${describe(key)} is already locked`);
+    }
+    const fence = Number(rows[0]?.fence);
+    if (!Number.isSafeInteger(fence) || fence <= 0) {
+      throw new LoccoError(`Unexpected fence from PostgreSQL: ${describe(rows[0]?.fence)}`);
+    }
+    this.#waiting.took(key, uniqueValue);
+    return { fence };
+  }
+
+  /**
+   * Deletes the lock if this unique value holds it, unexpired, and notifies
+   * the key's waiters in the same statement.
+   *
+   * @param identity The key and unique value.
+   * @returns A promise that resolves once the lock is deleted.
+   * @throws {LockReleaseError} "Lock is already expired" or "Lock is already taken".
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Release by the owner
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   *
+   * async function cycle(client: PostgresLikeClient): Promise<void> {
+   *   const adapter = new PostgresAdapter({ client });
+   *   await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   *   await adapter.releaseLock({ key: "k", uniqueValue: "a" });
+   * }
+   * ```
+   */
+  async releaseLock(identity: LockIdentity): Promise<void> {
+    const { key, uniqueValue } = validateIdentity(identity);
+    const keyHex = toHex(key);
+    const state = await this.#state(this.#sql.release, [
+      keyHex,
+      toHex(uniqueValue),
+      this.#names.channel,
+      releasePayload(keyHex),
+    ]);
+    if (state === "expired") throw new LockReleaseError("Lock is already expired");
+    if (state === "taken") throw new LockReleaseError("Lock is already taken");
+  }
+
+  /**
+   * Sets the expiry to the server's now + `ttl` if this unique value holds
+   * the lock, unexpired.
+   *
+   * @param lease The key, unique value and new ttl in milliseconds.
+   * @returns A promise that resolves once the expiry is updated.
+   * @throws {LockExtendError} "Lock is already expired" or "Lock is already taken".
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Extend by the owner
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   *
+   * async function hold(client: PostgresLikeClient): Promise<void> {
+   *   const adapter = new PostgresAdapter({ client });
+   *   await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   *   await adapter.extendLock({ key: "k", uniqueValue: "a", ttl: 5000 });
+   * }
+   * ```
+   */
+  async extendLock(lease: LockLease): Promise<void> {
+    const { key, uniqueValue, ttl } = validateLease(lease);
+    const state = await this.#state(this.#sql.extend, [toHex(key), toHex(uniqueValue), `${ttl}`]);
+    if (state === "expired") throw new LockExtendError("Lock is already expired");
+    if (state === "taken") throw new LockExtendError("Lock is already taken");
+  }
+
+  /**
+   * Tells whether this unique value holds the key, unexpired (server clock).
+   *
+   * @param identity The key and unique value.
+   * @returns Whether the lock is held by this unique value.
+   * @throws {ValidationError} When an argument is invalid.
+   * @example Another owner's lock
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   *
+   * async function mine(client: PostgresLikeClient): Promise<boolean> {
+   *   return await new PostgresAdapter({ client }).isValidLock({ key: "k", uniqueValue: "a" });
+   * }
+   * ```
+   */
+  async isValidLock(identity: LockIdentity): Promise<boolean> {
+    const { key, uniqueValue } = validateIdentity(identity);
+    return (await this.#query(this.#sql.isValid, [toHex(key), toHex(uniqueValue)])).length > 0;
+  }
+
+  /**
+   * Waits, first come first served among this adapter's waiters, until a
+   * release of the key is notified, or `maxWaitMs` passed, or `signal`
+   * aborted. The first call opens the listening connection (see
+   * `waitStrategy`); a lost notification or connection only delays a waiter
+   * to its retry delay.
+   *
+   * @param identity The key and the waiting lock's unique value.
+   * @param maxWaitMs The longest wait in milliseconds.
+   * @param signal The wait session: aborting it leaves the queue.
+   * @returns A promise that resolves when the next attempt should be made.
+   * @example Waiting through a Locker
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * async function queue(client: PostgresLikeClient): Promise<void> {
+   *   const adapter = new PostgresAdapter({ client });
+   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
+   *   await locker.lock("k", 5000).acquire(async () => {});
+   *   await adapter.close();
+   * }
+   * ```
+   */
+  async waitForUnlock(
+    identity: LockIdentity,
+    maxWaitMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { key, uniqueValue } = validateWait(identity, maxWaitMs, signal);
+    await this.#waiting.wait(key, uniqueValue, maxWaitMs, signal);
+  }
+
+  /**
+   * Stops listening and gives the listening connection back (to the
+   * `pg.Pool`, or unlistens on postgres.js); the client stays open. Call it
+   * before closing the client.
+   *
+   * @returns A promise that resolves once the listening connection is given back.
+   * @example Close the adapter, then the client
+   * ```ts
+   * import { PostgresAdapter } from "@kontsedal/locco/postgres";
+   *
+   * async function shutdown(pool: { query(text: string, values: string[]): Promise<{ rows: [] }>; end(): Promise<void> }): Promise<void> {
+   *   await new PostgresAdapter({ client: pool }).close();
+   *   await pool.end();
+   * }
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#waiting.close();
+  }
+
+  async #state(text: string, values: string[]): Promise<string> {
+    const state = (await this.#query(text, values))[0]?.state;
+    if (state === "done" || state === "expired" || state === "taken") return state;
+    throw new LoccoError(`Unexpected reply from PostgreSQL: ${describe(state)}`);
+  }
+
+  // A missing table or sequence (never created, or dropped) is created again
+  // and the statement, which did nothing, is sent once more.
+  async #query(text: string, values: string[]): Promise<Row[]> {
+    if (!this.#createTable) return await this.#transport.query(text, values);
+    await this.#ensureSchema();
+    try {
+      return await this.#transport.query(text, values);
+    } catch (error) {
+      if (!isUndefinedTable(error)) throw error;
+      this.#schema = undefined;
+      await this.#ensureSchema();
+      return await this.#transport.query(text, values);
+    }
+  }
+
+  // Concurrent first calls share one creation; a failure is not kept.
+  #ensureSchema(): Promise<void> {
+    let pending = this.#schema;
+    if (pending === undefined) {
+      pending = this.#transport.query(schemaSql(this.#names), []).then(() => {});
+      const created = pending;
+      this.#schema = created;
+      created.catch(() => {
+        if (this.#schema === created) this.#schema = undefined;
+      });
+    }
+    return pending;
+  }
+}
+
+/** Options of {@linkcode migratePostgres} and {@linkcode postgresSchemaSql}. */
+export interface PostgresSchemaOptions {
+  /**
+   * The lease table, as in {@linkcode PostgresAdapterOptions.tableName}.
+   *
+   * @default {"locco_locks"}
+   */
+  tableName?: string | undefined;
+}
+
+/**
+ * The SQL that creates the lease table and its fence sequence, for a
+ * migration tool: one idempotent statement, safe to run concurrently.
+ *
+ * @param options The table name.
+ * @returns The SQL.
+ * @throws {ValidationError} When the table name is not a valid identifier.
+ * @example Print the schema
+ * ```ts
+ * import { postgresSchemaSql } from "@kontsedal/locco/postgres";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(postgresSchemaSql({ tableName: "app.locks" }), /CREATE TABLE "app"\."locks"/);
+ * ```
+ */
+export function postgresSchemaSql(options: PostgresSchemaOptions = {}): string {
+  validateObject(options, "options");
+  const { tableName = DEFAULT_TABLE } = options;
+  return schemaSql(tableNames(tableName, "options.tableName"));
+}
+
+/**
+ * Creates the lease table and its fence sequence if they do not exist, as
+ * the adapter does on first use.
+ *
+ * @param client The client, as for {@linkcode PostgresAdapter}.
+ * @param options The table name.
+ * @returns A promise that resolves once the schema exists.
+ * @throws {ValidationError} When the client or the table name is invalid.
+ * @example Create the table at deploy time
+ * ```ts
+ * import { migratePostgres, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+ *
+ * async function deploy(client: PostgresLikeClient): Promise<void> {
+ *   await migratePostgres(client, { tableName: "app_locks" });
+ * }
+ * ```
+ */
+export async function migratePostgres(
+  client: PostgresLikeClient,
+  options: PostgresSchemaOptions = {},
+): Promise<void> {
+  if (!isPostgresClient(client)) {
+    throw new ValidationError(
+      `client should be a pg Pool or Client (query()) or a postgres.js sql (unsafe()): got ${
+        describe(client)
+      }`,
+      "client",
+    );
+  }
+  const sql = postgresSchemaSql(options);
+  await transportOf(client, false).query(sql, []);
+}
