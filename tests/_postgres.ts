@@ -6,7 +6,11 @@
 
 import pg from "pg";
 import postgres from "postgres";
-import type { PostgresLikeClient } from "@kontsedal/locco/postgres";
+import {
+  PostgresAdapter,
+  type PostgresAdapterOptions,
+  type PostgresLikeClient,
+} from "@kontsedal/locco/postgres";
 
 export const POSTGRES_URL: string = Deno.env.get("POSTGRES_URL") ??
   "postgres://postgres@127.0.0.1:5432/test";
@@ -96,22 +100,76 @@ export function uniqueApplicationName(): string {
   return `locco-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Terminates the backends whose application_name is `applicationName`; resolves to how many. */
-export async function terminateBackends(admin: pg.Client, applicationName: string): Promise<number> {
+/**
+ * Terminates the backends whose application_name is `applicationName` (only
+ * the one waiting in LISTEN when `listening`); resolves to how many.
+ */
+export async function terminateBackends(
+  admin: pg.Client,
+  applicationName: string,
+  listening = false,
+): Promise<number> {
   const { rows } = await admin.query(
     `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-     WHERE application_name = $1 AND pid <> pg_backend_pid()`,
-    [applicationName],
+     WHERE application_name = $1 AND pid <> pg_backend_pid()
+       AND (NOT $2::boolean OR query ILIKE 'listen %')`,
+    [applicationName, listening],
   );
   return rows[0].n;
 }
 
 /** How many backends run as `applicationName` and wait in LISTEN (their last query). */
-export async function listeningBackends(admin: pg.Client, applicationName: string): Promise<number> {
+export async function listeningBackends(
+  admin: pg.Client,
+  applicationName: string,
+): Promise<number> {
   const { rows } = await admin.query(
     `SELECT count(*)::int AS n FROM pg_stat_activity
      WHERE application_name = $1 AND query ILIKE 'listen %'`,
     [applicationName],
   );
   return rows[0].n;
+}
+
+/** One test's PostgreSQL: a fresh table, clients and adapters that are all closed at the end. */
+export class PostgresEnv {
+  readonly table: string = uniqueTable();
+  #clients: TestClient[] = [];
+  #adapters: PostgresAdapter[] = [];
+
+  constructor(
+    readonly kind: ClientKind,
+    readonly admin: pg.Client,
+  ) {}
+
+  static async open(kind: ClientKind): Promise<PostgresEnv> {
+    return new PostgresEnv(kind, await adminClient());
+  }
+
+  async client(applicationName?: string): Promise<TestClient> {
+    const client = await this.kind.open(applicationName);
+    this.#clients.push(client);
+    return client;
+  }
+
+  /** A new adapter on a new client, on this test's table. */
+  async adapter(
+    options: Omit<PostgresAdapterOptions, "client"> = {},
+    applicationName?: string,
+  ): Promise<PostgresAdapter> {
+    const { client } = await this.client(applicationName);
+    const adapter = new PostgresAdapter({ client, tableName: this.table, ...options });
+    this.#adapters.push(adapter);
+    return adapter;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await Promise.all(this.#adapters.map((adapter) => adapter.close()));
+      await Promise.all(this.#clients.map((client) => client.close()));
+      await dropTable(this.admin, this.table);
+    } finally {
+      await this.admin.end();
+    }
+  }
 }

@@ -1,0 +1,244 @@
+// Copyright 2026 the locco authors. MIT license.
+// PostgresAdapter waiting: woken by the release's NOTIFY, not after the retry
+// delay; first come first served within one adapter; bounded by abort and
+// totalTime; an expired lock is taken by the bounded poll; a terminated
+// listening connection only delays a waiter to its retry delay and is opened
+// again; close() gives it back; "poll" and a pg Client open none. Times are
+// generous upper bounds on behaviour, never latency targets.
+
+import assert from "node:assert/strict";
+import { Locker, RetryError } from "@kontsedal/locco";
+import { delay, uniqueKey } from "../_helpers.ts";
+import {
+  CLIENT_KINDS,
+  listeningBackends,
+  PostgresEnv,
+  terminateBackends,
+  uniqueApplicationName,
+} from "../_postgres.ts";
+
+function waitingTest(
+  name: string,
+  fn: (env: PostgresEnv, listens: boolean) => Promise<void>,
+): void {
+  for (const kind of CLIENT_KINDS) {
+    Deno.test(`${name} (${kind.name})`, async () => {
+      const env = await PostgresEnv.open(kind);
+      try {
+        await fn(env, kind.listens);
+      } finally {
+        await env.close();
+      }
+    });
+  }
+}
+
+waitingTest(
+  "PostgresAdapter.waitForUnlock() wakes a waiter on release, long before its 5 s retry delay (a pg Client polls)",
+  async (env, listens) => {
+    const key = uniqueKey();
+    const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+    const holder = new Locker({ adapter: await env.adapter(), retrySettings });
+    const waiter = new Locker({ adapter: await env.adapter(), retrySettings });
+    const held = await holder.lock(key, 30_000).acquire();
+    const started = performance.now();
+    const waiting = waiter.lock(key, 30_000).acquire();
+    await delay(200);
+    await held.release({ throwOnFail: true });
+    const lock = await waiting;
+    const waited = performance.now() - started;
+    if (listens) assert.ok(waited < 2500, `waited ${waited} ms`);
+    else assert.ok(waited >= 4500, `a pg Client cannot listen, yet waited only ${waited} ms`);
+    await lock.release({ throwOnFail: true });
+  },
+);
+
+waitingTest(
+  "PostgresAdapter.waitForUnlock() serves the waiters of one adapter first come first served",
+  async (env) => {
+    const key = uniqueKey();
+    const adapter = await env.adapter();
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 300, retryTimes: 100 } });
+    const held = await locker.lock(key, 30_000).acquire();
+    const order: number[] = [];
+    const waiting: Promise<unknown>[] = [];
+    for (let i = 0; i < 5; i++) {
+      waiting.push(
+        locker.lock(key, 30_000).acquire(async () => {
+          order.push(i);
+          await delay(5);
+        }),
+      );
+      await delay(30);
+    }
+    await held.release({ throwOnFail: true });
+    await Promise.all(waiting);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+  },
+);
+
+waitingTest(
+  "PostgresAdapter.waitForUnlock() still bounds the wait by abort and by totalTime",
+  async (env) => {
+    const key = uniqueKey();
+    const held = await new Locker({
+      adapter: await env.adapter(),
+      retrySettings: { retryDelay: 10, retryTimes: 1 },
+    }).lock(key, 30_000).acquire();
+    const waiter = new Locker({
+      adapter: await env.adapter(),
+      retrySettings: { retryDelay: 5000, retryTimes: 10 },
+    });
+    const controller = new AbortController();
+    const reason = new Error("caller gave up");
+    const started = performance.now();
+    const aborted = waiter.lock(key, 1000).acquire(undefined, { signal: controller.signal });
+    setTimeout(() => controller.abort(reason), 100);
+    await assert.rejects(aborted, (e) => e === reason);
+    assert.ok(performance.now() - started < 2500);
+    const timed = new Locker({
+      adapter: await env.adapter(),
+      retrySettings: { retryDelay: 5000, retryTimes: 10, totalTime: 200 },
+    });
+    const before = performance.now();
+    await assert.rejects(
+      timed.lock(key, 1000).acquire(),
+      (e) => e instanceof RetryError && /Total time/.test(e.message),
+    );
+    assert.ok(performance.now() - before < 2500);
+    await held.release({ throwOnFail: true });
+    const next = await new Locker({
+      adapter: await env.adapter(),
+      retrySettings: { retryDelay: 100, retryTimes: 10 },
+    }).lock(key, 1000).acquire();
+    await next.release({ throwOnFail: true });
+  },
+);
+
+waitingTest(
+  "PostgresAdapter.waitForUnlock() lets the bounded poll take a lock that expired instead of being released",
+  async (env) => {
+    const key = uniqueKey();
+    await new Locker({
+      adapter: await env.adapter(),
+      retrySettings: { retryDelay: 10, retryTimes: 1 },
+    }).lock(key, 300).acquire();
+    const started = performance.now();
+    const lock = await new Locker({
+      adapter: await env.adapter(),
+      retrySettings: { retryDelay: 100, retryTimes: 100 },
+    }).lock(key, 1000).acquire();
+    const waited = performance.now() - started;
+    assert.ok(waited >= 250 && waited < 2500, `waited ${waited} ms`);
+    await lock.release({ throwOnFail: true });
+  },
+);
+
+for (const kind of CLIENT_KINDS.filter((kind) => kind.listens)) {
+  const test = (name: string, fn: (env: PostgresEnv) => Promise<void>) =>
+    Deno.test(`${name} (${kind.name})`, async () => {
+      const env = await PostgresEnv.open(kind);
+      try {
+        await fn(env);
+      } finally {
+        await env.close();
+      }
+    });
+
+  test(
+    "PostgresAdapter waiter gets the key within its retry delay when the listening connection is terminated, and listens again",
+    async (env) => {
+      const app = uniqueApplicationName();
+      const key = uniqueKey();
+      const holder = new Locker({
+        adapter: await env.adapter(),
+        retrySettings: { retryDelay: 10, retryTimes: 1 },
+      });
+      const waiter = new Locker({
+        adapter: await env.adapter({}, app),
+        retrySettings: { retryDelay: 700, retryTimes: 100 },
+      });
+      const held = await holder.lock(key, 30_000).acquire();
+      const waiting = waiter.lock(key, 30_000).acquire();
+      await delay(300);
+      assert.equal(await listeningBackends(env.admin, app), 1);
+      assert.equal(await terminateBackends(env.admin, app, true), 1);
+      await held.release({ throwOnFail: true });
+      const released = performance.now();
+      const lock = await waiting;
+      const late = performance.now() - released;
+      assert.ok(late < 700 + 1500, `taken ${late} ms after the release`);
+      // Listening again: the next release wakes a 5 s waiter at once.
+      const slow = new Locker({
+        adapter: await env.adapter({}, app),
+        retrySettings: { retryDelay: 5000, retryTimes: 5 },
+      });
+      const again = slow.lock(key, 30_000).acquire();
+      await delay(1500);
+      const started = performance.now();
+      await lock.release({ throwOnFail: true });
+      await (await again).release({ throwOnFail: true });
+      assert.ok(performance.now() - started < 2500);
+    },
+  );
+
+  test("PostgresAdapter.close() gives back the listening connection it opened", async (env) => {
+    const app = uniqueApplicationName();
+    const key = uniqueKey();
+    const adapter = await env.adapter({}, app);
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 3 } });
+    const held = await locker.lock(key, 30_000).acquire();
+    const waiting = locker.lock(key, 1000).acquire();
+    await delay(300);
+    assert.equal(await listeningBackends(env.admin, app), 1);
+    await held.release({ throwOnFail: true });
+    await (await waiting).release({ throwOnFail: true });
+    await adapter.close();
+    await delay(100);
+    assert.equal(await listeningBackends(env.admin, app), 0);
+  });
+
+  test('PostgresAdapter with waitStrategy "poll" opens no listening connection and still waits', async (env) => {
+    const app = uniqueApplicationName();
+    const key = uniqueKey();
+    const adapter = await env.adapter({ waitStrategy: "poll" }, app);
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
+    const held = await locker.lock(key, 30_000).acquire();
+    const waiting = locker.lock(key, 1000).acquire();
+    await delay(200);
+    assert.equal(await listeningBackends(env.admin, app), 0);
+    await held.release({ throwOnFail: true });
+    await (await waiting).release({ throwOnFail: true });
+  });
+}
+
+waitingTest(
+  "PostgresAdapter recovers when the server terminates its connections: the driver's error, then locks again",
+  async (env) => {
+    const app = uniqueApplicationName();
+    const adapter = await env.adapter({}, app);
+    const key = uniqueKey();
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 30_000 });
+    assert.ok(await terminateBackends(env.admin, app) >= 1);
+    let recovered = false;
+    for (let i = 0; i < 20 && !recovered; i++) {
+      try {
+        recovered = await adapter.isValidLock({ key, uniqueValue: "a" });
+      } catch (error) {
+        assert.ok(!(error instanceof RetryError));
+        assert.ok(
+          !["LOCK_CREATE_FAILED", "LOCK_RELEASE_FAILED"].includes(
+            (error as { code?: string }).code ?? "",
+          ),
+        );
+        await delay(100);
+      }
+    }
+    if (!recovered) {
+      // A pg Client does not reconnect: the user's own client stays broken.
+      assert.equal(env.kind.name, "pg Client");
+      return;
+    }
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+  },
+);
