@@ -24,6 +24,8 @@ import {
 import { delay, uniqueKey } from "./_helpers.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
+import { PostgresAdapter } from "@kontsedal/locco/postgres";
+import { adminClient, CLIENT_KINDS, dropTable, uniqueTable } from "./_postgres.ts";
 
 /** What hostile getters and Proxy traps throw: allowed to come back out unchanged. */
 const HOSTILE = new Error("hostile input threw");
@@ -530,13 +532,36 @@ fuzzPublicApi("MongoAdapter on the stand-in", async () => {
   };
 }, 40);
 
+for (const kind of CLIENT_KINDS) {
+  fuzzPublicApi(`PostgresAdapter (${kind.name})`, async () => {
+    const admin = await adminClient();
+    const tableName = uniqueTable("locco_fuzz");
+    const clients = [await kind.open(), await kind.open()];
+    const [adapter, probe] = clients.map(({ client }) =>
+      new PostgresAdapter({ client, tableName })
+    );
+    return {
+      adapter: adapter!,
+      probe: probe!,
+      close: async () => {
+        await Promise.all([adapter!.close(), probe!.close()]);
+        await Promise.all(clients.map((c) => c.close()));
+        await dropTable(admin, tableName);
+        await admin.end();
+      },
+    };
+  }, 40);
+}
+
 Deno.test("Adapter constructors throw only ValidationError for hostile options", async () => {
   const constructors: [string, (options: unknown) => unknown][] = [
     ["InMemoryAdapter", (o) => new InMemoryAdapter(o as never)],
     ["IoRedisAdapter", (o) => new IoRedisAdapter(o as never)],
     ["MongoAdapter", (o) => new MongoAdapter(o as never)],
+    ["PostgresAdapter", (o) => new PostgresAdapter(o as never)],
   ];
   const fakeRedis = { set() {}, get() {}, evalsha() {}, eval() {} };
+  const fakePostgres = { query() {}, unsafe() {} };
   const fakeMongo = {
     db: () => ({
       collection: () => ({ createIndex() {}, updateOne() {}, deleteOne() {}, findOne() {} }),
@@ -548,12 +573,14 @@ Deno.test("Adapter constructors throw only ValidationError for hostile options",
       fc.oneof(
         hostile,
         fc.record({
-          client: sometimes(fc.constantFrom(fakeRedis, fakeMongo)),
+          client: sometimes(fc.constantFrom(fakeRedis, fakeMongo, fakePostgres)),
           prefix: sometimes(fc.string()),
           now: sometimes(fc.constant(() => 0)),
           dbName: sometimes(fc.string()),
           locksCollectionName: sometimes(fc.string()),
           clockDriftMargin: sometimes(fc.integer({ min: 0, max: 1000 })),
+          tableName: sometimes(fc.string()),
+          waitStrategy: sometimes(fc.string()),
         }, { requiredKeys: [] }),
       ),
       async ([name, make], options) => {

@@ -103,7 +103,8 @@ BEGIN
     END IF;
     IF to_regclass(${names.tableLiteral}) IS NULL THEN
       CREATE TABLE ${names.table} (
-        key bytea PRIMARY KEY,
+        key_hash bytea PRIMARY KEY,
+        key bytea NOT NULL,
         owner bytea NOT NULL,
         expires_at timestamptz NOT NULL,
         fence bigint NOT NULL
@@ -127,6 +128,9 @@ export interface Statements {
 }
 
 const KEY = "decode($1, 'hex')";
+// The primary key is the key's SHA-256: a B-tree entry cannot exceed about
+// 2.7 kB, and a locco key has no length limit.
+const KEY_HASH = "sha256(decode($1, 'hex'))";
 const OWNER = "decode($2, 'hex')";
 const EXPIRY = "clock_timestamp() + $3::integer * interval '1 millisecond'";
 
@@ -143,16 +147,16 @@ function stateOf(written: string): string {
 export function statements(names: TableNames): Statements {
   const { table } = names;
   const current = `current AS (
-    SELECT expires_at > clock_timestamp() AS live FROM ${table} WHERE key = ${KEY}
+    SELECT expires_at > clock_timestamp() AS live FROM ${table} WHERE key_hash = ${KEY_HASH}
   )`;
-  const owned = `key = ${KEY} AND owner = ${OWNER} AND expires_at > clock_timestamp()`;
+  const owned = `key_hash = ${KEY_HASH} AND owner = ${OWNER} AND expires_at > clock_timestamp()`;
   return {
     // One statement: inserts a free key, or takes over an expired lock; the
     // conflicting row is locked, so two racers cannot both take it. The fence
     // comes from a sequence, which no DELETE or TRUNCATE of the table resets.
-    acquire: `INSERT INTO ${table} AS l (key, owner, expires_at, fence)
-  VALUES (${KEY}, ${OWNER}, ${EXPIRY}, nextval(${names.sequenceLiteral}::regclass))
-  ON CONFLICT (key) DO UPDATE
+    acquire: `INSERT INTO ${table} AS l (key_hash, key, owner, expires_at, fence)
+  VALUES (${KEY_HASH}, ${KEY}, ${OWNER}, ${EXPIRY}, nextval(${names.sequenceLiteral}::regclass))
+  ON CONFLICT (key_hash) DO UPDATE
     SET owner = excluded.owner, expires_at = excluded.expires_at, fence = excluded.fence
     WHERE l.expires_at <= clock_timestamp()
   RETURNING fence::text AS fence`,

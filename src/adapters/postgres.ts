@@ -231,9 +231,10 @@ export interface PostgresAdapterOptions {
 }
 
 /**
- * Locks in a PostgreSQL table, one row per held key:
- * `(key bytea PRIMARY KEY, owner bytea, expires_at timestamptz, fence bigint)`,
- * the key and owner stored as their UTF-8 bytes.
+ * Locks in a PostgreSQL table, one row per held key: `(key_hash bytea
+ * PRIMARY KEY, key bytea, owner bytea, expires_at timestamptz, fence
+ * bigint)`, the key and owner stored as their UTF-8 bytes (so any key,
+ * U+0000 included, of any length: the primary key is its SHA-256).
  *
  * - Acquire is one `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE
  *   expires_at <= clock_timestamp()`: it takes a free key or an expired lock,

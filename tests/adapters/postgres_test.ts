@@ -124,10 +124,18 @@ for (const kind of CLIENT_KINDS) {
 
   postgresTest(
     kind,
-    "PostgresAdapter stores keys and owners with NUL and non-ASCII characters as distinct locks",
+    "PostgresAdapter stores long keys and keys and owners with NUL and non-ASCII characters as distinct locks",
     async (env) => {
       const adapter = await env.adapter();
-      const keys = ["a\u0000b", "a\u0000c", "ключ", "🔒", "a"];
+      const keys = [
+        "a\u0000b",
+        "a\u0000c",
+        "ключ",
+        "🔒",
+        "a",
+        "x".repeat(70_000),
+        "x".repeat(69_999),
+      ];
       for (const key of keys) await adapter.createLock({ key, uniqueValue: "\u0000é", ttl: 5000 });
       for (const key of keys) {
         assert.equal(await adapter.isValidLock({ key, uniqueValue: "\u0000é" }), true);
@@ -159,7 +167,7 @@ for (const kind of CLIENT_KINDS) {
     async (env) => {
       const { client } = await env.client();
       await env.admin.query(
-        `CREATE TABLE "${env.table}" (key bytea PRIMARY KEY, owner bytea NOT NULL,
+        `CREATE TABLE "${env.table}" (key_hash bytea PRIMARY KEY, key bytea NOT NULL, owner bytea NOT NULL,
            expires_at timestamptz NOT NULL, fence bigint NOT NULL CHECK (fence < 0))`,
       );
       await migratePostgres(client, { tableName: env.table });
