@@ -4,6 +4,7 @@
 // three clients the adapter supports: a pg Pool, a pg Client and postgres.js.
 // Each test uses a table of its own and drops it (and its sequence) after.
 
+import process from "node:process";
 import pg from "pg";
 import postgres from "postgres";
 import {
@@ -12,7 +13,9 @@ import {
   type PostgresLikeClient,
 } from "@kontsedal/locco/postgres";
 
-export const POSTGRES_URL: string = Deno.env.get("POSTGRES_URL") ??
+// process.env, not Deno.env: the multi-process workers import this file and
+// run without the test shim on Node and Bun.
+export const POSTGRES_URL: string = process.env.POSTGRES_URL ??
   "postgres://postgres@127.0.0.1:5432/test";
 
 /** One client of the server, and how to close it. */
