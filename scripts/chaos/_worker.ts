@@ -18,6 +18,7 @@ import { Cluster, Redis } from "ioredis";
 import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/locco";
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+import { openPostgresStore } from "./_worker_postgres.ts";
 import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
 
 /** What the harness passes to a worker. */
@@ -27,7 +28,7 @@ export interface WorkerConfig {
   gen: number;
   workers: number;
   iterations: number;
-  backend: "redis" | "mongo" | "cluster";
+  backend: "redis" | "mongo" | "cluster" | "postgres";
   /** The lock store, through the fault proxy (unused for "cluster"). */
   lockUrl: string;
   /** "cluster": the seed nodes, reached directly. */
@@ -66,7 +67,7 @@ function errorClass(phase: string, error: unknown): string {
   return `${phase}: ${name}${code}: ${message}`;
 }
 
-interface LockStore {
+export interface LockStore {
   adapter: ILockAdapter;
   /** Replaces a client that can no longer work (see below). */
   reopen(): Promise<void>;
@@ -74,6 +75,7 @@ interface LockStore {
 }
 
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
+  if (config.backend === "postgres") return await openPostgresStore(config);
   if (config.backend !== "mongo") {
     const keyPrefix = config.keyPrefix === "" ? {} : { keyPrefix: config.keyPrefix };
     const client = config.backend === "cluster"
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
           failures++;
           await countError("acquire", error);
           if ((error as Error | null)?.name === "MongoTopologyClosedError") await store.reopen();
+          if (config.backend === "postgres" && !isLoccoError(error)) await store.reopen();
           await sleep(20);
           continue;
         } finally {

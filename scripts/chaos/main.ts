@@ -3,7 +3,7 @@
 // iterations of shared values, while faults hit the holders, the waiters and
 // the lock store; then a table, and a non-zero exit on any broken promise.
 //
-//   deno task chaos [--short] [--backend redis|mongo|cluster] [--workers 8]
+//   deno task chaos [--short] [--backend redis|mongo|cluster|postgres] [--workers 8]
 //                   [--iterations N] [--keys 2] [--ttl 500] [--hold 10]
 //                   [--fault-every 1000] [--faults kill,stop,...] [--deadline S]
 //                   [--key-prefix app:] [--wait-bound 1500] [--no-fence] [--no-lock]
@@ -27,10 +27,15 @@
 //                over, restart it, so it rejoins as a replica (cluster); like a
 //                restart, an overlap across it counts as the store losing data
 //   failover     CLUSTER FAILOVER on a replica of a lock key's master (cluster)
+//   terminate    pg_terminate_backend of every connection of the workers,
+//                straight (postgres)
 // Defaults: redis: kill, stop, kill-waiter, stop-waiter, restart, delay, cut,
 // blackhole, drop-reply, kill-pubsub; mongo: kill, stop, restart, delay, cut,
 // blackhole; cluster: kill, stop, kill-waiter, stop-waiter, kill-pubsub,
-// kill-master, failover.
+// kill-master, failover; postgres: kill, stop, kill-waiter, stop-waiter,
+// restart (pg_ctlcluster restart of the machine's PostgreSQL, which keeps the
+// locks, so an overlap across it is a violation), delay, cut, blackhole,
+// terminate. The postgres workers alternate pg Pool, pg Client and postgres.js.
 //
 // Everything it starts listens on 127.0.0.1 and is stopped by pid at the end,
 // on failure too: a private redis-server for the resource, the lock store
@@ -79,6 +84,7 @@ const ALL_FAULTS = [
   "kill-pubsub",
   "kill-master",
   "failover",
+  "terminate",
 ] as const;
 type Fault = typeof ALL_FAULTS[number];
 const DEFAULT_FAULTS: Record<Backend, readonly Fault[]> = {
@@ -96,11 +102,23 @@ const DEFAULT_FAULTS: Record<Backend, readonly Fault[]> = {
   ],
   mongo: ["kill", "stop", "restart", "delay", "cut", "blackhole"],
   cluster: ["kill", "stop", "kill-waiter", "stop-waiter", "kill-pubsub", "kill-master", "failover"],
+  postgres: [
+    "kill",
+    "stop",
+    "kill-waiter",
+    "stop-waiter",
+    "restart",
+    "delay",
+    "cut",
+    "blackhole",
+    "terminate",
+  ],
 };
 const AVAILABLE_FAULTS: Record<Backend, readonly Fault[]> = {
   redis: DEFAULT_FAULTS.redis,
   mongo: [...DEFAULT_FAULTS.mongo, "kill-waiter", "stop-waiter", "drop-reply"],
   cluster: DEFAULT_FAULTS.cluster,
+  postgres: DEFAULT_FAULTS.postgres,
 };
 
 /**
@@ -136,9 +154,11 @@ const backend: Backend = values.backend === "mongo" || values.backend === "mongo
   ? "mongo"
   : values.backend === "cluster"
   ? "cluster"
+  : values.backend === "postgres"
+  ? "postgres"
   : "redis";
 if (values.backend !== backend && values.backend !== "mongodb") {
-  throw new Error(`--backend should be redis, mongo or cluster: got ${values.backend}`);
+  throw new Error(`--backend should be redis, mongo, cluster or postgres: got ${values.backend}`);
 }
 const MONGODB_URL = process.env.MONGODB_URL;
 const short = values.short;
@@ -151,7 +171,7 @@ const faultEvery = Number(values["fault-every"] ?? (short ? 900 : 1500));
 const deadlineMs = 1000 * Number(values.deadline ?? (short ? 50 : 3600));
 const keyPrefix = values["key-prefix"];
 const waitBound = Number(values["wait-bound"]);
-if (keyPrefix !== "" && backend === "mongo") {
+if (keyPrefix !== "" && (backend === "mongo" || backend === "postgres")) {
   throw new Error("--key-prefix is an ioredis option: use it with --backend redis or cluster");
 }
 const faults = (values.faults ?? DEFAULT_FAULTS[backend].join(",")).split(",")
@@ -220,7 +240,7 @@ async function main(): Promise<number> {
   try {
     const resourceServer = await RedisServer.start();
     cleanup.push(() => resourceServer.stop());
-    const store: LockStore = await startLockStore(backend, MONGODB_URL);
+    const store: LockStore = await startLockStore(backend, MONGODB_URL, runId);
     cleanup.push(() => store.stop());
     description = store.description;
     const cluster = store.cluster;
@@ -399,11 +419,22 @@ async function main(): Promise<number> {
         } else {
           await pause(waiter, `stop waiter past ttl${where}`);
         }
+      } else if (fault === "restart" && store.durable === true) {
+        // The store keeps its locks across the restart: any overlap is a violation.
+        const at = wallNow();
+        const port = await store.restart!();
+        proxy!.setUpstream(port);
+        await event({ t: "P", at, until: wallNow(), fault: "restart lock store (data kept)" });
       } else if (fault === "restart") {
         await event({ t: "D", at: wallNow(), fault: "restart lock store" });
         const port = await store.restart!();
         proxy!.setUpstream(port);
         await event({ t: "U", at: wallNow() });
+      } else if (fault === "terminate") {
+        const at = wallNow();
+        const killed = await store.terminate!();
+        await event({ t: "P", at, until: at, fault: "pg_terminate_backend of the workers" });
+        if (values.verbose) console.error(`chaos: terminated ${killed} backends`);
       } else if (fault === "kill-pubsub") {
         const at = wallNow();
         const killed = await store.killPubsub!();
