@@ -18,12 +18,12 @@ interface Opened {
 }
 
 function open(config: WorkerConfig): Opened {
-  const application_name = chaosApplicationName(config.runId);
+  const applicationName = chaosApplicationName(config.runId);
   const kind = config.slot % 3;
   if (kind === 0) {
     const pool = new pg.Pool({
       connectionString: config.lockUrl,
-      application_name,
+      application_name: applicationName,
       max: 3,
       connectionTimeoutMillis: 1000,
       query_timeout: 1500,
@@ -35,7 +35,7 @@ function open(config: WorkerConfig): Opened {
     let broken = false;
     const client = new pg.Client({
       connectionString: config.lockUrl,
-      application_name,
+      application_name: applicationName,
       connectionTimeoutMillis: 1000,
       query_timeout: 1500,
     });
@@ -57,7 +57,7 @@ function open(config: WorkerConfig): Opened {
     connect_timeout: 1,
     idle_timeout: 5,
     onnotice: () => {},
-    connection: { application_name },
+    connection: { application_name: applicationName },
   });
   return { client: sql, broken: () => false, close: () => sql.end({ timeout: 1 }) };
 }

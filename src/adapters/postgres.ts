@@ -76,7 +76,7 @@ export interface PgLikeClient {
    * @param values The parameters.
    * @returns The result, whose `rows` the adapter reads.
    */
-  query(text: string, values: string[]): Promise<{ rows: Row[] }>;
+  query(text: string, values: string[]): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /**
@@ -170,7 +170,7 @@ export interface PostgresJsLikeSql {
    * @param values The parameters.
    * @returns The rows.
    */
-  unsafe(query: string, values: string[]): PromiseLike<ArrayLike<Row>>;
+  unsafe(query: string, values: string[]): PromiseLike<ArrayLike<Record<string, unknown>>>;
   /**
    * Optional: listens on a channel, on the one listening connection
    * postgres.js keeps per `sql` instance (it reconnects it by itself).
@@ -188,10 +188,33 @@ export interface PostgresJsLikeSql {
   ): PromiseLike<{ unlisten(): PromiseLike<unknown> }>;
 }
 
-/** Either PostgreSQL client: node-postgres or postgres.js. */
+/**
+ * Either PostgreSQL client: node-postgres (a `pg.Pool`, `pg.Client` or
+ * pooled client) or a postgres.js `sql`, told apart by shape (`unsafe()`).
+ *
+ * @example Accept either client
+ * ```ts
+ * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+ *
+ * function adapterFor(client: PostgresLikeClient): PostgresAdapter {
+ *   return new PostgresAdapter({ client });
+ * }
+ * ```
+ */
 export type PostgresLikeClient = PgLikeClient | PgLikePool | PostgresJsLikeSql;
 
-/** Options of {@linkcode PostgresAdapter}. */
+/**
+ * Options of {@linkcode PostgresAdapter}.
+ *
+ * @example Every option
+ * ```ts
+ * import type { PostgresAdapterOptions, PostgresLikeClient } from "@kontsedal/locco/postgres";
+ *
+ * function options(client: PostgresLikeClient): PostgresAdapterOptions {
+ *   return { client, tableName: "app.locks", createTable: false, waitStrategy: "poll" };
+ * }
+ * ```
+ */
 export interface PostgresAdapterOptions {
   /**
    * The client: a `pg.Pool`, a `pg.Client` or a postgres.js `sql`. The
@@ -526,7 +549,18 @@ export class PostgresAdapter implements ILockAdapter {
   }
 }
 
-/** Options of {@linkcode migratePostgres} and {@linkcode postgresSchemaSql}. */
+/**
+ * Options of {@linkcode migratePostgres} and {@linkcode postgresSchemaSql}.
+ *
+ * @example A table in another schema
+ * ```ts
+ * import { postgresSchemaSql, type PostgresSchemaOptions } from "@kontsedal/locco/postgres";
+ * import assert from "node:assert/strict";
+ *
+ * const options: PostgresSchemaOptions = { tableName: "app.locks" };
+ * assert.match(postgresSchemaSql(options), /"app"\."locks_fence"/);
+ * ```
+ */
 export interface PostgresSchemaOptions {
   /**
    * The lease table, as in {@linkcode PostgresAdapterOptions.tableName}.

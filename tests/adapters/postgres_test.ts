@@ -5,12 +5,7 @@
 
 import assert from "node:assert/strict";
 import { LockCreateError, ValidationError } from "@kontsedal/locco";
-import {
-  migratePostgres,
-  PostgresAdapter,
-  type PostgresAdapterOptions,
-  postgresSchemaSql,
-} from "@kontsedal/locco/postgres";
+import { migratePostgres, PostgresAdapter, postgresSchemaSql } from "@kontsedal/locco/postgres";
 import { testAdapterContract } from "../_adapter_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { CLIENT_KINDS, type ClientKind, PostgresEnv } from "../_postgres.ts";
