@@ -4,7 +4,7 @@
 // a table of its own, dropped at the end.
 
 import assert from "node:assert/strict";
-import { LockCreateError, ValidationError } from "@kontsedal/locco";
+import { LockCreateError, Locker, ValidationError } from "@kontsedal/locco";
 import { migratePostgres, PostgresAdapter, postgresSchemaSql } from "@kontsedal/locco/postgres";
 import { testAdapterContract } from "../_adapter_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
@@ -114,6 +114,10 @@ for (const kind of CLIENT_KINDS) {
       );
       const left = Number(rows[0].left_ms);
       assert.ok(left > 55_000 && left <= 60_000, `expires in ${left} ms`);
+      const { rows: keys } = await env.admin.query(
+        `SELECT convert_from(key, 'UTF8') AS key FROM "${env.table}"`,
+      );
+      assert.equal(keys[0].key, key);
     },
   );
 
@@ -196,6 +200,66 @@ for (const kind of CLIENT_KINDS) {
     },
   );
 }
+
+Deno.test("PostgresAdapter: an uncontended acquire and release is 2 statements once the table exists", async () => {
+  const env = await PostgresEnv.open(CLIENT_KINDS[0]!);
+  try {
+    const { client } = await env.client();
+    const inner = client as { query(text: string, values: string[]): Promise<{ rows: [] }> };
+    const sent: string[] = [];
+    const counting = {
+      query(text: string, values: string[]) {
+        sent.push(text.trimStart().split(/\s+/)[0]!);
+        return inner.query(text, values);
+      },
+    };
+    const adapter = new PostgresAdapter({ client: counting, tableName: env.table });
+    await adapter.isValidLock({ key: "warm-up", uniqueValue: "a" });
+    sent.length = 0;
+    const key = uniqueKey();
+    await adapter.createLock({ key, uniqueValue: "a", ttl: 1000 });
+    await adapter.releaseLock({ key, uniqueValue: "a" });
+    assert.deepEqual(sent, ["INSERT", "WITH"]);
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("PostgresAdapter works when each statement runs on another connection, as through a transaction pooler", async () => {
+  const env = await PostgresEnv.open(CLIENT_KINDS[1]!);
+  try {
+    const connections = await Promise.all([env.client(), env.client(), env.client()]);
+    let next = 0;
+    const roundRobin = {
+      query(text: string, values: string[]) {
+        const { client } = connections[next++ % connections.length]!;
+        return (client as { query(t: string, v: string[]): Promise<{ rows: [] }> }).query(
+          text,
+          values,
+        );
+      },
+    };
+    const adapter = new PostgresAdapter({
+      client: roundRobin,
+      tableName: env.table,
+      waitStrategy: "poll",
+    });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 50, retryTimes: 100 } });
+    const key = uniqueKey();
+    const held = await locker.lock(key, 5000).acquire();
+    await held.extend(5000);
+    assert.equal(await held.isLocked(), true);
+    const waiting = locker.lock(key, 5000).acquire();
+    await delay(150);
+    await held.release({ throwOnFail: true });
+    const next2 = await waiting;
+    assert.ok(next2.fence! > held.fence!);
+    await next2.release({ throwOnFail: true });
+    assert.ok(next >= 9, `only ${next} statements`);
+  } finally {
+    await env.close();
+  }
+});
 
 function noIoClient(): { query(): never; calls: number } {
   const client = {
