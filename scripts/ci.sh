@@ -38,6 +38,8 @@ check "PostgreSQL running (started if down)" scripts/ensure_postgres.sh
 suite "deno test + doc examples" scripts/with_redis.sh deno task test
 check "jsr publish dry run" deno task publish:dry
 check "demo (in-memory)" deno task demo --workers 4 --iterations 10
+check "demo (PostgreSQL)" deno task demo --workers 4 --iterations 10 \
+  --postgres "${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 check "chaos, Redis (short)" deno task chaos --short
 check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
 check "chaos, Redis with keyPrefix (short)" deno task chaos --short --key-prefix app:

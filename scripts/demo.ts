@@ -4,6 +4,7 @@
 // without it, most are. Exits non-zero if the locked run loses an update.
 //
 //   deno task demo [--workers 8] [--iterations 25] [--hold 2]
+//                  [--redis URL | --mongodb URL | --postgres URL]
 
 // deno-lint-ignore-file no-console
 
@@ -106,7 +107,13 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function openBackend(values: { redis?: string; mongodb?: string }): Promise<DemoBackend> {
+async function openBackend(
+  values: { redis?: string; mongodb?: string; postgres?: string },
+): Promise<DemoBackend> {
+  if (values.postgres !== undefined) {
+    const { postgresBackend } = await import("./_demo_postgres.ts");
+    return await postgresBackend(values.postgres);
+  }
   if (values.redis !== undefined) {
     const { redisBackend } = await import("./_demo_redis.ts");
     return await redisBackend(values.redis);
@@ -127,12 +134,13 @@ async function main(): Promise<number> {
       hold: { type: "string", default: "2" },
       redis: { type: "string" },
       mongodb: { type: "string" },
+      postgres: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "usage: deno task demo [--workers N] [--iterations N] [--hold MS] [--redis URL | --mongodb URL]\n" +
+      "usage: deno task demo [--workers N] [--iterations N] [--hold MS] [--redis URL | --mongodb URL | --postgres URL]\n" +
         "  --mongodb ''  starts the bundled MongoDB stand-in",
     );
     return 0;
