@@ -23,6 +23,9 @@ function query(
   return sql.unsafe(text, values).then((rows) => Array.from(rows));
 }
 
+const TTL_MS = 2000;
+const EXPIRE_AT = 74;
+
 async function main(): Promise<void> {
   const [kindArg, url, table, key, workersArg, iterationsArg, mode] = process.argv.slice(2);
   if (!kindArg || !url || !table || !key || !workersArg || !iterationsArg || !mode) {
@@ -52,9 +55,10 @@ async function main(): Promise<void> {
         await query(client, `UPDATE "${table}_counter" SET value = $1`, [Number(row?.value) + 1]);
         continue;
       }
-      // Some locks are left to expire instead of released: fences must grow
-      // across both. The ttl leaves room for a loaded 2-core machine.
-      const lock = await locker.lock(key, 500).acquire();
+      // One lock per worker is left to expire instead of released: fences
+      // must grow across both. The ttl leaves room for a loaded 2-core
+      // machine (a holder stalled past it would have its write refused).
+      const lock = await locker.lock(key, TTL_MS).acquire();
       const [row] = await query(client, `SELECT value FROM "${table}_counter"`, []);
       const value = Number(row?.value);
       const written = await query(
@@ -64,8 +68,8 @@ async function main(): Promise<void> {
       );
       if (written.length !== 1) throw new Error(`fenced write refused at value ${value}`);
       lines.push(`${value} ${lock.fence}`);
-      if (i % 50 !== 49) await lock.release();
-      else await new Promise((resolve) => setTimeout(resolve, 520));
+      if (i !== EXPIRE_AT) await lock.release();
+      else await new Promise((resolve) => setTimeout(resolve, TTL_MS + 20));
     }
   } finally {
     await adapter.close();
