@@ -117,8 +117,13 @@ $locco$`;
 
 /** The statements of one table, built once per adapter. */
 export interface Statements {
-  /** $1 key hex, $2 owner hex, $3 ttl ms → one row `fence` (text) when taken, none when held. */
+  /**
+   * $1 key hex, $2 owner hex, $3 ttl ms → one row `fence` (text) when taken,
+   * none when held. Fence "0": the row was inserted, and `fence` must follow.
+   */
   acquire: string;
+  /** $1 key hex, $2 owner hex → one row `fence` (text): a fresh fence for an inserted row. */
+  fence: string;
   /** $1 key hex, $2 owner hex, $3 channel, $4 payload → one row `state`: done, expired or taken. */
   release: string;
   /** $1 key hex, $2 owner hex, $3 ttl ms → one row `state`: done, expired or taken. */
@@ -149,21 +154,33 @@ export function statements(names: TableNames): Statements {
   const current = `current AS (
     SELECT expires_at > clock_timestamp() AS live FROM ${table} WHERE key_hash = ${KEY_HASH}
   )`;
+  const nextFence = `nextval(${names.sequenceLiteral}::regclass)`;
   const owned = `key_hash = ${KEY_HASH} AND owner = ${OWNER} AND expires_at > clock_timestamp()`;
   return {
-    // One statement: inserts a free key, or takes over an expired lock; the
-    // conflicting row is locked, so two racers cannot both take it. The fence
-    // comes from a sequence, which no DELETE or TRUNCATE of the table resets.
+    // One statement: takes over a free (released or expired) lock row, or
+    // inserts the key's first one; the conflicting row is locked, so two
+    // racers cannot both take it. The fence is taken from the sequence in
+    // the update, under the row lock, so it is newer than every fence issued
+    // before this acquisition; a value computed in VALUES could be older (a
+    // statement can stall between computing it and locking the row). An
+    // inserted row gets fence 0, then its fence from `fence`, while held.
     acquire: `INSERT INTO ${table} AS l (key_hash, key, owner, expires_at, fence)
-  VALUES (${KEY_HASH}, ${KEY}, ${OWNER}, ${EXPIRY}, nextval(${names.sequenceLiteral}::regclass))
+  VALUES (${KEY_HASH}, ${KEY}, ${OWNER}, ${EXPIRY}, 0)
   ON CONFLICT (key_hash) DO UPDATE
-    SET owner = excluded.owner, expires_at = excluded.expires_at, fence = excluded.fence
+    SET owner = excluded.owner, expires_at = excluded.expires_at, fence = ${nextFence}
     WHERE l.expires_at <= clock_timestamp()
   RETURNING fence::text AS fence`,
+    fence: `UPDATE ${table} SET fence = ${nextFence}
+  WHERE key_hash = ${KEY_HASH} AND owner = ${OWNER} AND fence = 0
+  RETURNING fence::text AS fence`,
+    // The row stays, free (no owner, expired since ever), so the key's next
+    // acquisition takes its fence under the row lock.
     release: `WITH ${current},
-  deleted AS (DELETE FROM ${table} WHERE ${owned} RETURNING 1),
-  notified AS (SELECT pg_notify($3, $4) FROM deleted)
-  ${stateOf("deleted")}, (SELECT count(*) FROM notified) AS notified`,
+  released AS (
+    UPDATE ${table} SET owner = ''::bytea, expires_at = '-infinity' WHERE ${owned} RETURNING 1
+  ),
+  notified AS (SELECT pg_notify($3, $4) FROM released)
+  ${stateOf("released")}, (SELECT count(*) FROM notified) AS notified`,
     extend: `WITH ${current},
   updated AS (UPDATE ${table} SET expires_at = ${EXPIRY} WHERE ${owned} RETURNING 1)
   ${stateOf("updated")}`,

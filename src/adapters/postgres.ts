@@ -259,19 +259,22 @@ export interface PostgresAdapterOptions {
  * bigint)`, the key and owner stored as their UTF-8 bytes (so any key,
  * U+0000 included, of any length: the primary key is its SHA-256).
  *
- * - Acquire is one `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE
+ * - Acquire is one `INSERT ... ON CONFLICT (key_hash) DO UPDATE ... WHERE
  *   expires_at <= clock_timestamp()`: it takes a free key or an expired lock,
- *   atomically, and returns the fence. Release deletes the row and extend
- *   moves `expires_at`, each only for the owner of an unexpired lock, so a
- *   lost lock is never re-created.
+ *   atomically, and returns the fence (a key's first acquisition takes its
+ *   fence in a second statement). Release frees the row (it stays, so the
+ *   key's next fence is taken under its row lock) and extend moves
+ *   `expires_at`, each only for the owner of an unexpired lock, so a lost
+ *   lock is never re-created.
  * - Expiry is on the server's clock: `expires_at = clock_timestamp() + ttl`,
  *   evaluated after the request was sent, while the Lock counts its validity
  *   from the send time on the host's monotonic clock; so the server never
  *   frees a lock the host still believes it holds, whatever the hosts'
  *   clocks say (as long as the server's clock does not jump forward).
- * - Fences come from a sequence (`<table>_fence`), so they grow across
- *   release, expiry and takeover, and across a `DELETE` or `TRUNCATE` of the
- *   table. They restart only if the sequence is dropped or reset.
+ * - Fences come from a sequence (`<table>_fence`), taken while the row is
+ *   locked, so they grow across release, expiry and takeover, and across a
+ *   `DELETE` or `TRUNCATE` of the table. They restart only if the sequence
+ *   is dropped or reset.
  * - Each method is one statement in its own implicit transaction: no session
  *   state, so it works through a transaction-pooling PgBouncer (waiting
  *   needs `waitStrategy: "poll"` there, or a client connected directly).
@@ -369,10 +372,22 @@ export class PostgresAdapter implements ILockAdapter {
     const { key, uniqueValue, ttl } = validateLease(lease);
     this.#waiting.admit(key, uniqueValue);
     const sentAt = monotonicNow();
-    const rows = await this.#query(this.#sql.acquire, [toHex(key), toHex(uniqueValue), `${ttl}`]);
+    const keyHex = toHex(key);
+    const ownerHex = toHex(uniqueValue);
+    let rows = await this.#query(this.#sql.acquire, [keyHex, ownerHex, `${ttl}`]);
     if (rows.length === 0) {
       this.#waiting.contended(key, uniqueValue, sentAt);
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
+    }
+    if (rows[0]?.fence === "0") {
+      // The key's first row (or its first since a DELETE): its fence is
+      // taken now, under this lock, so that it is newer than any issued.
+      rows = await this.#query(this.#sql.fence, [keyHex, ownerHex]);
+      if (rows.length === 0) {
+        throw new LockCreateError(
+          `Key ${describe(key)} was taken over right after its acquisition`,
+        );
+      }
     }
     const fence = Number(rows[0]?.fence);
     if (!Number.isSafeInteger(fence) || fence <= 0) {
@@ -383,11 +398,11 @@ export class PostgresAdapter implements ILockAdapter {
   }
 
   /**
-   * Deletes the lock if this unique value holds it, unexpired, and notifies
+   * Frees the lock if this unique value holds it, unexpired, and notifies
    * the key's waiters in the same statement.
    *
    * @param identity The key and unique value.
-   * @returns A promise that resolves once the lock is deleted.
+   * @returns A promise that resolves once the lock is freed.
    * @throws {LockReleaseError} "Lock is already expired" or "Lock is already taken".
    * @throws {ValidationError} When an argument is invalid.
    * @example Release by the owner

@@ -75,6 +75,39 @@ for (const kind of CLIENT_KINDS) {
 
   postgresTest(
     kind,
+    "PostgresAdapter gives a newer fence to an acquisition that waited on the row while another holder came and went",
+    async (env) => {
+      const adapter = await env.adapter();
+      const key = uniqueKey();
+      await adapter.createLock({ key, uniqueValue: "x", ttl: 5000 });
+      await adapter.releaseLock({ key, uniqueValue: "x" });
+      const hash = "sha256(convert_to($1, 'UTF8'))";
+      await env.admin.query("BEGIN");
+      let fenceOfOther: number;
+      try {
+        await env.admin.query(`SELECT 1 FROM "${env.table}" WHERE key_hash = ${hash} FOR UPDATE`, [
+          key,
+        ]);
+        const waiting = adapter.createLock({ key, uniqueValue: "b", ttl: 5000 });
+        await delay(300);
+        const { rows } = await env.admin.query(
+          `UPDATE "${env.table}" SET fence = nextval('"${env.table}_fence"'), owner = 'a'::bytea,
+             expires_at = '-infinity' WHERE key_hash = ${hash} RETURNING fence::int AS fence`,
+          [key],
+        );
+        fenceOfOther = rows[0].fence;
+        await env.admin.query("COMMIT");
+        const { fence } = await waiting;
+        assert.ok(fence > fenceOfOther, `fence ${fence} after another holder's ${fenceOfOther}`);
+      } catch (error) {
+        await env.admin.query("ROLLBACK").catch(() => {});
+        throw error;
+      }
+    },
+  );
+
+  postgresTest(
+    kind,
     "PostgresAdapter tells an expired from a taken lock on release and extend",
     async (env) => {
       const adapter = await env.adapter();
@@ -201,7 +234,7 @@ for (const kind of CLIENT_KINDS) {
   );
 }
 
-Deno.test("PostgresAdapter: an uncontended acquire and release is 2 statements once the table exists", async () => {
+Deno.test("PostgresAdapter: an uncontended acquire and release of a key used before is 2 statements (3 the first time)", async () => {
   const env = await PostgresEnv.open(CLIENT_KINDS[0]!);
   try {
     const { client } = await env.client();
@@ -219,6 +252,10 @@ Deno.test("PostgresAdapter: an uncontended acquire and release is 2 statements o
     const key = uniqueKey();
     await adapter.createLock({ key, uniqueValue: "a", ttl: 1000 });
     await adapter.releaseLock({ key, uniqueValue: "a" });
+    assert.deepEqual(sent, ["INSERT", "UPDATE", "WITH"], "a key's first acquisition");
+    sent.length = 0;
+    await adapter.createLock({ key, uniqueValue: "b", ttl: 1000 });
+    await adapter.releaseLock({ key, uniqueValue: "b" });
     assert.deepEqual(sent, ["INSERT", "WITH"]);
   } finally {
     await env.close();
