@@ -64,7 +64,7 @@ export class PostgresWaiting {
     }
   }
 
-  /** The attempt sent at `sentAt` took the key: its waiter, if any, leaves the queue. */
+  /** An attempt took the key: its waiter, if any, leaves the queue. */
   took(key: string, uniqueValue: string): void {
     const waiter = this.#queue.find(key, uniqueValue);
     if (waiter === undefined) return;
