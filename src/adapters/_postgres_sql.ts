@@ -130,6 +130,8 @@ export interface Statements {
   extend: string;
   /** $1 key hex, $2 owner hex → one row when the owner holds the key, unexpired. */
   isValid: string;
+  /** $1 key hex → one row `expires_in` (ms, text) and `fence` (text) when the key is held. */
+  inspect: string;
 }
 
 const KEY = "decode($1, 'hex')";
@@ -185,6 +187,10 @@ export function statements(names: TableNames): Statements {
   updated AS (UPDATE ${table} SET expires_at = ${EXPIRY} WHERE ${owned} RETURNING 1)
   ${stateOf("updated")}`,
     isValid: `SELECT 1 AS held FROM ${table} WHERE ${owned}`,
+    inspect:
+      `SELECT ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::text AS expires_in,
+    fence::text AS fence
+  FROM ${table} WHERE key_hash = ${KEY_HASH} AND expires_at > clock_timestamp()`,
   };
 }
 

@@ -34,6 +34,7 @@ import { monotonicNow } from "../_timers.ts";
 import {
   describe,
   validateIdentity,
+  validateKey,
   validateLease,
   validateObject,
   validateWait,
@@ -473,6 +474,31 @@ export class PostgresAdapter implements ILockAdapter {
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     const { key, uniqueValue } = validateIdentity(identity);
     return (await this.#query(this.#sql.isValid, [toHex(key), toHex(uniqueValue)])).length > 0;
+  }
+
+  /**
+   * Tells whether the key is held, without revealing by whom: the time left
+   * of its lease on the server's clock and its fencing token.
+   *
+   * @param key The key.
+   * @returns `{ expiresIn, fence }` (milliseconds, at least 1) while the key is held, else `undefined`.
+   * @throws {ValidationError} When `key` is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
+   *
+   * async function held(client: PostgresLikeClient): Promise<boolean> {
+   *   return (await new PostgresAdapter({ client }).inspectLock("k")) !== undefined;
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<{ expiresIn: number; fence?: number } | undefined> {
+    const rows = await this.#query(this.#sql.inspect, [toHex(validateKey(key))]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const expiresIn = Math.max(1, Number(row.expires_in));
+    const fence = Number(row.fence);
+    return Number.isSafeInteger(fence) && fence > 0 ? { expiresIn, fence } : { expiresIn };
   }
 
   /**

@@ -108,6 +108,27 @@ for (const kind of CLIENT_KINDS) {
 
   postgresTest(
     kind,
+    "PostgresAdapter.inspectLock() reports a held key's time left and fence, and a free, released or expired key as undefined",
+    async (env) => {
+      const adapter = await env.adapter();
+      const key = uniqueKey();
+      assert.equal(await adapter.inspectLock(key), undefined);
+      const { fence } = await adapter.createLock({ key, uniqueValue: "a", ttl: 5000 });
+      const info = await adapter.inspectLock(key);
+      assert.equal(info?.fence, fence);
+      assert.ok(info!.expiresIn > 4000 && info!.expiresIn <= 5000, `${info!.expiresIn} ms`);
+      assert.deepEqual(Object.keys(info!).sort(), ["expiresIn", "fence"]);
+      await adapter.releaseLock({ key, uniqueValue: "a" });
+      assert.equal(await adapter.inspectLock(key), undefined);
+      await adapter.createLock({ key, uniqueValue: "b", ttl: 50 });
+      await delay(120);
+      assert.equal(await adapter.inspectLock(key), undefined);
+      await assert.rejects(adapter.inspectLock(""), ValidationError);
+    },
+  );
+
+  postgresTest(
+    kind,
     "PostgresAdapter tells an expired from a taken lock on release and extend",
     async (env) => {
       const adapter = await env.adapter();
