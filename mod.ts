@@ -2,7 +2,7 @@
 
 /**
  * locco: distributed locks for Deno, Node and Bun, on Redis (ioredis),
- * MongoDB or memory, with no runtime dependencies. You bring the client;
+ * MongoDB, PostgreSQL, Deno KV or memory, with no runtime dependencies. You bring the client;
  * adapters use small duck-typed interfaces.
  *
  * ```ts
@@ -23,7 +23,7 @@
  * @module
  */
 
-export type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "./src/adapter.ts";
+export type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "./src/adapter.ts";
 export {
   isLoccoError,
   LoccoError,
@@ -34,6 +34,7 @@ export {
   LockReleaseError,
   RetryError,
   StaleFenceError,
+  UnsupportedError,
   ValidationError,
 } from "./src/errors.ts";
 export { checkFence } from "./src/fence.ts";
@@ -46,6 +47,7 @@ export {
   type ReleaseOptions,
 } from "./src/lock.ts";
 export { Locker, type LockerOptions } from "./src/locker.ts";
+export { ReadWriteLock, type ReadWriteLockOptions } from "./src/read_write_lock.ts";
 export type { RetryDelayContext, RetrySettings } from "./src/retry_settings.ts";
 export { InMemoryAdapter, type InMemoryAdapterOptions } from "./src/adapters/memory.ts";
 export {
@@ -71,3 +73,10 @@ export {
   type PostgresSchemaOptions,
   postgresSchemaSql,
 } from "./src/adapters/postgres.ts";
+export {
+  DenoKvAdapter,
+  type DenoKvAdapterOptions,
+  type DenoKvLike,
+  type DenoKvLikeAtomic,
+  type KvKeyPart,
+} from "./src/adapters/kv.ts";

@@ -45,6 +45,7 @@ check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
 check "chaos, Redis with keyPrefix (short)" deno task chaos --short --key-prefix app:
 check "chaos, Redis Cluster (short)" deno task chaos --short --backend cluster
 check "chaos, PostgreSQL (short)" deno task chaos --short --backend postgres --deadline 120
+check "chaos, Deno KV (short)" deno task chaos --short --backend kv
 check "npm build, publint, attw" deno task build:npm
 check "npm smoke (node, bun, tsc)" scripts/npm_smoke.sh node bun
 # test_npm.sh records its own runs ("bun", "node (commonjs build)", "node (module build)");

@@ -4,7 +4,7 @@
 // without it, most are. Exits non-zero if the locked run loses an update.
 //
 //   deno task demo [--workers 8] [--iterations 25] [--hold 2]
-//                  [--redis URL | --mongodb URL | --postgres URL]
+//                  [--redis URL | --mongodb URL | --postgres URL | --kv PATH]
 
 // deno-lint-ignore-file no-console
 
@@ -108,11 +108,15 @@ function percentile(values: number[], p: number): number {
 }
 
 async function openBackend(
-  values: { redis?: string; mongodb?: string; postgres?: string },
+  values: { redis?: string; mongodb?: string; postgres?: string; kv?: string },
 ): Promise<DemoBackend> {
   if (values.postgres !== undefined) {
     const { postgresBackend } = await import("./_demo_postgres.ts");
     return await postgresBackend(values.postgres);
+  }
+  if (values.kv !== undefined) {
+    const { kvBackend } = await import("./_demo_kv.ts");
+    return await kvBackend(values.kv === "" ? undefined : values.kv);
   }
   if (values.redis !== undefined) {
     const { redisBackend } = await import("./_demo_redis.ts");
@@ -135,13 +139,16 @@ async function main(): Promise<number> {
       redis: { type: "string" },
       mongodb: { type: "string" },
       postgres: { type: "string" },
+      kv: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "usage: deno task demo [--workers N] [--iterations N] [--hold MS] [--redis URL | --mongodb URL | --postgres URL]\n" +
-        "  --mongodb ''  starts the bundled MongoDB stand-in",
+      "usage: deno task demo [--workers N] [--iterations N] [--hold MS] " +
+        "[--redis URL | --mongodb URL | --postgres URL | --kv PATH]\n" +
+        "  --mongodb ''  starts the bundled MongoDB stand-in\n" +
+        "  --kv ''       uses a temporary Deno KV file database",
     );
     return 0;
   }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Copyright 2026 the locco authors. MIT license.
-# Smoke tests of the packed npm package (TOOLCHAIN.md §6): npm pack dist/, install the tarball
+# Smoke tests of the packed npm package: npm pack dist/, install the tarball
 # into the scratch consumer .npm-smoke/, then for each runtime given (node, bun) run the ESM
 # and CJS consumers in tests/npm/ (every subpath of the packed exports map, acquire/release,
-# the seed README example, root vs subpath identity, isLoccoError across the two builds),
+# the 0.1.0 README example, root vs subpath identity, isLoccoError across the two builds),
 # and type-check a TypeScript consumer under moduleResolution node16 (.mts and .cts) and
 # bundler with skipLibCheck off. Works offline. Needs dist/ (deno task build:npm).
 # Usage: scripts/npm_smoke.sh [node] [bun]      (default: node bun)

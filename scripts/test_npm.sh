@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copyright 2026 the locco authors. MIT license.
 # Runs the same Deno.test files (tests/**/*_test.ts) on Node or Bun against the packed npm
-# package (TOOLCHAIN.md §6). The tests tree is copied, layout kept, into the scratch
+# package. The tests tree is copied, layout kept, into the scratch
 # consumer .npm-smoke/, where "@kontsedal/locco" and its subpaths resolve to the installed
 # tarball and npm packages (ioredis, mongodb, ...) to the repo's node_modules; the preload
 # tests/_shim/deno_shim.mjs provides Deno.test and Deno.env.

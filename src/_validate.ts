@@ -29,7 +29,7 @@ function isInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value);
 }
 
-// Messages quoted by spec/behaviour.md (observable in 0.1.0) are kept exactly;
+// Messages that 0.1.0 users could observe (and match on) are kept exactly;
 // range errors that 0.1.0 did not raise get their own, detailed message.
 export function validateTtl(ttl: unknown, parameter = "ttl"): number {
   if (!isInteger(ttl)) throw new ValidationError("Ttl should be a positive integer", parameter);
@@ -40,6 +40,26 @@ export function validateTtl(ttl: unknown, parameter = "ttl"): number {
     );
   }
   return ttl;
+}
+
+export function validateLimit(limit: unknown, parameter = "limit"): number {
+  if (!isInteger(limit) || limit < 1 || limit > MAX_TIMER_MS) {
+    throw new ValidationError(
+      `${parameter} should be an integer from 1 to ${MAX_TIMER_MS}: got ${describe(limit)}`,
+      parameter,
+    );
+  }
+  return limit;
+}
+
+export function validateMode(mode: unknown, parameter = "mode"): "read" | "write" {
+  if (mode !== "read" && mode !== "write") {
+    throw new ValidationError(
+      `${parameter} should be "read" or "write": got ${describe(mode)}`,
+      parameter,
+    );
+  }
+  return mode;
 }
 
 // In a `u` regular expression a surrogate pair is one code point, so only an

@@ -55,7 +55,8 @@ export interface LockGrant {
 /**
  * The storage contract behind a {@linkcode Locker}. Implement these four
  * methods to plug in a backend of your own; the built-in adapters are
- * `InMemoryAdapter`, `IoRedisAdapter` and `MongoAdapter`.
+ * `InMemoryAdapter`, `IoRedisAdapter`, `MongoAdapter`, `PostgresAdapter` and
+ * `DenoKvAdapter`.
  *
  * Rules every adapter follows (the contract test suite checks them):
  * - `createLock` is atomic. It rejects with `LockCreateError` while another
@@ -223,4 +224,120 @@ export interface ILockAdapter {
    * ```
    */
   waitForUnlock?(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: tells whether a lock holds the key, without taking it and
+   * without revealing the holder's unique value. `locker.inspect()` calls it;
+   * without it, `locker.inspect()` rejects with `UnsupportedError`.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free (never locked, released, or
+   * expired), else {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter = new InMemoryAdapter();
+   * assert.equal(await adapter.inspectLock("k"), undefined);
+   * const { fence } = await adapter.createLock({ key: "k", uniqueValue: "me", ttl: 1000 });
+   * const info = await adapter.inspectLock("k");
+   * assert.equal(info?.fence, fence);
+   * assert.ok(info!.expiresIn > 0 && info!.expiresIn <= 1000);
+   * ```
+   */
+  inspectLock?(key: string): Promise<LockInfo | undefined>;
+  /**
+   * Optional: an adapter over the same store whose locks are the slots of
+   * counting semaphores: its `createLock` succeeds while fewer than `limit`
+   * unexpired holders hold the key, each with its own lease (and fence, a
+   * token that grows with every slot taken on the key); the other methods
+   * act on the caller's own slot. Semaphore keys are apart from lock keys.
+   * `locker.semaphore()` calls it; without it, that call throws
+   * `UnsupportedError`.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Two slots
+   * ```ts
+   * import { InMemoryAdapter, LockCreateError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const slots = new InMemoryAdapter().semaphore(2);
+   * await slots.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * await slots.createLock({ key: "k", uniqueValue: "b", ttl: 1000 });
+   * await assert.rejects(slots.createLock({ key: "k", uniqueValue: "c", ttl: 1000 }), LockCreateError);
+   * ```
+   */
+  semaphore?(limit: number): ILockAdapter;
+  /**
+   * Optional: an adapter over the same store whose locks hold all of `keys`
+   * at once, taken atomically. Its methods ignore the `key` they are given;
+   * its `createLock` may resolve to `{ fences }`, one token per key in
+   * `keys` order. `locker.lock([k1, k2], ttl)` uses it when present; without
+   * it, the keys are taken one by one in sorted order, and a busy key undoes
+   * the ones taken before it.
+   *
+   * @param keys Two or more distinct, valid keys.
+   * @returns The adapter of the multi-key lock.
+   * @throws {ValidationError} When the store cannot take these keys together.
+   * @example Ask for an atomic multi-key lock when the adapter offers one
+   * ```ts
+   * import { type ILockAdapter, InMemoryAdapter } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter: ILockAdapter = new InMemoryAdapter();
+   * assert.equal(typeof adapter.multi, "undefined"); // keys taken one by one, in order
+   * ```
+   */
+  multi?(keys: string[]): ILockAdapter;
+  /**
+   * Optional: an adapter over the same store whose locks are one side of
+   * read-write locks: many holders of the `"read"` side at once, or one of
+   * the `"write"` side, never both. Writer-preferring: while a writer waits,
+   * new readers are refused, so readers cannot starve writers. Read-write
+   * keys are apart from lock and semaphore keys. `locker.readWrite()` calls
+   * it; without it, that call throws `UnsupportedError`.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers share, a writer waits
+   * ```ts
+   * import { InMemoryAdapter, LockCreateError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const adapter = new InMemoryAdapter();
+   * const readers = adapter.readWrite("read");
+   * await readers.createLock({ key: "doc", uniqueValue: "r1", ttl: 1000 });
+   * await readers.createLock({ key: "doc", uniqueValue: "r2", ttl: 1000 });
+   * const writer = adapter.readWrite("write");
+   * await assert.rejects(writer.createLock({ key: "doc", uniqueValue: "w", ttl: 1000 }), LockCreateError);
+   * ```
+   */
+  readWrite?(mode: "read" | "write"): ILockAdapter;
+}
+
+/**
+ * What {@linkcode ILockAdapter.inspectLock} and `locker.inspect()` report of a
+ * held key. The holder's unique value is left out on purpose: it is the
+ * capability to release or extend the lock.
+ *
+ * @example Read a report
+ * ```ts
+ * import type { LockInfo } from "@kontsedal/locco";
+ * const info: LockInfo = { expiresIn: 1200, fence: 1_764_237_000_000_001 };
+ * console.assert(info.expiresIn > 0);
+ * ```
+ */
+export interface LockInfo {
+  /**
+   * Milliseconds until another caller may take the key if its holder
+   * neither releases nor extends it, on the store's clock (including the
+   * adapter's clock drift margin, where it has one). Always at least 1.
+   */
+  expiresIn: number;
+  /** The holder's fencing token, on adapters that issue them. */
+  fence?: number | undefined;
 }

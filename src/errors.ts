@@ -23,7 +23,8 @@ export type LoccoErrorCode =
   | "RETRY_FAILED"
   | "VALIDATION_FAILED"
   | "LOCK_LOST"
-  | "STALE_FENCE";
+  | "STALE_FENCE"
+  | "UNSUPPORTED";
 
 function captureStack(error: Error, ctor: unknown): void {
   const capture = (Error as { captureStackTrace?: (e: Error, c: unknown) => void })
@@ -388,6 +389,54 @@ export class StaleFenceError extends LoccoError {
     this.name = "StaleFenceError";
     this.fence = fence;
     this.latest = latest;
+  }
+}
+
+/**
+ * The adapter lacks an optional method that the call needs, such as
+ * `inspectLock` for `locker.inspect()`: a custom adapter that does not
+ * implement a feature gets this error, naming the method, instead of a
+ * `TypeError`. Thrown before any I/O.
+ *
+ * @example A custom adapter without inspectLock
+ * ```ts
+ * import { InMemoryAdapter, type ILockAdapter, Locker, UnsupportedError } from "@kontsedal/locco";
+ * import assert from "node:assert/strict";
+ *
+ * const memory = new InMemoryAdapter();
+ * const adapter: ILockAdapter = {
+ *   createLock: (lease) => memory.createLock(lease),
+ *   releaseLock: (identity) => memory.releaseLock(identity),
+ *   extendLock: (lease) => memory.extendLock(lease),
+ *   isValidLock: (identity) => memory.isValidLock(identity),
+ * };
+ * const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 3 } });
+ * await assert.rejects(locker.inspect("k"), UnsupportedError);
+ * ```
+ */
+export class UnsupportedError extends LoccoError {
+  /** Always `"UNSUPPORTED"`. */
+  override readonly code: "UNSUPPORTED" = "UNSUPPORTED";
+  /** The adapter method that is missing, e.g. `"inspectLock"`. */
+  readonly method: string | undefined;
+
+  /**
+   * Creates an UnsupportedError.
+   *
+   * @param message What is not supported.
+   * @param method The missing adapter method.
+   * @param options Standard error options.
+   * @example Create one
+   * ```ts
+   * import { UnsupportedError } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   * assert.equal(new UnsupportedError("no", "inspectLock").method, "inspectLock");
+   * ```
+   */
+  constructor(message?: string, method?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsupportedError";
+    this.method = method;
   }
 }
 

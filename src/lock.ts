@@ -1,9 +1,16 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import type { ILockAdapter } from "./adapter.ts";
-import { LoccoError, LockLostError, LockReleaseError, ValidationError } from "./errors.ts";
+import {
+  LoccoError,
+  LockCreateError,
+  LockLostError,
+  LockReleaseError,
+  ValidationError,
+} from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import { type AutoExtend, Lease } from "./_lease.ts";
+import { multiAdapter, validateKeys } from "./_multi.ts";
 import { retryLoop } from "./_retry.ts";
 import { monotonicNow } from "./_timers.ts";
 import { randomUniqueValue } from "./_token.ts";
@@ -11,7 +18,6 @@ import {
   describe,
   MAX_TIMER_MS,
   validateAdapter,
-  validateKey,
   validateObject,
   validateRetrySettings,
   validateTtl,
@@ -38,8 +44,12 @@ import {
 export interface LockOptions {
   /** The backend adapter. */
   adapter: ILockAdapter;
-  /** The resource key: a non-empty, well-formed string (no unpaired surrogates). */
-  key: string;
+  /**
+   * The resource key: a non-empty, well-formed string (no unpaired
+   * surrogates); or an array of them to lock all at once (a multi-resource
+   * lock: see `locker.lock()`).
+   */
+  key: string | readonly string[];
   /** Time to live in milliseconds: an integer from 1 to 2147483647. */
   ttl: number;
   /** How `acquire()` retries; copied, never kept by reference. */
@@ -217,19 +227,27 @@ function validateAutoExtend(autoExtend: unknown): AutoExtend | undefined {
  * ```
  */
 export class Lock {
-  /** The resource key. */
+  /**
+   * The resource key; for a lock on several keys, their names joined by
+   * `" + "` (for messages: act on {@linkcode Lock.keys}).
+   */
   readonly key: string;
+  /** The keys this lock holds: `[key]`, or the distinct keys of a multi-resource lock. */
+  readonly keys: readonly string[];
   /** The TTL given at creation, in milliseconds (`extend` does not change it). */
   readonly ttl: number;
   /** The holder's unique value (owner id): only this value can release or extend the lock. */
   readonly uniqueValue: string;
   /** The retry settings `acquire()` uses (a frozen copy). */
   readonly retrySettings: Readonly<RetrySettings>;
+  /** The adapter given; `#adapter` is the one acting, on all keys. */
+  #base: ILockAdapter;
   #adapter: ILockAdapter;
   #state: State = "idle";
   #lease: Lease | undefined;
   #controller: AbortController | undefined;
   #fence: number | undefined;
+  #fences: Map<string, number> | undefined;
 
   /**
    * Creates a Lock without touching storage. Validates the retry settings,
@@ -256,11 +274,14 @@ export class Lock {
     const { adapter, key, ttl, retrySettings, uniqueValue } = options;
     this.retrySettings = validateRetrySettings(retrySettings);
     this.ttl = validateTtl(ttl);
-    this.key = validateKey(key);
+    const keys = validateKeys(key);
+    this.keys = Object.freeze(keys);
+    this.key = keys.join(" + ");
     this.uniqueValue = uniqueValue === undefined || uniqueValue === null
       ? randomUniqueValue()
       : validateUniqueValue(uniqueValue);
-    this.#adapter = validateAdapter(adapter);
+    this.#base = validateAdapter(adapter);
+    this.#adapter = keys.length === 1 ? this.#base : multiAdapter(this.#base, keys);
   }
 
   /**
@@ -333,9 +354,7 @@ export class Lock {
       throw new ValidationError(`cb should be a function: got ${describe(cb)}`, "cb");
     }
     const { signal, autoExtend } = validateAcquireOptions(options);
-    if (this.#state === "acquiring") throw new LoccoError("Lock is already being acquired");
-    if (this.#state !== "idle") throw new LoccoError("Lock is already acquired");
-    this.#state = "acquiring";
+    this.#start();
     const adapter = this.#adapter;
     const lease = { key: this.key, uniqueValue: this.uniqueValue, ttl: this.ttl };
     let sentAt = 0;
@@ -356,17 +375,7 @@ export class Lock {
       this.#state = "idle";
       throw error;
     }
-    this.#state = "held";
-    const fence = (grant as { fence?: unknown } | undefined)?.fence;
-    this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
-    this.#lease = new Lease(
-      this.key,
-      this.ttl,
-      sentAt,
-      (ttl) => this.#adapter.extendLock({ key: this.key, uniqueValue: this.uniqueValue, ttl }),
-      autoExtend,
-      this.#controller,
-    );
+    const held = this.#hold(sentAt, grant, autoExtend);
     if (typeof cb !== "function") return this;
 
     let result: Awaited<T>;
@@ -378,18 +387,92 @@ export class Lock {
     }
     // A lease that ran out on the local clock, or a release that finds the
     // lock gone, means the callback may have run without its lock.
-    this.#lease.checkExpired();
+    held.checkExpired();
     if (this.#state === "held") await this.release();
-    const lost = this.#lease.lost;
+    const lost = held.lost;
     if (lost !== undefined) throw lost;
     return result;
+  }
+
+  /**
+   * Makes one attempt to take the key, without retrying or waiting: resolves
+   * to this Lock, now held, or to `undefined` when another lock holds the
+   * key. Made for "skip this run if another instance is busy". A backend
+   * failure still rejects with the backend's error (it is never taken for a
+   * busy key). After `undefined`, the Lock may try again.
+   *
+   * @param options `autoExtend`; `signal` only stops an attempt that has not
+   * started (an aborted signal rejects with its reason, before any I/O).
+   * @returns This Lock, now held, or `undefined` when the key is held.
+   * @throws {LoccoError} When this Lock was already acquired, or is being acquired.
+   * @throws {ValidationError} When `options` is invalid.
+   * @example Skip a cron run while another instance has the job
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 5 },
+   * });
+   * const first = await locker.lock("nightly-report", 60_000).tryAcquire();
+   * assert.ok(first);
+   * // another instance, same key: busy, so it skips at once
+   * assert.equal(await locker.lock("nightly-report", 60_000).tryAcquire(), undefined);
+   * await first.release();
+   * ```
+   */
+  async tryAcquire(options?: AcquireOptions): Promise<Lock | undefined> {
+    const { signal, autoExtend } = validateAcquireOptions(options);
+    signal?.throwIfAborted();
+    this.#start();
+    const sentAt = monotonicNow();
+    let grant: unknown;
+    try {
+      grant = await this.#adapter.createLock({
+        key: this.key,
+        uniqueValue: this.uniqueValue,
+        ttl: this.ttl,
+      });
+    } catch (error) {
+      this.#state = "idle";
+      if (error instanceof LockCreateError) return undefined;
+      throw error;
+    }
+    this.#hold(sentAt, grant, autoExtend);
+    return this;
+  }
+
+  #start(): void {
+    if (this.#state === "acquiring") throw new LoccoError("Lock is already being acquired");
+    if (this.#state !== "idle") throw new LoccoError("Lock is already acquired");
+    this.#state = "acquiring";
+  }
+
+  #hold(sentAt: number, grant: unknown, autoExtend: AutoExtend | undefined): Lease {
+    this.#state = "held";
+    const { fence, fences } = (grant ?? {}) as { fence?: unknown; fences?: unknown };
+    this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
+    this.#fences = new Map();
+    const tokens = this.keys.length === 1 ? [fence] : Array.isArray(fences) ? fences : [];
+    this.keys.forEach((key, i) => {
+      if (Number.isSafeInteger(tokens[i])) this.#fences!.set(key, tokens[i]);
+    });
+    return this.#lease = new Lease(
+      this.key,
+      this.ttl,
+      sentAt,
+      (ttl) => this.#adapter.extendLock({ key: this.key, uniqueValue: this.uniqueValue, ttl }),
+      autoExtend,
+      this.#controller,
+    );
   }
 
   /**
    * Releases the lock.
    *
    * By default a lock that is no longer ours (it expired, or another holder
-   * owns the key now) and a second release resolve quietly, as the seed
+   * owns the key now) and a second release resolve quietly, as the 0.1.0
    * README promises; `{ throwOnFail: true }` turns them into
    * `LockReleaseError` and `LoccoError`. A backend failure (a connection
    * error, say) always rejects with the backend's error: it is never
@@ -520,6 +603,31 @@ export class Lock {
   }
 
   /**
+   * The fencing token of this acquisition for each of {@linkcode Lock.keys}
+   * that got one: what a multi-resource lock passes to each resource it
+   * protects (its {@linkcode Lock.fence} is `undefined`). For a lock on one
+   * key, the map holds its `fence`. `undefined` before acquire.
+   *
+   * @example One token per account
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 10, retryTimes: 3 },
+   * });
+   * const lock = await locker.lock(["account:1", "account:2"], 1000).acquire();
+   * assert.ok(lock.fences!.get("account:1")! > 0);
+   * assert.ok(lock.fences!.get("account:2")! > 0);
+   * await lock.release();
+   * ```
+   */
+  get fences(): ReadonlyMap<string, number> | undefined {
+    return this.#fences;
+  }
+
+  /**
    * An `AbortSignal` that aborts when this lock stops being held: with a
    * `LockLostError` when an extension finds it gone or its lease runs out on
    * the local monotonic clock (before the backend's TTL lapses, thanks to a
@@ -615,7 +723,8 @@ export class Lock {
 
   /**
    * Tells whether storage still holds this lock: this unique value, under
-   * this key, unexpired. It asks the backend every time.
+   * this key, unexpired. It asks the backend every time. (Whether anyone
+   * holds a key is `locker.inspect(key)`.)
    *
    * @returns Whether this lock is still held.
    * @example Check before a long step
@@ -671,8 +780,8 @@ export class Lock {
       );
     }
     return new Lock({
-      adapter: this.#adapter,
-      key: this.key,
+      adapter: this.#base,
+      key: this.keys,
       ttl: this.ttl,
       retrySettings: validateRetrySettings(settings),
     });

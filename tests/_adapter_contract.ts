@@ -16,6 +16,8 @@ import {
   ValidationError,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
+import { testInspectAndTryAcquire } from "./_adapter_contract_inspect.ts";
+import { testMultiKeyLocks } from "./_adapter_contract_multi.ts";
 
 /** A store under test: every `connect()` is a new adapter (and connection) on the same store. */
 export interface AdapterBackend {
@@ -328,7 +330,7 @@ export function testAdapterContract(
   );
 
   contract(
-    "acquire({ autoExtend }) keeps a 200 ms lock through 2 s of work",
+    "acquire({ autoExtend }) keeps a 400 ms lock through 2.4 s of work",
     async (backend, adapter) => {
       const key = uniqueKey();
       const locker = new Locker({ adapter, retrySettings: { retryTimes: 1, retryDelay: 10 } });
@@ -336,16 +338,18 @@ export function testAdapterContract(
         adapter: await backend.connect(),
         retrySettings: { retryTimes: 1, retryDelay: 10 },
       });
-      const result = await locker.lock(key, 200).acquire(async (lock) => {
-        for (let i = 0; i < 8; i++) {
-          await delay(250);
-          await assert.rejects(rival.lock(key, 200).acquire(), RetryError);
+      // Extended every third of its ttl: a loaded machine may stall a renewal
+      // by a good 200 ms before the lease is at risk.
+      const result = await locker.lock(key, 400).acquire(async (lock) => {
+        for (let i = 0; i < 6; i++) {
+          await delay(400);
+          await assert.rejects(rival.lock(key, 400).acquire(), RetryError);
         }
         assert.equal(lock.signal.aborted, false);
         return "done";
       }, { autoExtend: true });
       assert.equal(result, "done");
-      await rival.lock(key, 200).acquire();
+      await rival.lock(key, 400).acquire();
     },
   );
 
@@ -399,4 +403,7 @@ export function testAdapterContract(
       await lock.release({ throwOnFail: true });
     },
   );
+
+  testInspectAndTryAcquire(contract);
+  testMultiKeyLocks(contract);
 }

@@ -1,5 +1,5 @@
 // Copyright 2026 the locco authors. MIT license.
-// Starts the jongodb MongoDB stand-in (MONGO_STANDIN.md) on a free port and
+// Starts the jongodb MongoDB stand-in (jongodb, a MongoDB wire-compatible server) on a free port and
 // stops it by pid. Uses node: APIs only, so it runs on Deno, Node and Bun.
 
 import { spawn } from "node:child_process";

@@ -7,8 +7,11 @@ import {
   LoccoError,
   LockCreateError,
   LockExtendError,
+  LockLostError,
   LockReleaseError,
   RetryError,
+  StaleFenceError,
+  UnsupportedError,
   ValidationError,
 } from "@kontsedal/locco";
 
@@ -19,6 +22,9 @@ const CLASSES = [
   [LockExtendError, "LockExtendError", "LOCK_EXTEND_FAILED"],
   [RetryError, "RetryError", "RETRY_FAILED"],
   [ValidationError, "ValidationError", "VALIDATION_FAILED"],
+  [LockLostError, "LockLostError", "LOCK_LOST"],
+  [StaleFenceError, "StaleFenceError", "STALE_FENCE"],
+  [UnsupportedError, "UnsupportedError", "UNSUPPORTED"],
 ] as const;
 
 Deno.test("LoccoError subclasses are Error and LoccoError, with their class name and code", async (t) => {

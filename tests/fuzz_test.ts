@@ -22,6 +22,8 @@ import {
   type MongoLikeClient,
 } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { ON_DENO, openTestKv, tempKvPath } from "./_kv.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
 import { PostgresAdapter } from "@kontsedal/locco/postgres";
@@ -552,6 +554,22 @@ for (const kind of CLIENT_KINDS) {
     };
   }, 40);
 }
+fuzzPublicApi("DenoKvAdapter", async () => {
+  // An in-memory database on Deno; a file database elsewhere (@deno/kv).
+  const file = ON_DENO ? undefined : tempKvPath();
+  const kv = await openTestKv(file?.path ?? ":memory:");
+  const adapter = new DenoKvAdapter({ kv, prefix: ["locco-fuzz"] });
+  const probe = new DenoKvAdapter({ kv, prefix: ["locco-fuzz"] });
+  return {
+    adapter,
+    probe,
+    close: async () => {
+      await Promise.all([adapter.close(), probe.close()]);
+      kv.close();
+      file?.remove();
+    },
+  };
+}, 40);
 
 Deno.test("Adapter constructors throw only ValidationError for hostile options", async () => {
   const constructors: [string, (options: unknown) => unknown][] = [
@@ -559,7 +577,9 @@ Deno.test("Adapter constructors throw only ValidationError for hostile options",
     ["IoRedisAdapter", (o) => new IoRedisAdapter(o as never)],
     ["MongoAdapter", (o) => new MongoAdapter(o as never)],
     ["PostgresAdapter", (o) => new PostgresAdapter(o as never)],
+    ["DenoKvAdapter", (o) => new DenoKvAdapter(o as never)],
   ];
+  const fakeKv = { get() {}, atomic() {}, watch() {} };
   const fakeRedis = { set() {}, get() {}, evalsha() {}, eval() {} };
   const fakePostgres = { query() {}, unsafe() {} };
   const fakeMongo = {
@@ -580,7 +600,10 @@ Deno.test("Adapter constructors throw only ValidationError for hostile options",
           locksCollectionName: sometimes(fc.string()),
           clockDriftMargin: sometimes(fc.integer({ min: 0, max: 1000 })),
           tableName: sometimes(fc.string()),
-          waitStrategy: sometimes(fc.string()),
+          kv: sometimes(fc.constant(fakeKv)),
+          waitStrategy: sometimes(
+            fc.oneof(fc.constantFrom("watch", "poll", "notify"), fc.string()),
+          ),
         }, { requiredKeys: [] }),
       ),
       async ([name, make], options) => {

@@ -22,6 +22,8 @@ import {
   type MongoLikeClient,
 } from "@kontsedal/locco";
 import { delay, ManualClock, uniqueKey } from "./_helpers.ts";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { openTestKv, tempKvPath } from "./_kv.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
 import { PostgresAdapter } from "@kontsedal/locco/postgres";
@@ -302,3 +304,22 @@ for (const kind of CLIENT_KINDS) {
     };
   });
 }
+realTimeModel("DenoKvAdapter on a file database", async () => {
+  const { path, remove } = tempKvPath();
+  const kv = await openTestKv(path);
+  const adapters: DenoKvAdapter[] = [];
+  return {
+    adapter: () => {
+      const adapter = new DenoKvAdapter({ kv });
+      adapters.push(adapter);
+      return adapter;
+    },
+    // The default clockDriftMargin: an expired lock is taken over 50 ms late.
+    takeover: 50,
+    close: async () => {
+      await Promise.all(adapters.map((adapter) => adapter.close()));
+      kv.close();
+      remove();
+    },
+  };
+});

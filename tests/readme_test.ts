@@ -1,5 +1,5 @@
 // Copyright 2026 the locco authors. MIT license.
-// The seed README's in-memory examples, verbatim apart from assertions added
+// The 0.1.0 README's in-memory examples, verbatim apart from assertions added
 // after them. (The Redis and MongoDB examples run in their adapters' tests.)
 
 import assert from "node:assert/strict";

@@ -10,6 +10,7 @@ import {
   type MongoLikeClient,
   ValidationError,
 } from "@kontsedal/locco";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
 
 const ILL_FORMED = ["k\uD800", "k\uDC00", "\uDFFF\uD800", "a\uD83Dx", "\uD83D"];
 const WELL_FORMED = "k\uD83D\uDE00";
@@ -40,6 +41,11 @@ const ADAPTERS: [string, () => ILockAdapter][] = [
         }),
       } as unknown as MongoLikeClient,
     })],
+  [
+    "DenoKvAdapter",
+    () =>
+      new DenoKvAdapter({ kv: { get: noIo, atomic: noIo, watch: noIo }, waitStrategy: "watch" }),
+  ],
 ];
 
 function isValidationOf(parameter: string): (error: unknown) => boolean {

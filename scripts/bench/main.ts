@@ -4,7 +4,9 @@
 // writes docs/bench.svg and docs/bench.json. Options (env): BENCH_ROUNDS
 // (default 3), BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1,
 // BENCH_SCENARIOS and BENCH_LIBRARIES (comma-separated ids / names: run only
-// those; the files in docs/ are then left alone).
+// those; the files in docs/ are then left alone), BENCH_SKIP_KV=1, and
+// BENCH_CYCLES_ONLY=1 (only the uncontended acquire+release cycles of the
+// adapters other than Redis, printed; docs/ left alone).
 
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -12,6 +14,8 @@ import { Redis } from "ioredis";
 import { InMemoryAdapter, Locker } from "@kontsedal/locco";
 import { MongoAdapter } from "@kontsedal/locco/mongodb";
 import { MongoClient } from "mongodb";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { openTestKv, tempKvPath } from "../../tests/_kv.ts";
 import { RedisServer } from "../../tests/_redis_server.ts";
 import { startJongodb } from "../../tests/_jongodb.ts";
 import { LIBRARIES, type Library } from "./libraries.ts";
@@ -201,7 +205,42 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
+/** The uncontended cycle on Deno KV: a file database (and an in-memory one on Deno). */
+async function kvCycles(): Promise<{ name: string; opsPerSec: number }[]> {
+  const targets = [{ name: "DenoKvAdapter (file database)", file: tempKvPath() }];
+  const onDeno = (process.versions as Record<string, string | undefined>).deno !== undefined;
+  const all = onDeno
+    ? [{ name: "DenoKvAdapter (in-memory)", file: undefined }, ...targets]
+    : targets;
+  const cycles = [];
+  for (const { name, file } of all) {
+    cycles.push(
+      await cycleRate(name, async () => {
+        const kv = await openTestKv(file?.path ?? ":memory:");
+        const adapter = new DenoKvAdapter({ kv });
+        return {
+          locker: new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 3 } }),
+          async close() {
+            await adapter.close();
+            kv.close();
+            file?.remove();
+          },
+        };
+      }),
+    );
+  }
+  return cycles;
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_CYCLES_ONLY === "1") {
+    const lines = ["Uncontended acquire+release cycles, sequential:"];
+    for (const { name, opsPerSec } of await kvCycles()) {
+      lines.push(`  ${pad(name, 34)}${pad(opsPerSec.toFixed(0), 9, true)} ops/s`);
+    }
+    process.stdout.write(lines.join("\n") + "\n");
+    return;
+  }
   const server = await RedisServer.start();
   const admin = new Redis(server.url);
   const versions = process.versions as Record<string, string | undefined>;
@@ -327,6 +366,7 @@ async function main(): Promise<void> {
         }),
       );
     }
+    if (process.env.BENCH_SKIP_KV !== "1") cycles.push(...await kvCycles());
     lines.push("");
     lines.push("Uncontended acquire+release cycles, sequential:");
     for (const { name, opsPerSec } of cycles) {

@@ -1,7 +1,8 @@
 // Copyright 2026 the locco authors. MIT license.
 // The lock store of a chaos run, which the faults hit: a private redis-server,
-// the jongodb MongoDB stand-in (or MONGODB_URL), or a private Redis Cluster of
-// 6 redis-server processes (3 masters, 3 replicas; tests/_redis_cluster.ts).
+// the jongodb MongoDB stand-in (or MONGODB_URL), a private Redis Cluster of
+// 6 redis-server processes (3 masters, 3 replicas; tests/_redis_cluster.ts),
+// or a Deno KV file database in a temporary directory.
 // Everything listens on 127.0.0.1 and is stopped by pid. The harness talks to
 // it here directly, never through the fault proxy: to restart it, to kill
 // its pub/sub connections, and (Cluster) to kill a master or fail it over.
@@ -10,12 +11,13 @@ import { rawCommand, RedisServer } from "../../tests/_redis_server.ts";
 import { parseClusterNodes, RedisCluster, respCommand } from "../../tests/_redis_cluster.ts";
 import { startJongodb } from "../../tests/_jongodb.ts";
 import { startPostgresStore } from "./_store_postgres.ts";
+import { tempKvPath } from "../../tests/_kv.ts";
 
 /** See {@linkcode LockStore.waiterState}. */
 export type WaiterState = "queued" | "handed the key" | "not queued";
 
 /** Which lock store a run uses. */
-export type Backend = "redis" | "mongo" | "cluster" | "postgres";
+export type Backend = "redis" | "mongo" | "cluster" | "postgres" | "kv";
 
 /** A running lock store. */
 export interface LockStore {
@@ -129,6 +131,15 @@ export async function startLockStore(
       },
       cluster,
       stop: () => cluster.stop(),
+    };
+  }
+  if (backend === "kv") {
+    const { path, remove } = tempKvPath();
+    return {
+      description: "Deno KV (a file database shared by the worker processes)",
+      port: 0,
+      url: () => path,
+      stop: () => Promise.resolve(remove()),
     };
   }
   if (mongodbUrl !== undefined) {

@@ -19,6 +19,8 @@ import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/l
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
 import { openPostgresStore } from "./_worker_postgres.ts";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
+import { openTestKv } from "../../tests/_kv.ts";
 import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
 
 /** What the harness passes to a worker. */
@@ -28,8 +30,8 @@ export interface WorkerConfig {
   gen: number;
   workers: number;
   iterations: number;
-  backend: "redis" | "mongo" | "cluster" | "postgres";
-  /** The lock store, through the fault proxy (unused for "cluster"). */
+  backend: "redis" | "mongo" | "cluster" | "postgres" | "kv";
+  /** The lock store, through the fault proxy (unused for "cluster"; the file for "kv"). */
   lockUrl: string;
   /** "cluster": the seed nodes, reached directly. */
   clusterNodes: { host: string; port: number }[];
@@ -76,6 +78,18 @@ export interface LockStore {
 
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
   if (config.backend === "postgres") return await openPostgresStore(config);
+  if (config.backend === "kv") {
+    const kv = await openTestKv(config.lockUrl);
+    const adapter = new DenoKvAdapter({ kv, prefix: ["chaos", config.runId] });
+    return {
+      adapter,
+      reopen: () => Promise.resolve(),
+      close: async () => {
+        await adapter.close();
+        kv.close();
+      },
+    };
+  }
   if (config.backend !== "mongo") {
     const keyPrefix = config.keyPrefix === "" ? {} : { keyPrefix: config.keyPrefix };
     const client = config.backend === "cluster"

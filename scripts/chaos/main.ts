@@ -3,7 +3,7 @@
 // iterations of shared values, while faults hit the holders, the waiters and
 // the lock store; then a table, and a non-zero exit on any broken promise.
 //
-//   deno task chaos [--short] [--backend redis|mongo|cluster|postgres] [--workers 8]
+//   deno task chaos [--short] [--backend redis|mongo|cluster|postgres|kv] [--workers 8]
 //                   [--iterations N] [--keys 2] [--ttl 500] [--hold 10]
 //                   [--fault-every 1000] [--faults kill,stop,...] [--deadline S]
 //                   [--key-prefix app:] [--wait-bound 1500] [--no-fence] [--no-lock]
@@ -36,6 +36,10 @@
 // restart (pg_ctlcluster restart of the machine's PostgreSQL, which keeps the
 // locks, so an overlap across it is a violation), delay, cut, blackhole,
 // terminate. The postgres workers alternate pg Pool, pg Client and postgres.js.
+// kv: kill, stop, kill-waiter, stop-waiter.
+// --backend kv: the workers share a Deno KV file database (a temporary file;
+// Deno.openKv on Deno, @deno/kv on Node and Bun) with no proxy in between:
+// the faults hit the holders and waiters, in their processes.
 //
 // Everything it starts listens on 127.0.0.1 and is stopped by pid at the end,
 // on failure too: a private redis-server for the resource, the lock store
@@ -113,12 +117,14 @@ const DEFAULT_FAULTS: Record<Backend, readonly Fault[]> = {
     "blackhole",
     "terminate",
   ],
+  kv: ["kill", "stop", "kill-waiter", "stop-waiter"],
 };
 const AVAILABLE_FAULTS: Record<Backend, readonly Fault[]> = {
   redis: DEFAULT_FAULTS.redis,
   mongo: [...DEFAULT_FAULTS.mongo, "kill-waiter", "stop-waiter", "drop-reply"],
   cluster: DEFAULT_FAULTS.cluster,
   postgres: DEFAULT_FAULTS.postgres,
+  kv: DEFAULT_FAULTS.kv,
 };
 
 /**
@@ -156,9 +162,13 @@ const backend: Backend = values.backend === "mongo" || values.backend === "mongo
   ? "cluster"
   : values.backend === "postgres"
   ? "postgres"
+  : values.backend === "kv"
+  ? "kv"
   : "redis";
 if (values.backend !== backend && values.backend !== "mongodb") {
-  throw new Error(`--backend should be redis, mongo, cluster or postgres: got ${values.backend}`);
+  throw new Error(
+    `--backend should be redis, mongo, cluster, postgres or kv: got ${values.backend}`,
+  );
 }
 const MONGODB_URL = process.env.MONGODB_URL;
 const short = values.short;
@@ -171,7 +181,7 @@ const faultEvery = Number(values["fault-every"] ?? (short ? 900 : 1500));
 const deadlineMs = 1000 * Number(values.deadline ?? (short ? 50 : 3600));
 const keyPrefix = values["key-prefix"];
 const waitBound = Number(values["wait-bound"]);
-if (keyPrefix !== "" && (backend === "mongo" || backend === "postgres")) {
+if (keyPrefix !== "" && (backend === "mongo" || backend === "postgres" || backend === "kv")) {
   throw new Error("--key-prefix is an ioredis option: use it with --backend redis or cluster");
 }
 const faults = (values.faults ?? DEFAULT_FAULTS[backend].join(",")).split(",")
@@ -245,7 +255,7 @@ async function main(): Promise<number> {
     description = store.description;
     const cluster = store.cluster;
     let proxy: FaultProxy | undefined;
-    if (cluster === undefined) {
+    if (cluster === undefined && backend !== "kv") {
       const opened = await FaultProxy.start(store.port);
       proxy = opened;
       cleanup.push(() => opened.close());
@@ -264,7 +274,7 @@ async function main(): Promise<number> {
       workers,
       iterations,
       backend,
-      lockUrl: proxy === undefined ? "" : store.url(proxy.port),
+      lockUrl: proxy === undefined ? store.url(0) : store.url(proxy.port),
       clusterNodes: cluster?.startupNodes ?? [],
       keyPrefix,
       resourceUrl: resourceServer.url,
@@ -609,7 +619,9 @@ function report(
     [
       "proxy connections",
       proxy === undefined
-        ? "none (Cluster: straight to the nodes)"
+        ? backend === "kv"
+          ? "none (Deno KV: a file the workers open)"
+          : "none (Cluster: straight to the nodes)"
         : `${proxy.connections}${
           proxy.droppedReplies > 0 ? ` (replies dropped: ${proxy.droppedReplies})` : ""
         }`,

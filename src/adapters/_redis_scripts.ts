@@ -238,6 +238,32 @@ end
 return -1
 `;
 
+/**
+ * Inspect: whether a lock holds the key, without its unique value. Replies 0
+ * when the key is free, else `{pttl}` while the key is handed off to a
+ * waiter (that waiter has no token yet) or holds another type than a string
+ * (application data, which `createLock` treats as held), else `{pttl, token}` where the
+ * token is the fence counter, which is the holder's own token since no
+ * acquire can run while the key is held (`false` if the counter is gone).
+ */
+export const INSPECT_SCRIPT = `-- locco inspect
+-- KEYS[1]: the lock key (prefix included)
+-- KEYS[2]: the fence counter key, in the same Cluster slot as KEYS[1]
+-- A key of another type is application data: held, as by another lock.
+local value = redis.pcall("GET", KEYS[1])
+if value == false then
+  return 0
+end
+local pttl = redis.call("PTTL", KEYS[1])
+if type(value) ~= "string" or string.sub(value, 1, 15) == "\\0locco-handoff\\0" then
+  return { pttl }
+end
+return { pttl, redis.call("GET", KEYS[2]) }
+`;
+
+/** SHA-1 of {@linkcode INSPECT_SCRIPT}, for EVALSHA. */
+export const INSPECT_SCRIPT_SHA = "146d00208075f3096a6f25ae64e2ea2fb1a74fd4";
+
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
 export const ACQUIRE_SCRIPT_SHA = "4b4c407659cf1f46c82ee52780f811c8c7629d99";
 

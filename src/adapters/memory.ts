@@ -24,16 +24,21 @@
  * @module
  */
 
-import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
 import {
   describe,
   validateIdentity,
+  validateKey,
   validateLease,
+  validateLimit,
+  validateMode,
   validateObject,
   validateWait,
 } from "../_validate.ts";
+import { MemoryReadWrite } from "./_memory_rw.ts";
+import { MemorySemaphores } from "./_memory_semaphore.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /**
@@ -108,6 +113,8 @@ const MAX_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 export class InMemoryAdapter implements ILockAdapter {
   #locks: Map<string, Entry> = new Map();
   #now: () => number;
+  #semaphores: MemorySemaphores;
+  #readWrite: MemoryReadWrite;
   #sweepAt = MIN_SWEEP_SIZE;
 
   /**
@@ -146,6 +153,8 @@ export class InMemoryAdapter implements ILockAdapter {
       }
       return value;
     };
+    this.#semaphores = new MemorySemaphores(this.#now);
+    this.#readWrite = new MemoryReadWrite(this.#now);
   }
 
   /**
@@ -257,6 +266,92 @@ export class InMemoryAdapter implements ILockAdapter {
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     const { key, uniqueValue } = validateIdentity(identity);
     return this.#liveEntry(key)?.uniqueValue === uniqueValue;
+  }
+
+  /**
+   * Reports whether a lock holds the key, with its remaining time and fence,
+   * without taking it or revealing its unique value.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid, or `options.now` returned an unusable time.
+   * @example Inspect a held key
+   * ```ts
+   * import { InMemoryAdapter } from "@kontsedal/locco/memory";
+   * import assert from "node:assert/strict";
+   * let now = 0;
+   * const adapter = new InMemoryAdapter({ now: () => now });
+   * const { fence } = await adapter.createLock({ key: "k", uniqueValue: "a", ttl: 1000 });
+   * now = 400;
+   * assert.deepEqual(await adapter.inspectLock("k"), { expiresIn: 600, fence });
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    const entry = this.#liveEntry(validateKey(key));
+    if (entry === undefined) return undefined;
+    return { expiresIn: Math.max(1, Math.ceil(entry.expireAt - this.#now())), fence: entry.fence };
+  }
+
+  /**
+   * The adapter of counting semaphores of `limit` holders, on this store: up
+   * to `limit` unexpired holders per key, each with its own lease and fence,
+   * waiters woken by releases first come first served. Semaphore keys are
+   * apart from lock keys. `locker.semaphore()` uses it.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Three workers at most
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 100 },
+   * });
+   * let running = 0;
+   * let most = 0;
+   * await Promise.all(Array.from({ length: 8 }, () =>
+   *   locker.semaphore("encoder", 3, 5000).acquire(async () => {
+   *     most = Math.max(most, ++running);
+   *     await new Promise((resolve) => setTimeout(resolve, 5));
+   *     running--;
+   *   })));
+   * assert.equal(most, 3);
+   * ```
+   */
+  semaphore(limit: number): ILockAdapter {
+    return this.#semaphores.view(validateLimit(limit));
+  }
+
+  /**
+   * The adapter of one side of read-write locks, on this store: many
+   * readers or one writer per key, writer-preferring, waiters woken by
+   * releases. Read-write keys are apart from lock and semaphore keys.
+   * `locker.readWrite()` uses it.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers together, then the writer alone
+   * ```ts
+   * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
+   * import assert from "node:assert/strict";
+   *
+   * const locker = new Locker({
+   *   adapter: new InMemoryAdapter(),
+   *   retrySettings: { retryDelay: 50, retryTimes: 100 },
+   * });
+   * const config = locker.readWrite("config", 5000);
+   * const [a, b] = await Promise.all([config.read().acquire(), config.read().acquire()]);
+   * assert.equal(await config.write().tryAcquire(), undefined);
+   * await Promise.all([a.release(), b.release()]);
+   * await config.write().acquire(() => {});
+   * ```
+   */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#readWrite.view(validateMode(mode));
   }
 
   #liveEntry(key: string): Entry | undefined {

@@ -30,7 +30,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockGrant, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import {
   LoccoError,
   LockCreateError,
@@ -39,11 +39,16 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
+import { MongoHolders } from "./_mongo_holders.ts";
+import { checkAcknowledged, DUPLICATE_KEY, isKeyConflict, PRIMARY } from "./_mongo_shared.ts";
 import {
   describe,
   MAX_TIMER_MS,
   validateIdentity,
+  validateKey,
   validateLease,
+  validateLimit,
+  validateMode,
   validateObject,
 } from "../_validate.ts";
 
@@ -77,7 +82,7 @@ export interface MongoLikeCollection {
    *
    * @param filter The query.
    * @param update `$set`, with `$inc` and `$setOnInsert` (acquire) or `$unset` (release).
-   * @param options `{ upsert: true }` for lock creation only.
+   * @param options `{ upsert: true }` for lock and semaphore creation only.
    * @returns The write result; `acknowledged` is false for write concern `w: 0`.
    */
   updateOne(
@@ -230,9 +235,6 @@ const DEFAULT_COLLECTION = "locco-locks";
 const RELEASED_AT = 0;
 const INDEX_REFRESH_MS = 60_000;
 const DEFAULT_DRIFT_MARGIN_MS = 50;
-const DUPLICATE_KEY = 11000;
-// The adapter's own reads must see its writes: a secondary may lag behind.
-const PRIMARY = "primary";
 
 /**
  * Keeps locks in a MongoDB collection. Several adapters (in several
@@ -294,6 +296,7 @@ export class MongoAdapter implements ILockAdapter {
   #fencing: boolean;
   #indexes: Promise<void> | undefined;
   #indexesAt = -Infinity;
+  #holders: MongoHolders;
 
   /**
    * Creates the adapter. It calls `client.db(dbName).collection(name)` and
@@ -303,7 +306,7 @@ export class MongoAdapter implements ILockAdapter {
    *   `clockDriftMargin` (in milliseconds) and `now`.
    * @throws {ValidationError} When an option is invalid, or the client does not
    *   have the shape of {@linkcode MongoLikeClient}.
-   * @example The seed README's setup
+   * @example The 0.1.0 README's setup
    * ```ts
    * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
    *
@@ -389,6 +392,14 @@ export class MongoAdapter implements ILockAdapter {
     this.#driftMargin = clockDriftMargin;
     this.#now = now;
     this.#fencing = fencing;
+    this.#holders = new MongoHolders({
+      collection,
+      clock: () => this.#clock(),
+      driftMargin: clockDriftMargin,
+      fencing,
+      ensureIndexes: () => this.#ensureIndexes(),
+      indexLost: () => void (this.#indexes = undefined),
+    });
   }
 
   /**
@@ -612,6 +623,112 @@ export class MongoAdapter implements ILockAdapter {
     return document !== null && document !== undefined;
   }
 
+  /**
+   * The adapter of counting semaphores of `limit` holders, in this
+   * collection: one document per semaphore (its key `{ semaphore: key }`,
+   * apart from lock keys) listing its holders, each with its own lease and
+   * fence. An acquire reads it and writes it back with expired holders
+   * dropped (`clockDriftMargin` after their expiry, on this host's clock)
+   * and itself added, if nobody wrote it meanwhile: 2 round trips, plus a
+   * check that the key has one document. Waiters poll at the retry delay.
+   * `locker.semaphore()` uses it.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Two slots
+   * ```ts
+   * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * export async function encode(client: MongoLikeClient): Promise<void> {
+   *   const locker = new Locker({
+   *     adapter: new MongoAdapter({ client }),
+   *     retrySettings: { retryDelay: 200, retryTimes: 50 },
+   *   });
+   *   await locker.semaphore("encoder", 2, 60_000).acquire(async () => {
+   *     // at most two of these run at once
+   *   });
+   * }
+   * ```
+   */
+  semaphore(limit: number): ILockAdapter {
+    return this.#holders.semaphore(validateLimit(limit));
+  }
+
+  /**
+   * The adapter of one side of read-write locks, in this collection: one
+   * document per read-write lock (its key `{ readWrite: key }`, apart from
+   * lock and semaphore keys) listing its holders, changed by compare-and-set
+   * like semaphores. Writer-preferring: a waiting writer writes an intent
+   * into the document while it waits (it lapses a second after its last
+   * wait, or at once when it stops waiting), and new readers are refused
+   * while one is there. Waiters poll at the retry delay.
+   * `locker.readWrite()` uses it.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers and a writer
+   * ```ts
+   * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * export async function refresh(client: MongoLikeClient): Promise<void> {
+   *   const locker = new Locker({
+   *     adapter: new MongoAdapter({ client }),
+   *     retrySettings: { retryDelay: 100, retryTimes: 100 },
+   *   });
+   *   await locker.readWrite("catalog", 30_000).write().acquire(async () => {
+   *     // no reader holds "catalog" meanwhile
+   *   });
+   * }
+   * ```
+   */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#holders.readWrite(validateMode(mode));
+  }
+
+  /**
+   * Reports whether a lock holds the key, with the time left before another
+   * host may take it over (`expireAt + clockDriftMargin - now`, on this
+   * host's clock) and its fencing token, without taking it or revealing its
+   * unique value. One `findOne` on the primary.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+   *
+   * async function busyFor(client: MongoLikeClient): Promise<number> {
+   *   const info = await new MongoAdapter({ client }).inspectLock("orders:42");
+   *   return info?.expiresIn ?? 0;
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    validateKey(key);
+    const now = this.#clock();
+    const document = await this.#collection.findOne(
+      { key, expireAt: { $gt: new Date(now - this.#driftMargin) } },
+      { projection: { expireAt: 1, fence: 1, fenceBase: 1 }, readPreference: PRIMARY },
+    ) as { expireAt?: unknown; fence?: unknown; fenceBase?: unknown } | null | undefined;
+    if (document === null || document === undefined) return undefined;
+    const expireAt = document.expireAt instanceof Date ? document.expireAt.getTime() : NaN;
+    if (!Number.isFinite(expireAt)) {
+      throw new LoccoError(`Unexpected lock document for key ${describe(key)}: no expireAt date`);
+    }
+    const expiresIn = Math.max(1, Math.ceil(expireAt + this.#driftMargin - now));
+    const { fenceBase } = document;
+    const fence = Number(fenceBase) + Number(document.fence);
+    return this.#fencing && fenceBase !== null && fenceBase !== undefined &&
+        Number.isSafeInteger(fence)
+      ? { expiresIn, fence }
+      : { expiresIn };
+  }
+
   #clock(): number {
     const now = this.#now();
     if (typeof now !== "number" || !Number.isFinite(now)) {
@@ -704,23 +821,4 @@ export class MongoAdapter implements ILockAdapter {
 
 function takenOver(key: string): LockCreateError {
   return new LockCreateError(`Key ${describe(key)} was taken over right after its acquisition`);
-}
-
-// E11000 from the unique index on `key`. A server that names the index's key
-// pattern (mongod does, the test stand-in does not) can show that another
-// unique index raised it; that is not contention.
-function isKeyConflict(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { code, keyPattern } = error as { code?: unknown; keyPattern?: unknown };
-  if (code !== DUPLICATE_KEY) return false;
-  if (keyPattern === undefined || keyPattern === null) return true;
-  return typeof keyPattern === "object" && Object.keys(keyPattern).join(",") === "key";
-}
-
-function checkAcknowledged(result: { acknowledged?: boolean }): void {
-  if (result?.acknowledged === false) {
-    throw new LoccoError(
-      "MongoAdapter needs acknowledged writes: the collection's write concern is w: 0",
-    );
-  }
 }

@@ -32,7 +32,7 @@
  * @module
  */
 
-import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import {
   LoccoError,
   LockCreateError,
@@ -45,6 +45,7 @@ import {
   describe,
   isWellFormed,
   validateIdentity,
+  validateKey,
   validateLease,
   validateObject,
   validateWait,
@@ -62,6 +63,8 @@ import {
   EXTEND_SCRIPT,
   EXTEND_SCRIPT_SHA,
   HANDOFF_MARKER,
+  INSPECT_SCRIPT,
+  INSPECT_SCRIPT_SHA,
   RELEASE_SCRIPT,
   RELEASE_SCRIPT_SHA,
   SCRIPT_DONE,
@@ -229,6 +232,7 @@ const CLIENT_METHODS = ["get", "evalsha", "eval"] as const;
 const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCRIPT_SHA });
 const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
 const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
+const INSPECT: Script = Object.freeze({ source: INSPECT_SCRIPT, sha: INSPECT_SCRIPT_SHA });
 
 /** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
 const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -305,7 +309,7 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
  *   `keyPrefix` and names the companion keys (fence counter, waiter queue,
  *   release record) so that they share the prefixed lock key's Cluster slot.
  * - **isValidLock** is one `GET` compared with the unique value.
- * - **Scripts.** The seed README describes the scripts as two commands
+ * - **Scripts.** The 0.1.0 README describes the scripts as two commands
  *   (`releaseLock`, `extendLock`) registered on the client at construction.
  *   This adapter keeps the intent (the scripts and their SHA-1 digests are
  *   prepared once, never redefined per call, and run by digest) but does not
@@ -538,6 +542,44 @@ export class IoRedisAdapter implements ILockAdapter {
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     const { key, uniqueValue } = checkUniqueValue(validateIdentity(identity));
     return (await this.#core.client.get(this.#core.key(key))) === uniqueValue;
+  }
+
+  /**
+   * Reports whether a lock holds the key, with its `PTTL` and fencing token,
+   * in one script, without taking it or revealing its unique value. A key
+   * handed off to a waiter that has not claimed it yet is reported held,
+   * without a token; so is a key holding another type than a string
+   * (application data, which `createLock()` treats as held), with
+   * `expiresIn: Infinity` when it has no expiry.
+   *
+   * @param key The resource key.
+   * @returns `undefined` when the key is free, else its {@linkcode LockInfo}.
+   * @throws {ValidationError} When the key is invalid.
+   * @example Inspect a key
+   * ```ts
+   * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+   *
+   * async function busyFor(client: IoRedisLikeClient): Promise<number> {
+   *   const info = await new IoRedisAdapter({ client }).inspectLock("orders:42");
+   *   return info?.expiresIn ?? 0;
+   * }
+   * ```
+   */
+  async inspectLock(key: string): Promise<LockInfo | undefined> {
+    const core = this.#core;
+    const sent = core.key(validateKey(key));
+    const reply = await core.eval(INSPECT, [sent, core.companion(sent, ":fence")], []);
+    if (reply === 0 || reply === "0") return undefined;
+    if (Array.isArray(reply) && (reply.length === 1 || reply.length === 2)) {
+      const pttl = Number(reply[0]);
+      // -1: a key without expiry, written by something other than locco.
+      const expiresIn = pttl === -1 ? Infinity : Math.max(1, pttl);
+      const fence = reply[1] === null || reply[1] === undefined ? NaN : Number(reply[1]);
+      if (Number.isSafeInteger(pttl)) {
+        return Number.isSafeInteger(fence) && fence > 0 ? { expiresIn, fence } : { expiresIn };
+      }
+    }
+    throw unexpectedReply("the inspect script", reply);
   }
 
   /**

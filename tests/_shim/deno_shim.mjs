@@ -1,7 +1,7 @@
 // Copyright 2026 the locco authors. MIT license.
 // Preload that runs locco's Deno.test files on Node (`node --import ./deno_shim.mjs --test`)
 // and Bun (`bun test --preload ./deno_shim.mjs`). It defines just the part of the Deno
-// namespace the tests may use (STYLE.md §8): Deno.test (all overloads, ignore, only,
+// namespace the tests may use: Deno.test (all overloads, ignore, only,
 // t.step) and Deno.env. Argument normalisation is @deno/shim-deno-test's; each definition
 // is then handed to the runtime's own runner. Deno-only options (sanitizeOps,
 // sanitizeResources, sanitizeExit, permissions) have no meaning there and are ignored.

@@ -10,9 +10,36 @@ import {
 } from "@kontsedal/locco";
 import { InMemoryAdapter } from "@kontsedal/locco/memory";
 import { testAdapterContract } from "../_adapter_contract.ts";
+import { testReadWriteContract } from "../_read_write_contract.ts";
+import { testSemaphoreContract } from "../_semaphore_contract.ts";
 import { ManualClock, runScript } from "../_helpers.ts";
 
 testAdapterContract("InMemoryAdapter", () => {
+  const adapter = new InMemoryAdapter();
+  return Promise.resolve({ connect: () => adapter, close: () => Promise.resolve() });
+});
+
+// A semaphore of one holder is a mutex: its slots pass the whole lock contract.
+testAdapterContract("InMemoryAdapter semaphore(1)", () => {
+  const adapter = new InMemoryAdapter();
+  return Promise.resolve({ connect: () => adapter.semaphore(1), close: () => Promise.resolve() });
+});
+
+testSemaphoreContract("InMemoryAdapter", () => {
+  const adapter = new InMemoryAdapter();
+  return Promise.resolve({ connect: () => adapter, close: () => Promise.resolve() });
+}, { notifies: true });
+
+// The write side of a read-write lock is a mutex: it passes the whole lock contract.
+testAdapterContract('InMemoryAdapter readWrite("write")', () => {
+  const adapter = new InMemoryAdapter();
+  return Promise.resolve({
+    connect: () => adapter.readWrite("write"),
+    close: () => Promise.resolve(),
+  });
+});
+
+testReadWriteContract("InMemoryAdapter", () => {
   const adapter = new InMemoryAdapter();
   return Promise.resolve({ connect: () => adapter, close: () => Promise.resolve() });
 });

@@ -281,6 +281,27 @@ Deno.test("IoRedisAdapter passes WRONGTYPE through when the key holds another ty
   });
 });
 
+Deno.test("IoRedisAdapter.inspectLock() reports a handed-off key and application data as held, without a fence", async () => {
+  await withClient(async (client, admin) => {
+    const adapter = new IoRedisAdapter({ client, prefix: "locco-test:" });
+    const key = uniqueKey();
+    const full = `locco-test:${key}`;
+    // Handed off by a release to a waiter that has not claimed it yet.
+    await admin.set(full, "\0locco-handoff\0waiter", "PX", 500);
+    const handedOff = await adapter.inspectLock(key);
+    assert.deepEqual(Object.keys(handedOff!), ["expiresIn"]);
+    assert.ok(handedOff!.expiresIn > 0 && handedOff!.expiresIn <= 500);
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
+    // Application data of another type, without expiry: held for good, like createLock() sees it.
+    await admin.del(full);
+    await admin.rpush(full, "x");
+    assert.deepEqual(await adapter.inspectLock(key), { expiresIn: Infinity });
+    await assert.rejects(adapter.createLock({ key, uniqueValue: "a", ttl: 1000 }), LockCreateError);
+    await admin.del(full);
+    assert.equal(await adapter.inspectLock(key), undefined);
+  });
+});
+
 Deno.test("IoRedisAdapter.createLock() passes WRONGTYPE through and leaves no lock when the fence key holds another type", async () => {
   await withClient(async (client, admin) => {
     const key = uniqueKey();
@@ -397,7 +418,7 @@ for (const driver of DRIVERS) {
   });
 }
 
-// The seed README's Redis example; `Redis` is a stand-in for ioredis's default
+// The 0.1.0 README's Redis example; `Redis` is a stand-in for ioredis's default
 // export that connects to REDIS_URL and records what the adapter sends.
 const seedClients: SeedRedis[] = [];
 const seedSent: unknown[][] = [];
@@ -422,7 +443,7 @@ class SeedRedis implements IoRedisLikeClient {
   }
 }
 
-Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async () => {
+Deno.test("IoRedisAdapter runs the 0.1.0 README's Redis example verbatim", async () => {
   await withClient(async (client) => {
     const warmUp = new IoRedisAdapter({ client });
     const lease = { key: uniqueKey(), uniqueValue: "warm-up", ttl: 1000 };
@@ -432,7 +453,7 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
   });
   const Redis = SeedRedis;
   try {
-    // ---- seed README, "Quick start" (only the imports differ) ----
+    // ---- 0.1.0 README, "Quick start" (only the imports differ) ----
     const adapter = new IoRedisAdapter({ client: new Redis() });
     const locker = new Locker({
       adapter,
@@ -477,6 +498,6 @@ Deno.test("IoRedisAdapter runs the seed README's Redis example verbatim", async 
   }
 });
 
-Deno.test("IoRedisAdapter: the seed's default import of ioredis is the Redis class at run time", () => {
+Deno.test("IoRedisAdapter: the 0.1.0 README's default import of ioredis is the Redis class at run time", () => {
   assert.equal(IoRedis as unknown, Redis);
 });

@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { type ILockAdapter, InMemoryAdapter, Locker, RetryError } from "@kontsedal/locco";
 import { IoRedisAdapter } from "@kontsedal/locco/redis";
+import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { delay, uniqueKey } from "../_helpers.ts";
+import { ON_DENO, openTestKv, tempKvPath, type TestKv } from "../_kv.ts";
 import { assertRedisReachable, REDIS_URL, RedisServer } from "../_redis_server.ts";
 
 interface Backend {
@@ -56,10 +58,46 @@ async function handoffSubscribers(admin: Redis): Promise<number> {
   return reply.filter((_, i) => i % 2 === 1).reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
+// A Deno KV file database. On Deno every adapter() has a handle of its own
+// (the default watch sees the writes of every handle of this process); on
+// Node and Bun the adapter polls, and only its own releases wake its waiters
+// at once, so every adapter() is one adapter on one handle.
+const KV_HANDLES = 4;
+async function kvBackend(): Promise<Backend> {
+  const { path, remove } = tempKvPath();
+  const handles: TestKv[] = [];
+  const adapters: DenoKvAdapter[] = [];
+  for (let i = 0; i < (ON_DENO ? KV_HANDLES : 1); i++) handles.push(await openTestKv(path));
+  return {
+    adapter(): DenoKvAdapter {
+      if (!ON_DENO && adapters.length > 0) return adapters[0]!;
+      const kv = handles[adapters.length];
+      if (kv === undefined) throw new Error(`a test asked for more than ${KV_HANDLES} adapters`);
+      const adapter = new DenoKvAdapter({ kv });
+      adapters.push(adapter);
+      return adapter;
+    },
+    async close(): Promise<void> {
+      await Promise.all(adapters.splice(0).map((a) => a.close()));
+      for (const kv of handles.splice(0)) kv.close();
+      remove();
+    },
+  };
+}
+
 const BACKENDS: Array<[string, () => Promise<Backend>]> = [
   ["InMemoryAdapter", () => Promise.resolve(memoryBackend())],
   ["IoRedisAdapter", () => redisBackend()],
+  ["DenoKvAdapter", () => kvBackend()],
 ];
+
+// Backends whose first-come-first-served order holds among one adapter's waiters only.
+const FCFS_PER_ADAPTER = new Set(["DenoKvAdapter"]);
+// deno-lint-ignore no-console
+console.log(
+  "DenoKvAdapter skips the cross-connection first-come-first-served test: its order holds among " +
+    "one adapter's waiters (tested), and waiters of other adapters or processes may take the key first",
+);
 
 for (const [name, open] of BACKENDS) {
   Deno.test(`${name}.waitForUnlock() wakes a waiter on release, long before its 5 s retry delay`, async () => {
@@ -111,7 +149,10 @@ for (const [name, open] of BACKENDS) {
     }
   });
 
-  Deno.test(`${name}.waitForUnlock() serves waiters on separate connections first come first served`, async () => {
+  Deno.test({
+    name: `${name}.waitForUnlock() serves waiters on separate connections first come first served`,
+    ignore: FCFS_PER_ADAPTER.has(name),
+  }, async () => {
     const backend = await open();
     try {
       const key = uniqueKey();

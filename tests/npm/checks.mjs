@@ -29,7 +29,7 @@ export async function runChecks({ label, own, other }) {
   const root = own.get(".");
   assert.ok(root, 'the "." export is missing');
   for (const name of ROOT_NAMES) assert.ok(root[name], `"." does not export ${name}`);
-  assert.equal(root.default, undefined, "no default export (STYLE.md §10.5)");
+  assert.equal(root.default, undefined, "no default export");
   ok(label, `"." exports ${ROOT_NAMES.length} core names and no default`);
 
   for (const [sub, mod] of own) {
@@ -58,7 +58,7 @@ export async function runChecks({ label, own, other }) {
   ok(label, "acquire, extend, release on InMemoryAdapter");
 
   {
-    // The seed README's in-memory example, verbatim apart from the assertion.
+    // The 0.1.0 README's in-memory example, verbatim apart from the assertion.
     const locker = new Locker({
       adapter: new InMemoryAdapter(),
       retrySettings: { retryDelay: 50, retryTimes: 5 },
@@ -72,7 +72,7 @@ export async function runChecks({ label, own, other }) {
       return { success: true };
     });
     assert.deepEqual(result, { success: true });
-    ok(label, "seed README examples on InMemoryAdapter (manual release, callback auto-release)");
+    ok(label, "0.1.0 README examples on InMemoryAdapter (manual release, callback auto-release)");
   }
 
   const adapter = new MemoryAdapter();
