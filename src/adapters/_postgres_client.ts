@@ -13,8 +13,8 @@ import type {
   PostgresLikeClient,
 } from "./postgres.ts";
 
-/** A row as the drivers return it. */
-export type Row = Record<string, unknown>;
+/** A row's values, in the order of the statement's columns. */
+export type Row = unknown[];
 
 /** An active LISTEN; `close()` stops it and gives back what it took. */
 export interface Listening {
@@ -33,10 +33,19 @@ export interface ListenHandlers {
 
 /** A client, seen through the one interface the adapter needs. */
 export interface Transport {
-  /** Runs one statement with its parameters. Rejects with the driver's error, unchanged. */
-  query(text: string, values: string[]): Promise<Row[]>;
-  /** Starts listening on `channel`, or `undefined` when this client cannot open a listening connection. */
-  listen: ((channel: string, handlers: ListenHandlers) => Promise<Listening>) | undefined;
+  /**
+   * Runs one statement as a simple query (no parameters). Rejects with the
+   * driver's error, unchanged. Rows come back as their values by position.
+   */
+  query(text: string): Promise<Row[]>;
+  /**
+   * Starts listening on `channel`, or `undefined` when this client cannot
+   * open a listening connection. Aborting `signal` gives up a listen still
+   * under way.
+   */
+  listen:
+    | ((channel: string, handlers: ListenHandlers, signal: AbortSignal) => Promise<Listening>)
+    | undefined;
 }
 
 function isPostgresJs(client: PostgresLikeClient): client is PostgresJsLikeSql {
@@ -50,6 +59,16 @@ function isPgPool(client: PgLikeClient | PgLikePool): client is PgLikePool {
   return typeof pool.connect === "function" && typeof pool.totalCount === "number";
 }
 
+// A pool of one connection cannot lend it for LISTEN: every statement would
+// then wait for it forever. Such a pool's waiters poll.
+function poolCanListen(pool: PgLikePool): boolean {
+  const max = pool.options?.max;
+  return typeof max !== "number" || !(max < 2);
+}
+
+const rowValues = (row: unknown): Row =>
+  typeof row === "object" && row !== null ? Object.values(row) : [];
+
 /** Whether `client` has the shape of either driver. */
 export function isPostgresClient(client: unknown): client is PostgresLikeClient {
   if ((typeof client !== "object" && typeof client !== "function") || client === null) return false;
@@ -62,16 +81,18 @@ export function transportOf(client: PostgresLikeClient, notify: boolean): Transp
   if (isPostgresJs(client)) {
     const listen = client.listen;
     return {
-      query: async (text, values) => Array.from(await client.unsafe(text, values)),
+      // No parameters: postgres.js then sends a simple query.
+      query: async (text) => Array.from(await client.unsafe(text, []), rowValues),
       listen: notify && typeof listen === "function"
         ? (channel, handlers) => listenPostgresJs(client, channel, handlers)
         : undefined,
     };
   }
   return {
-    query: async (text, values) => (await client.query(text, values)).rows,
-    listen: notify && isPgPool(client)
-      ? (channel, handlers) => listenPgPool(client, channel, handlers)
+    // No values: node-postgres then sends a simple query.
+    query: async (text) => (await client.query(text, [])).rows.map(rowValues),
+    listen: notify && isPgPool(client) && poolCanListen(client)
+      ? (channel, handlers, signal) => listenPgPool(client, channel, handlers, signal)
       : undefined,
   };
 }
@@ -97,66 +118,71 @@ async function listenPostgresJs(
     async close() {
       if (!active) return;
       active = false;
-      await meta.unlisten();
+      // UNLISTEN goes to a server that may be unreachable: bounded.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.resolve(meta.unlisten()).catch(() => {}),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, UNLISTEN_TIMEOUT_MS)),
+      ]);
+      clearTimeout(timer);
     },
   };
 }
 
+// How long close() waits for postgres.js's UNLISTEN.
+const UNLISTEN_TIMEOUT_MS = 1000;
+
 // One connection checked out of the pool for as long as the adapter listens.
+// It is never given back for reuse: closing destroys it (release(true)), so
+// neither UNLISTEN on a possibly dead connection nor a pooled connection
+// still listening is ever needed.
 async function listenPgPool(
   pool: PgLikePool,
   channel: string,
   handlers: ListenHandlers,
+  signal: AbortSignal,
 ): Promise<Listening> {
   const connection: PgLikeListenConnection = await pool.connect();
   let active = true;
   const onNotification = (message: { channel?: unknown; payload?: unknown }) => {
     if (active && message?.channel === channel) handlers.notify(String(message.payload ?? ""));
   };
-  const detach = () => {
+  // A terminated backend, a dropped socket, close(), an abort: the pool must
+  // not get the connection back, so it is released with an error (destroyed).
+  function destroy(error: unknown): boolean {
+    if (!active) return false;
+    active = false;
     connection.removeListener("notification", onNotification);
     connection.removeListener("error", onLost);
     connection.removeListener("end", onLost);
-  };
-  // A terminated backend or a dropped socket: the pool must not get the
-  // broken connection back, so it is released with the error (destroyed).
-  function onLost(error?: unknown): void {
-    if (!active) return;
-    active = false;
-    detach();
+    signal.removeEventListener("abort", onAbort);
     connection.on("error", ignore);
-    connection.release(error instanceof Error ? error : new Error("listening connection ended"));
-    handlers.lost();
+    connection.release(error instanceof Error ? error : new Error(String(error)));
+    return true;
+  }
+  function onLost(error?: unknown): void {
+    if (destroy(error ?? new Error("listening connection ended"))) handlers.lost();
+  }
+  function onAbort(): void {
+    destroy(new Error("the adapter was closed"));
   }
   connection.on("notification", onNotification);
   connection.on("error", onLost);
   connection.on("end", onLost);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort);
   try {
     await connection.query(`LISTEN "${channel}"`, []);
   } catch (error) {
-    if (active) {
-      active = false;
-      detach();
-      connection.on("error", ignore);
-      connection.release(error instanceof Error ? error : new Error(String(error)));
-    }
+    destroy(error);
     throw error;
   }
-  if (active) handlers.listening();
+  if (!active) throw new Error("listening connection lost before LISTEN took effect");
+  handlers.listening();
   return {
-    async close() {
-      if (!active) return;
-      active = false;
-      try {
-        await connection.query(`UNLISTEN "${channel}"`, []);
-      } catch (error) {
-        detach();
-        connection.on("error", ignore);
-        connection.release(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      detach();
-      connection.release();
+    close() {
+      destroy(new Error("the adapter was closed"));
+      return Promise.resolve();
     },
   };
 }

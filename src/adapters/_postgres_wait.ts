@@ -23,7 +23,11 @@ interface PgWaiter extends Waiter {
   readonly payload: string;
 }
 
-type Listen = (channel: string, handlers: ListenHandlers) => Promise<Listening>;
+type Listen = (
+  channel: string,
+  handlers: ListenHandlers,
+  signal: AbortSignal,
+) => Promise<Listening>;
 
 // A LISTEN that failed is not tried again for this long.
 const LISTEN_RETRY_MS = 1000;
@@ -49,6 +53,7 @@ export class PostgresWaiting {
   #attemptAt: Map<string, number> = new Map();
   #sweepAt = SWEEP_SIZE;
   #closed = false;
+  #closing: AbortController = new AbortController();
 
   constructor(listen: Listen | undefined, channel: string) {
     this.#listen = listen;
@@ -102,11 +107,16 @@ export class PostgresWaiting {
     await this.#queue.pause(waiter, maxWaitMs);
   }
 
-  /** Stops listening and gives the connection back; waiters go on by polling. */
+  /**
+   * Stops listening and gives the connection back; waiters go on by polling.
+   * A listen still under way (a connection being checked out, a LISTEN in
+   * flight, maybe to an unreachable server) is not awaited: it is abandoned,
+   * and what it took is given back when it settles.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     this.#wakeAll();
-    await this.#starting;
     const listening = this.#listening;
     this.#listening = undefined;
     await listening?.close();
@@ -144,7 +154,7 @@ export class PostgresWaiting {
         this.#wakeAll();
       },
     };
-    const starting = listen(this.#channel, handlers).then(
+    const starting = listen(this.#channel, handlers, this.#closing.signal).then(
       async (listening) => {
         if (this.#closed || lost) await listening.close();
         else this.#listening = listening;

@@ -43,7 +43,6 @@ import { isPostgresClient, type Row, type Transport, transportOf } from "./_post
 import {
   DEFAULT_TABLE,
   isUndefinedTable,
-  releasePayload,
   schemaSql,
   type Statements,
   statements,
@@ -99,6 +98,12 @@ export interface PgLikeClient {
 export interface PgLikePool extends PgLikeClient {
   /** How many connections the pool has open. */
   readonly totalCount: number;
+  /**
+   * The pool's options: with `max` below 2 the adapter never checks a
+   * connection out to listen (the pool's only connection would be gone for
+   * every statement), and its waiters poll.
+   */
+  readonly options?: { readonly max?: number | undefined } | undefined;
   /**
    * Checks a connection out of the pool.
    *
@@ -375,27 +380,27 @@ export class PostgresAdapter implements ILockAdapter {
     const sentAt = monotonicNow();
     const keyHex = toHex(key);
     const ownerHex = toHex(uniqueValue);
-    let rows = await this.#query(this.#sql.acquire, [keyHex, ownerHex, `${ttl}`]);
-    if (rows.length === 0) {
+    let [fence] = await this.#row(this.#sql.acquire(keyHex, ownerHex, ttl));
+    if (fence === null || fence === undefined) {
       this.#waiting.contended(key, uniqueValue, sentAt);
       throw new LockCreateError(`Key ${describe(key)} is already locked`);
     }
-    if (rows[0]?.fence === "0") {
+    if (fence === "0") {
       // The key's first row (or its first since a DELETE): its fence is
       // taken now, under this lock, so that it is newer than any issued.
-      rows = await this.#query(this.#sql.fence, [keyHex, ownerHex]);
-      if (rows.length === 0) {
+      [fence] = await this.#row(this.#sql.fence(keyHex, ownerHex));
+      if (fence === null || fence === undefined) {
         throw new LockCreateError(
           `Key ${describe(key)} was taken over right after its acquisition`,
         );
       }
     }
-    const fence = Number(rows[0]?.fence);
-    if (!Number.isSafeInteger(fence) || fence <= 0) {
-      throw new LoccoError(`Unexpected fence from PostgreSQL: ${describe(rows[0]?.fence)}`);
+    const value = Number(fence);
+    if (typeof fence !== "string" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new LoccoError(`Unexpected fence from PostgreSQL: ${describe(fence)}`);
     }
     this.#waiting.took(key, uniqueValue);
-    return { fence };
+    return { fence: value };
   }
 
   /**
@@ -420,12 +425,7 @@ export class PostgresAdapter implements ILockAdapter {
   async releaseLock(identity: LockIdentity): Promise<void> {
     const { key, uniqueValue } = validateIdentity(identity);
     const keyHex = toHex(key);
-    const state = await this.#state(this.#sql.release, [
-      keyHex,
-      toHex(uniqueValue),
-      this.#names.channel,
-      releasePayload(keyHex),
-    ]);
+    const state = await this.#state(this.#sql.release(keyHex, toHex(uniqueValue)));
     if (state === "expired") throw new LockReleaseError("Lock is already expired");
     if (state === "taken") throw new LockReleaseError("Lock is already taken");
   }
@@ -451,7 +451,7 @@ export class PostgresAdapter implements ILockAdapter {
    */
   async extendLock(lease: LockLease): Promise<void> {
     const { key, uniqueValue, ttl } = validateLease(lease);
-    const state = await this.#state(this.#sql.extend, [toHex(key), toHex(uniqueValue), `${ttl}`]);
+    const state = await this.#state(this.#sql.extend(toHex(key), toHex(uniqueValue), ttl));
     if (state === "expired") throw new LockExtendError("Lock is already expired");
     if (state === "taken") throw new LockExtendError("Lock is already taken");
   }
@@ -473,7 +473,7 @@ export class PostgresAdapter implements ILockAdapter {
    */
   async isValidLock(identity: LockIdentity): Promise<boolean> {
     const { key, uniqueValue } = validateIdentity(identity);
-    return (await this.#query(this.#sql.isValid, [toHex(key), toHex(uniqueValue)])).length > 0;
+    return (await this.#query(this.#sql.isValid(toHex(key), toHex(uniqueValue)))).length > 0;
   }
 
   /**
@@ -493,11 +493,11 @@ export class PostgresAdapter implements ILockAdapter {
    * ```
    */
   async inspectLock(key: string): Promise<{ expiresIn: number; fence?: number } | undefined> {
-    const rows = await this.#query(this.#sql.inspect, [toHex(validateKey(key))]);
+    const rows = await this.#query(this.#sql.inspect(toHex(validateKey(key))));
     const row = rows[0];
     if (row === undefined) return undefined;
-    const expiresIn = Math.max(1, Number(row.expires_in));
-    const fence = Number(row.fence);
+    const expiresIn = Math.max(1, Number(row[0]));
+    const fence = Number(row[1]);
     return Number.isSafeInteger(fence) && fence > 0 ? { expiresIn, fence } : { expiresIn };
   }
 
@@ -554,24 +554,43 @@ export class PostgresAdapter implements ILockAdapter {
     return this.#waiting.close();
   }
 
-  async #state(text: string, values: string[]): Promise<string> {
-    const state = (await this.#query(text, values))[0]?.state;
+  async #state(text: string): Promise<string> {
+    const [state] = await this.#row(text);
     if (state === "done" || state === "expired" || state === "taken") return state;
     throw new LoccoError(`Unexpected reply from PostgreSQL: ${describe(state)}`);
   }
 
+  // A write statement's one row, whose last value says whether it ran inside
+  // an explicit transaction: then it changed nothing (a rollback could undo
+  // what the adapter reported), and the call fails.
+  async #row(text: string): Promise<unknown[]> {
+    const row = (await this.#query(text))[0];
+    if (row === undefined) throw new LoccoError("Unexpected reply from PostgreSQL: no row");
+    const inTransaction = row[row.length - 1];
+    if (inTransaction === false || inTransaction === "f") return row;
+    if (inTransaction === true || inTransaction === "t") {
+      throw new ValidationError(
+        "options.client runs its statements inside an open transaction (BEGIN without COMMIT, " +
+          "or a driver that sends them with the extended protocol): the adapter's statements " +
+          "must each run as their own transaction; nothing was changed",
+        "options.client",
+      );
+    }
+    throw new LoccoError(`Unexpected reply from PostgreSQL: ${describe(inTransaction)}`);
+  }
+
   // A missing table or sequence (never created, or dropped) is created again
   // and the statement, which did nothing, is sent once more.
-  async #query(text: string, values: string[]): Promise<Row[]> {
-    if (!this.#createTable) return await this.#transport.query(text, values);
+  async #query(text: string): Promise<Row[]> {
+    if (!this.#createTable) return await this.#transport.query(text);
     await this.#ensureSchema();
     try {
-      return await this.#transport.query(text, values);
+      return await this.#transport.query(text);
     } catch (error) {
       if (!isUndefinedTable(error)) throw error;
       this.#schema = undefined;
       await this.#ensureSchema();
-      return await this.#transport.query(text, values);
+      return await this.#transport.query(text);
     }
   }
 
@@ -579,7 +598,7 @@ export class PostgresAdapter implements ILockAdapter {
   #ensureSchema(): Promise<void> {
     let pending = this.#schema;
     if (pending === undefined) {
-      pending = this.#transport.query(schemaSql(this.#names), []).then(() => {});
+      pending = this.#transport.query(schemaSql(this.#names)).then(() => {});
       const created = pending;
       this.#schema = created;
       created.catch(() => {
@@ -662,5 +681,5 @@ export async function migratePostgres(
     );
   }
   const sql = postgresSchemaSql(options);
-  await transportOf(client, false).query(sql, []);
+  await transportOf(client, false).query(sql);
 }
