@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Locker, RetryError } from "@kontsedal/locco";
+import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
 import { delay, uniqueKey } from "../_helpers.ts";
 import {
   CLIENT_KINDS,
@@ -16,6 +17,9 @@ import {
   terminateBackends,
   uniqueApplicationName,
 } from "../_postgres.ts";
+
+type PostgresJsUnsafe = (text: string, values: string[]) => PromiseLike<unknown>;
+type PgQuery = (text: string, values: string[]) => Promise<unknown>;
 
 function waitingTest(
   name: string,
@@ -147,7 +151,7 @@ for (const kind of CLIENT_KINDS.filter((kind) => kind.listens)) {
     });
 
   test(
-    "PostgresAdapter waiter gets the key within its retry delay when the listening connection is terminated, and listens again",
+    "PostgresAdapter waiter gets the key within its retry delay when the listening connection is terminated, and its adapter listens again",
     async (env) => {
       const app = uniqueApplicationName();
       const key = uniqueKey();
@@ -155,8 +159,9 @@ for (const kind of CLIENT_KINDS.filter((kind) => kind.listens)) {
         adapter: await env.adapter(),
         retrySettings: { retryDelay: 10, retryTimes: 1 },
       });
+      const waiterAdapter = await env.adapter({}, app);
       const waiter = new Locker({
-        adapter: await env.adapter({}, app),
+        adapter: waiterAdapter,
         retrySettings: { retryDelay: 700, retryTimes: 100 },
       });
       const held = await holder.lock(key, 30_000).acquire();
@@ -169,17 +174,83 @@ for (const kind of CLIENT_KINDS.filter((kind) => kind.listens)) {
       const lock = await waiting;
       const late = performance.now() - released;
       assert.ok(late < 700 + 1500, `taken ${late} ms after the release`);
-      // Listening again: the next release wakes a 5 s waiter at once.
+      // The same adapter listens again on its next wait (a failed or lost
+      // LISTEN is retried after a second): the next release wakes a waiter
+      // whose retry delay is 5 s at once.
+      await delay(1200);
       const slow = new Locker({
-        adapter: await env.adapter({}, app),
+        adapter: waiterAdapter,
         retrySettings: { retryDelay: 5000, retryTimes: 5 },
       });
       const again = slow.lock(key, 30_000).acquire();
-      await delay(1500);
+      again.catch(() => {}); // on a failed assertion below, the test's end stops it
+      let listening = 0;
+      for (let i = 0; i < 30 && listening === 0; i++) {
+        await delay(100);
+        listening = await listeningBackends(env.admin, app);
+      }
+      assert.equal(listening, 1, "the adapter did not listen again");
       const started = performance.now();
       await lock.release({ throwOnFail: true });
       await (await again).release({ throwOnFail: true });
-      assert.ok(performance.now() - started < 2500);
+      const woken = performance.now() - started;
+      assert.ok(woken < 2500, `woken ${woken} ms after the release`);
+    },
+  );
+
+  test(
+    "PostgresAdapter remembers a release notified while the waiter's attempt was in flight, and tries again at once",
+    async (env) => {
+      const key = uniqueKey();
+      const holder = await env.adapter();
+      await holder.createLock({ key, uniqueValue: "holder", ttl: 30_000 });
+      const { client } = await env.client();
+      // The waiter's second acquire runs on the server (and finds the key
+      // held); its reply is held back while the holder releases and the
+      // NOTIFY arrives, so the notification reaches nobody who is pausing.
+      let acquires = 0;
+      let releasedWhileInFlight: Promise<void> | undefined;
+      const holdReply = async <T>(text: string, reply: Promise<T>): Promise<T> => {
+        const result = await reply;
+        if (text.includes("INSERT INTO") && ++acquires === 2) {
+          releasedWhileInFlight = holder.releaseLock({ key, uniqueValue: "holder" });
+          await releasedWhileInFlight;
+          await delay(300);
+        }
+        return result;
+      };
+      const source = client as unknown as Record<string, unknown>;
+      const wrapped = typeof source.unsafe === "function"
+        ? {
+          unsafe: (text: string, values: string[]) =>
+            holdReply(text, Promise.resolve((source.unsafe as PostgresJsUnsafe)(text, values))),
+          listen: (source.listen as (...args: unknown[]) => unknown).bind(client),
+        }
+        : {
+          query: (text: string, values: string[]) =>
+            holdReply(text, (source.query as PgQuery).call(client, text, values)),
+          connect: (source.connect as () => unknown).bind(client),
+          get totalCount() {
+            return source.totalCount;
+          },
+          options: source.options,
+        };
+      const adapter = new PostgresAdapter({
+        client: wrapped as unknown as PostgresLikeClient,
+        tableName: env.table,
+      });
+      try {
+        const locker = new Locker({ adapter, retrySettings: { retryDelay: 5000, retryTimes: 5 } });
+        const started = performance.now();
+        const lock = await locker.lock(key, 30_000).acquire();
+        const waited = performance.now() - started;
+        assert.equal(acquires, 3);
+        assert.ok(releasedWhileInFlight !== undefined);
+        assert.ok(waited < 4000, `waited ${waited} ms: the notification was forgotten`);
+        await lock.release({ throwOnFail: true });
+      } finally {
+        await adapter.close();
+      }
     },
   );
 
