@@ -1,17 +1,15 @@
 // Copyright 2026 the locco authors. MIT license.
-// The PostgreSQL lock store of a chaos run: the machine's PostgreSQL
-// (POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test), a lease
-// table of the run's own (dropped at the end), and the PostgreSQL faults:
+// The PostgreSQL lock store of a chaos run: a private PostgreSQL server of
+// the run's own (see _postgres_server.ts; never the machine's, which other
+// programs use), a lease table of the run's own, and the PostgreSQL faults:
 // terminate every backend of the run's workers (they connect with
-// application_name "locco-chaos-<runId>"), and restart the server with
-// pg_ctlcluster. A restart keeps the data (the table is durable), so an
-// overlap across it is a violation, not the store losing data.
+// application_name "locco-chaos-<runId>"), and restart the server. A
+// restart keeps the data (the table is durable), so an overlap across it is
+// a violation, not the store losing data.
 
-import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
-import process from "node:process";
 import pg from "pg";
 import type { LockStore } from "./_store.ts";
+import { PrivatePostgres } from "./_postgres_server.ts";
 
 /** The workers' lease table. */
 export function chaosTable(runId: string): string {
@@ -34,30 +32,19 @@ async function connect(url: string): Promise<pg.Client> {
   return client;
 }
 
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${stderr.trim()}`));
-    });
-  });
-}
-
-/** Opens the PostgreSQL store of run `runId`; rejects, loudly, if PostgreSQL is not reachable. */
+/** Starts the PostgreSQL store of run `runId`; rejects, loudly, if PostgreSQL cannot start. */
 export async function startPostgresStore(runId: string): Promise<LockStore> {
-  const base = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const server = await PrivatePostgres.start();
+  const base = server.url();
   const table = chaosTable(runId);
   const applicationName = chaosApplicationName(runId);
-  let admin = await connect(base).catch((error) => {
-    throw new Error(`PostgreSQL is not reachable at ${base}: start it or set POSTGRES_URL`, {
-      cause: error,
-    });
-  });
-  const port = Number(new URL(base).port || 5432);
+  let admin: pg.Client;
+  try {
+    admin = await connect(base);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
   const withAdmin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
     try {
       return await fn(admin);
@@ -68,14 +55,9 @@ export async function startPostgresStore(runId: string): Promise<LockStore> {
     }
   };
   return {
-    description: `PostgreSQL (${new URL(base).host}, table ${table})`,
-    port,
-    url: (p) => {
-      const through = new URL(base);
-      through.hostname = "127.0.0.1";
-      through.port = String(p);
-      return through.toString();
-    },
+    description: `a private PostgreSQL (127.0.0.1:${server.port}, table ${table})`,
+    port: server.port,
+    url: (p) => server.url(p),
     durable: true,
     async terminate() {
       return await withAdmin(async (client) => {
@@ -88,14 +70,12 @@ export async function startPostgresStore(runId: string): Promise<LockStore> {
       });
     },
     async restart() {
-      const [version] = readdirSync("/etc/postgresql");
-      if (version === undefined) throw new Error("no cluster under /etc/postgresql to restart");
       await admin.end().catch(() => {});
-      await run("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "restart"]);
+      await server.restart();
       for (let tries = 0;; tries++) {
         try {
           admin = await connect(base);
-          return port;
+          return server.port;
         } catch (error) {
           if (tries >= 100) throw error;
           await sleep(100);
@@ -103,11 +83,8 @@ export async function startPostgresStore(runId: string): Promise<LockStore> {
       }
     },
     async stop() {
-      await withAdmin(async (client) => {
-        await client.query(`DROP TABLE IF EXISTS "${table}"`);
-        await client.query(`DROP SEQUENCE IF EXISTS "${table}_fence"`);
-      }).catch(() => {});
       await admin.end().catch(() => {});
+      await server.stop();
     },
   };
 }

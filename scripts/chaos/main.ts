@@ -33,8 +33,9 @@
 // blackhole, drop-reply, kill-pubsub; mongo: kill, stop, restart, delay, cut,
 // blackhole; cluster: kill, stop, kill-waiter, stop-waiter, kill-pubsub,
 // kill-master, failover; postgres: kill, stop, kill-waiter, stop-waiter,
-// restart (pg_ctlcluster restart of the machine's PostgreSQL, which keeps the
-// locks, so an overlap across it is a violation), delay, cut, blackhole,
+// restart (of the run's private PostgreSQL server, started with initdb on a
+// free port; it keeps the locks, so an overlap across it is a violation),
+// delay, cut, blackhole,
 // terminate. The postgres workers alternate pg Pool, pg Client and postgres.js.
 // kv: kill, stop, kill-waiter, stop-waiter.
 // --backend kv: the workers share a Deno KV file database (a temporary file;
