@@ -36,6 +36,12 @@ export interface Analysis {
   sections: number;
   appliedWrites: number;
   staleWritesRejected: number;
+  /**
+   * Writes the fence check refused although their section finished within
+   * its lease, overlapped no other section and came after no data-losing
+   * store restart: only a fence that went backwards does that.
+   */
+  fencedWritesRefusedInLease: number;
   staleReadsRejected: number;
   fencedSections: number;
   sectionsInLease: number;
@@ -156,6 +162,7 @@ export function analyze(
     sections: 0,
     appliedWrites: 0,
     staleWritesRejected: 0,
+    fencedWritesRefusedInLease: 0,
     staleReadsRejected,
     fencedSections: 0,
     sectionsInLease: 0,
@@ -241,6 +248,11 @@ export function analyze(
   for (const a of late) {
     if (a.x?.applied) result.lateWritesApplied++;
     else if (a.x !== undefined) result.lateWritesRejected++;
+  }
+  for (const s of sections.values()) {
+    if (s.x === undefined || s.x.applied || !s.l?.inLease || late.has(s)) continue;
+    if (downs.some((d) => d < s.e.seq)) continue;
+    result.fencedWritesRefusedInLease++;
   }
   for (const { value, applied } of state.values()) result.lostUpdates += applied - value;
 

@@ -577,6 +577,11 @@ function report(
   const locked = !values["no-lock"];
   if (a.violations > 0) failures.push(`${a.violations} mutual-exclusion violations where promised`);
   if (a.duplicateTokens > 0) failures.push(`${a.duplicateTokens} fencing tokens issued twice`);
+  if (locked && a.fencedWritesRefusedInLease > 0) {
+    failures.push(
+      `${a.fencedWritesRefusedInLease} fenced writes refused while the lease was valid`,
+    );
+  }
   if (fenced && a.lostUpdates !== 0) failures.push(`${a.lostUpdates} lost updates`);
   if (fenced && a.lateWritesApplied > 0) {
     failures.push(`${a.lateWritesApplied} late writes applied despite fencing`);
@@ -634,6 +639,7 @@ function report(
     ["  late writes of those holders rejected (fence)", a.lateWritesRejected],
     ["  late writes of those holders applied", a.lateWritesApplied],
     ["stale writes rejected by the fence check", a.staleWritesRejected],
+    ["fenced writes refused while the lease was valid (must be 0)", a.fencedWritesRefusedInLease],
     ["stale reads rejected by the fence check", a.staleReadsRejected],
     ["fencing tokens issued twice (must be 0)", a.duplicateTokens],
     [

@@ -11,7 +11,7 @@ import type {
   PgLikePool,
   PostgresJsLikeSql,
   PostgresLikeClient,
-} from "./postgres.ts";
+} from "./_postgres_types.ts";
 
 /** A row's values, in the order of the statement's columns. */
 export type Row = unknown[];

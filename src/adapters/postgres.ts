@@ -6,7 +6,8 @@
  * [postgres.js](https://github.com/porsager/postgres) (`postgres`). A lock is
  * one row of a lease table (`locco_locks` by default, created on first use or
  * by {@linkcode migratePostgres}). Acquire, release and extend are one
- * statement each, timed by the server's clock; fences come from a sequence;
+ * statement each, timed by the server's clock, and must run outside any open
+ * transaction; fences come from a sequence;
  * waiters are woken by `LISTEN`/`NOTIFY`.
  *
  * ```ts
@@ -51,213 +52,21 @@ import {
   toHex,
 } from "./_postgres_sql.ts";
 import { PostgresWaiting } from "./_postgres_wait.ts";
+import type { PostgresAdapterOptions } from "./_postgres_types.ts";
 
-/**
- * A node-postgres client: a `Pool`, a `Client` or a `PoolClient` of the `pg`
- * package fits as it is. The adapter runs one parameterised statement per
- * call; the promise rejects with the driver's error, which it passes on
- * unchanged.
- *
- * @example A pool typed structurally
- * ```ts
- * import type { PgLikeClient } from "@kontsedal/locco/postgres";
- *
- * // `new pg.Pool()` and `new pg.Client()` are assignable to PgLikeClient.
- * async function now(client: PgLikeClient): Promise<unknown> {
- *   return (await client.query("SELECT now() AS now", [])).rows[0]?.now;
- * }
- * ```
- */
-export interface PgLikeClient {
-  /**
-   * Runs one statement with `$1`, `$2`... parameters.
-   *
-   * @param text The SQL.
-   * @param values The parameters.
-   * @returns The result, whose `rows` the adapter reads.
-   */
-  query(text: string, values: string[]): Promise<{ rows: Record<string, unknown>[] }>;
-}
-
-/**
- * A `pg.Pool`: the adapter checks one connection out of it, with
- * `connect()`, to `LISTEN` on while waiters wait, and gives it back in
- * {@linkcode PostgresAdapter.close}. It is told from a `pg.Client` by its
- * `totalCount`.
- *
- * @example A pool typed structurally
- * ```ts
- * import type { PgLikePool } from "@kontsedal/locco/postgres";
- *
- * // `new pg.Pool()` is assignable to PgLikePool.
- * function connections(pool: PgLikePool): number {
- *   return pool.totalCount;
- * }
- * ```
- */
-export interface PgLikePool extends PgLikeClient {
-  /** How many connections the pool has open. */
-  readonly totalCount: number;
-  /**
-   * The pool's options: with `max` below 2 the adapter never checks a
-   * connection out to listen (the pool's only connection would be gone for
-   * every statement), and its waiters poll.
-   */
-  readonly options?: { readonly max?: number | undefined } | undefined;
-  /**
-   * Checks a connection out of the pool.
-   *
-   * @returns The connection, given back with `release()`.
-   */
-  connect(): Promise<PgLikeListenConnection>;
-}
-
-/**
- * The connection a {@linkcode PgLikePool} hands out (a `pg.PoolClient`), on
- * which the adapter listens for releases.
- *
- * @example A pooled connection typed structurally
- * ```ts
- * import type { PgLikeListenConnection } from "@kontsedal/locco/postgres";
- *
- * // `await pool.connect()` of a `pg.Pool` fits.
- * function giveBack(connection: PgLikeListenConnection): void {
- *   connection.release();
- * }
- * ```
- */
-export interface PgLikeListenConnection extends PgLikeClient {
-  /**
-   * Adds an event listener: `notification`, `error` and `end` are used.
-   *
-   * @param event The event name.
-   * @param listener The listener.
-   * @returns Anything.
-   */
-  // deno-lint-ignore no-explicit-any
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  /**
-   * Removes an event listener.
-   *
-   * @param event The event name.
-   * @param listener The listener.
-   * @returns Anything.
-   */
-  // deno-lint-ignore no-explicit-any
-  removeListener(event: string, listener: (...args: any[]) => void): unknown;
-  /**
-   * Gives the connection back to the pool; with an error, the pool closes it.
-   *
-   * @param error Why the connection must not be reused.
-   */
-  release(error?: Error | boolean): void;
-}
-
-/**
- * A postgres.js `sql` instance (`postgres(url)` of the `postgres` package).
- * The adapter runs statements with `unsafe(text, values)` (parameterised,
- * not prepared) and waits with `listen()`.
- *
- * @example An sql instance typed structurally
- * ```ts
- * import type { PostgresJsLikeSql } from "@kontsedal/locco/postgres";
- *
- * // `postgres(url)` from "postgres" is assignable to PostgresJsLikeSql.
- * async function count(sql: PostgresJsLikeSql): Promise<number> {
- *   return (await sql.unsafe("SELECT 1 AS one", [])).length;
- * }
- * ```
- */
-export interface PostgresJsLikeSql {
-  /**
-   * Runs one statement with `$1`, `$2`... parameters.
-   *
-   * @param query The SQL.
-   * @param values The parameters.
-   * @returns The rows.
-   */
-  unsafe(query: string, values: string[]): PromiseLike<ArrayLike<Record<string, unknown>>>;
-  /**
-   * Optional: listens on a channel, on the one listening connection
-   * postgres.js keeps per `sql` instance (it reconnects it by itself).
-   * Without it, waiters poll.
-   *
-   * @param channel The channel.
-   * @param onNotify Called with each notification's payload.
-   * @param onListen Called each time `LISTEN` takes effect.
-   * @returns A handle whose `unlisten()` stops listening.
-   */
-  listen?(
-    channel: string,
-    onNotify: (payload: string) => void,
-    onListen?: () => void,
-  ): PromiseLike<{ unlisten(): PromiseLike<unknown> }>;
-}
-
-/**
- * Either PostgreSQL client: node-postgres (a `pg.Pool`, `pg.Client` or
- * pooled client) or a postgres.js `sql`, told apart by shape (`unsafe()`).
- *
- * @example Accept either client
- * ```ts
- * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
- *
- * function adapterFor(client: PostgresLikeClient): PostgresAdapter {
- *   return new PostgresAdapter({ client });
- * }
- * ```
- */
-export type PostgresLikeClient = PgLikeClient | PgLikePool | PostgresJsLikeSql;
-
-/**
- * Options of {@linkcode PostgresAdapter}.
- *
- * @example Every option
- * ```ts
- * import type { PostgresAdapterOptions, PostgresLikeClient } from "@kontsedal/locco/postgres";
- *
- * function options(client: PostgresLikeClient): PostgresAdapterOptions {
- *   return { client, tableName: "app.locks", createTable: false, waitStrategy: "poll" };
- * }
- * ```
- */
-export interface PostgresAdapterOptions {
-  /**
-   * The client: a `pg.Pool`, a `pg.Client` or a postgres.js `sql`. The
-   * adapter never configures or closes it.
-   */
-  client: PostgresLikeClient;
-  /**
-   * The lease table, optionally schema-qualified (`"locks"` or
-   * `"app.locks"`): letters, digits and `_`, not starting with a digit, at
-   * most 57 characters each part. It is quoted, so its case is kept. The
-   * fence sequence is this name plus `_fence`.
-   *
-   * @default {"locco_locks"}
-   */
-  tableName?: string | undefined;
-  /**
-   * Whether the adapter creates the table and its sequence on first use (and
-   * again if they are dropped). Turn it off when the database user may not
-   * run DDL, and run {@linkcode migratePostgres} or
-   * {@linkcode postgresSchemaSql} once instead.
-   *
-   * @default {true}
-   */
-  createTable?: boolean | undefined;
-  /**
-   * How `acquire()` waits for a held key. `"notify"`: woken by the `NOTIFY`
-   * a release sends, on a listening connection (one connection checked out
-   * of a `pg.Pool`, or postgres.js's own); a `pg.Client` cannot open one,
-   * so it polls. `"poll"`: retry after each retry delay, with no listening
-   * connection (for example behind a transaction-pooling PgBouncer, which
-   * cannot carry `LISTEN`). Either way, waiters of one adapter are served
-   * first come first served.
-   *
-   * @default {"notify"}
-   */
-  waitStrategy?: "notify" | "poll" | undefined;
-}
+export type {
+  PgLikeClient,
+  PgLikeListenConnection,
+  PgLikePool,
+  PostgresAdapterOptions,
+  PostgresJsLikeSql,
+  PostgresLikeClient,
+} from "./_postgres_types.ts";
+export {
+  migratePostgres,
+  type PostgresSchemaOptions,
+  postgresSchemaSql,
+} from "./_postgres_schema.ts";
 
 /**
  * Locks in a PostgreSQL table, one row per held key: `(key_hash bytea
@@ -281,9 +90,15 @@ export interface PostgresAdapterOptions {
  *   locked, so they grow across release, expiry and takeover, and across a
  *   `DELETE` or `TRUNCATE` of the table. They restart only if the sequence
  *   is dropped or reset.
- * - Each method is one statement in its own implicit transaction: no session
- *   state, so it works through a transaction-pooling PgBouncer (waiting
- *   needs `waitStrategy: "poll"` there, or a client connected directly).
+ * - Each method is one statement in its own implicit transaction, sent as a
+ *   simple query: no session state, so it works through a
+ *   transaction-pooling PgBouncer (waiting needs `waitStrategy: "poll"`
+ *   there, or a client connected directly). The statements must run outside
+ *   any explicit transaction (a rollback would undo a lock its holder
+ *   believes it holds): a statement that finds itself inside one changes
+ *   nothing, and the call rejects with `ValidationError`.
+ * - The table keeps one row per key ever used; delete old rows at will
+ *   (`DELETE FROM locco_locks WHERE expires_at < now() - interval '1 day'`).
  *
  * @example Contention, then release (with a client of your own)
  * ```ts
@@ -362,7 +177,7 @@ export class PostgresAdapter implements ILockAdapter {
    * @param lease The key, unique value and ttl in milliseconds.
    * @returns The lock's fencing token, from the table's sequence.
    * @throws {LockCreateError} When an unexpired lock holds the key (even with the same unique value), or an earlier waiter of this adapter waits for it.
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or the client is inside an open transaction.
    * @example Take a free key
    * ```ts
    * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
@@ -410,7 +225,7 @@ export class PostgresAdapter implements ILockAdapter {
    * @param identity The key and unique value.
    * @returns A promise that resolves once the lock is freed.
    * @throws {LockReleaseError} "Lock is already expired" or "Lock is already taken".
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or the client is inside an open transaction.
    * @example Release by the owner
    * ```ts
    * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
@@ -437,7 +252,7 @@ export class PostgresAdapter implements ILockAdapter {
    * @param lease The key, unique value and new ttl in milliseconds.
    * @returns A promise that resolves once the expiry is updated.
    * @throws {LockExtendError} "Lock is already expired" or "Lock is already taken".
-   * @throws {ValidationError} When an argument is invalid.
+   * @throws {ValidationError} When an argument is invalid, or the client is inside an open transaction.
    * @example Extend by the owner
    * ```ts
    * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
@@ -535,11 +350,13 @@ export class PostgresAdapter implements ILockAdapter {
   }
 
   /**
-   * Stops listening and gives the listening connection back (to the
-   * `pg.Pool`, or unlistens on postgres.js); the client stays open. Call it
-   * before closing the client.
+   * Stops listening: closes the connection it checked out of a `pg.Pool`
+   * (destroyed, never reused), or unlistens on postgres.js (waiting at most
+   * 1 s for the server); a listening connection still being opened is closed
+   * when it arrives, not awaited. The client stays open. Call it before
+   * closing the client.
    *
-   * @returns A promise that resolves once the listening connection is given back.
+   * @returns A promise that resolves once the adapter stopped listening.
    * @example Close the adapter, then the client
    * ```ts
    * import { PostgresAdapter } from "@kontsedal/locco/postgres";
@@ -607,79 +424,4 @@ export class PostgresAdapter implements ILockAdapter {
     }
     return pending;
   }
-}
-
-/**
- * Options of {@linkcode migratePostgres} and {@linkcode postgresSchemaSql}.
- *
- * @example A table in another schema
- * ```ts
- * import { postgresSchemaSql, type PostgresSchemaOptions } from "@kontsedal/locco/postgres";
- * import assert from "node:assert/strict";
- *
- * const options: PostgresSchemaOptions = { tableName: "app.locks" };
- * assert.match(postgresSchemaSql(options), /"app"\."locks_fence"/);
- * ```
- */
-export interface PostgresSchemaOptions {
-  /**
-   * The lease table, as in {@linkcode PostgresAdapterOptions.tableName}.
-   *
-   * @default {"locco_locks"}
-   */
-  tableName?: string | undefined;
-}
-
-/**
- * The SQL that creates the lease table and its fence sequence, for a
- * migration tool: one idempotent statement, safe to run concurrently.
- *
- * @param options The table name.
- * @returns The SQL.
- * @throws {ValidationError} When the table name is not a valid identifier.
- * @example Print the schema
- * ```ts
- * import { postgresSchemaSql } from "@kontsedal/locco/postgres";
- * import assert from "node:assert/strict";
- *
- * assert.match(postgresSchemaSql({ tableName: "app.locks" }), /CREATE TABLE "app"\."locks"/);
- * ```
- */
-export function postgresSchemaSql(options: PostgresSchemaOptions = {}): string {
-  validateObject(options, "options");
-  const { tableName = DEFAULT_TABLE } = options;
-  return schemaSql(tableNames(tableName, "options.tableName"));
-}
-
-/**
- * Creates the lease table and its fence sequence if they do not exist, as
- * the adapter does on first use.
- *
- * @param client The client, as for {@linkcode PostgresAdapter}.
- * @param options The table name.
- * @returns A promise that resolves once the schema exists.
- * @throws {ValidationError} When the client or the table name is invalid.
- * @example Create the table at deploy time
- * ```ts
- * import { migratePostgres, type PostgresLikeClient } from "@kontsedal/locco/postgres";
- *
- * async function deploy(client: PostgresLikeClient): Promise<void> {
- *   await migratePostgres(client, { tableName: "app_locks" });
- * }
- * ```
- */
-export async function migratePostgres(
-  client: PostgresLikeClient,
-  options: PostgresSchemaOptions = {},
-): Promise<void> {
-  if (!isPostgresClient(client)) {
-    throw new ValidationError(
-      `client should be a pg Pool or Client (query()) or a postgres.js sql (unsafe()): got ${
-        describe(client)
-      }`,
-      "client",
-    );
-  }
-  const sql = postgresSchemaSql(options);
-  await transportOf(client, false).query(sql);
 }
