@@ -126,7 +126,9 @@ const typesVersions = Object.fromEntries(
 const pkg = {
   name: deno.name,
   version: deno.version,
-  description: "Distributed locks for Deno, Node and Bun on Redis (ioredis), MongoDB or memory, " +
+  description:
+    "Distributed locks for Deno, Node and Bun on Redis (ioredis), MongoDB, PostgreSQL, Deno KV " +
+    "or memory, " +
     "with zero runtime dependencies.",
   license: deno.license,
   type: "module",
@@ -139,7 +141,18 @@ const pkg = {
   sideEffects: false,
   engines: { node: ">=20" },
   repository: { type: "git", url: REPOSITORY_URL },
-  keywords: ["lock", "mutex", "distributed-lock", "redis", "ioredis", "mongodb", "deno", "bun"],
+  keywords: [
+    "lock",
+    "mutex",
+    "distributed-lock",
+    "redis",
+    "ioredis",
+    "mongodb",
+    "postgres",
+    "postgresql",
+    "deno",
+    "bun",
+  ],
 };
 writeFileSync(join(OUT, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 

@@ -4,6 +4,10 @@
 // in interleaved rounds, medians. The floor is the least any lease lock on a
 // table pays: one `INSERT ... ON CONFLICT DO UPDATE ... WHERE expired`, then
 // one `DELETE ... WHERE owner`, polling every retry delay under contention.
+// A second floor is PostgreSQL's own session lock: `pg_try_advisory_lock`
+// then `pg_advisory_unlock` on one connection (no lease, no fence: a holder
+// that hangs holds it until its connection dies). No advisory-lock library
+// is installed here, so none is measured.
 // Scenarios: a sequential uncontended cycle, and one key shared by 8 workers
 // (hold 1 ms) and by 2 workers (hold 10 ms), each worker on its own pool.
 // Prints a table only (docs/ is left alone). Options (env): BENCH_ROUNDS
@@ -87,6 +91,31 @@ const floor: Library = {
   },
 };
 
+const advisoryFloor: Library = {
+  name: "advisory floor (pg)",
+  open() {
+    // A session lock lives on one connection: a Client, not a pool.
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    client.on("error", () => {});
+    const connected = client.connect();
+    return {
+      async acquire(key, retryDelay) {
+        await connected;
+        for (;;) {
+          const { rows } = await client.query(
+            "SELECT pg_try_advisory_lock(hashtext($1)) AS taken",
+            [key],
+          );
+          if (rows[0]?.taken === true) break;
+          await sleep(retryDelay);
+        }
+        return () => client.query("SELECT pg_advisory_unlock(hashtext($1))", [key]);
+      },
+      close: () => client.end(),
+    };
+  },
+};
+
 function loccoLibrary(
   name: string,
   connect: () => { client: PostgresLikeClient; close(): Promise<void> },
@@ -118,6 +147,7 @@ function loccoLibrary(
 
 const LIBRARIES: Library[] = [
   floor,
+  advisoryFloor,
   loccoLibrary("locco (pg Pool)", () => {
     const client = pool();
     return { client, close: () => client.end() };
