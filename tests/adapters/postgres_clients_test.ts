@@ -12,7 +12,7 @@ import { LockCreateError, Locker, ValidationError } from "@kontsedal/locco";
 import { PostgresAdapter } from "@kontsedal/locco/postgres";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { adminClient, dropTable, POSTGRES_URL, uniqueTable } from "../_postgres.ts";
-import { FaultProxy } from "../../scripts/chaos/_proxy.ts";
+import { SilentProxy } from "../_tcp_proxy.ts";
 
 /** Rejects when `promise` takes longer than `ms` (a hang fails the test instead of stalling it). */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -159,12 +159,19 @@ for (const [name, transform] of [["pascal", postgres.pascal], ["camel", postgres
   });
 }
 
+function urlThrough(port: number): string {
+  const url = new URL(POSTGRES_URL);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  return url.toString();
+}
+
 const UNREACHABLE_CLIENTS = [
   {
     name: "pg Pool",
     open(port: number) {
       const pool = new pg.Pool({
-        connectionString: `postgres://postgres@127.0.0.1:${port}/test`,
+        connectionString: urlThrough(port),
         max: 4,
       });
       pool.on("error", () => {});
@@ -174,7 +181,7 @@ const UNREACHABLE_CLIENTS = [
   {
     name: "postgres.js",
     open(port: number) {
-      const sql = postgres(`postgres://postgres@127.0.0.1:${port}/test`, {
+      const sql = postgres(urlThrough(port), {
         max: 4,
         onnotice: () => {},
       });
@@ -186,7 +193,7 @@ const UNREACHABLE_CLIENTS = [
 for (const kind of UNREACHABLE_CLIENTS) {
   Deno.test(`PostgresAdapter.close() returns while the server stops answering, listening or not yet (${kind.name})`, async () => {
     await withTable(async (table) => {
-      const proxy = await FaultProxy.start(5432);
+      const proxy = await SilentProxy.start(Number(new URL(POSTGRES_URL).port || 5432));
       const { client, end } = kind.open(proxy.port);
       try {
         // Listening, then the link goes silent: close() must not wait for UNLISTEN.
@@ -199,7 +206,7 @@ for (const kind of UNREACHABLE_CLIENTS) {
           () => undefined,
         );
         await delay(500);
-        proxy.blackhole(60_000);
+        proxy.silence();
         await within(adapter.close(), 3000, "close() after the link went silent");
         // Not listening yet: the listen is still connecting when close() is called.
         const second = new PostgresAdapter({ client, tableName: table, createTable: false });
@@ -209,7 +216,7 @@ for (const kind of UNREACHABLE_CLIENTS) {
         await within(second.close(), 3000, "close() while the listen connects");
         aborter.abort();
         await stuck;
-        proxy.cut();
+        await proxy.close();
         await waiting;
         void held;
       } finally {
