@@ -42,6 +42,8 @@ export interface Analysis {
    * store restart: only a fence that went backwards does that.
    */
   fencedWritesRefusedInLease: number;
+  /** Likewise for reads: refused while their lease was valid (on the worker's clock). */
+  fencedReadsRefusedInLease: number;
   staleReadsRejected: number;
   fencedSections: number;
   sectionsInLease: number;
@@ -113,6 +115,7 @@ export function analyze(
   const stoppedAt = new Map<string, number>();
   let downAt: number | undefined;
   let staleReadsRejected = 0;
+  const staleReads: LogRecord[] = [];
   for (const r of log) {
     if (r.t === "E" && r.grant !== undefined && r.start !== undefined) grants.push(r);
     if (r.t === "R" && r.at !== undefined) releases.set(id(r), r.at);
@@ -131,8 +134,10 @@ export function analyze(
     if (r.t === "U") ups.push(r);
     if (r.fault !== undefined) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
     if (r.t === "E") {
-      if (r.status === "stale") staleReadsRejected++;
-      else sections.set(id(r), { e: r, end: Infinity, paused: false });
+      if (r.status === "stale") {
+        staleReadsRejected++;
+        staleReads.push(r);
+      } else sections.set(id(r), { e: r, end: Infinity, paused: false });
     }
     if (r.t === "X") {
       const s = sections.get(id(r));
@@ -163,6 +168,7 @@ export function analyze(
     appliedWrites: 0,
     staleWritesRejected: 0,
     fencedWritesRefusedInLease: 0,
+    fencedReadsRefusedInLease: 0,
     staleReadsRejected,
     fencedSections: 0,
     sectionsInLease: 0,
@@ -253,6 +259,11 @@ export function analyze(
     if (s.x === undefined || s.x.applied || !s.l?.inLease || late.has(s)) continue;
     if (downs.some((d) => d < s.e.seq)) continue;
     result.fencedWritesRefusedInLease++;
+  }
+  for (const r of staleReads) {
+    if (r.at === undefined || r.sent === undefined || r.at >= r.sent + ttl - drift) continue;
+    if (downs.some((d) => d < r.seq)) continue;
+    result.fencedReadsRefusedInLease++;
   }
   for (const { value, applied } of state.values()) result.lostUpdates += applied - value;
 

@@ -577,6 +577,9 @@ function report(
   const locked = !values["no-lock"];
   if (a.violations > 0) failures.push(`${a.violations} mutual-exclusion violations where promised`);
   if (a.duplicateTokens > 0) failures.push(`${a.duplicateTokens} fencing tokens issued twice`);
+  if (locked && a.fencedReadsRefusedInLease > 0) {
+    failures.push(`${a.fencedReadsRefusedInLease} fenced reads refused while the lease was valid`);
+  }
   if (locked && a.fencedWritesRefusedInLease > 0) {
     failures.push(
       `${a.fencedWritesRefusedInLease} fenced writes refused while the lease was valid`,
@@ -640,6 +643,7 @@ function report(
     ["  late writes of those holders applied", a.lateWritesApplied],
     ["stale writes rejected by the fence check", a.staleWritesRejected],
     ["fenced writes refused while the lease was valid (must be 0)", a.fencedWritesRefusedInLease],
+    ["fenced reads refused while the lease was valid (must be 0)", a.fencedReadsRefusedInLease],
     ["stale reads rejected by the fence check", a.staleReadsRejected],
     ["fencing tokens issued twice (must be 0)", a.duplicateTokens],
     [
