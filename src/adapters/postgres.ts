@@ -7,8 +7,8 @@
  * one row of a lease table (`locco_locks` by default, created on first use or
  * by {@linkcode migratePostgres}). Acquire, release and extend are one
  * statement each, timed by the server's clock, and must run outside any open
- * transaction; fences come from a sequence;
- * waiters are woken by `LISTEN`/`NOTIFY`.
+ * transaction; fences come from a sequence; waiters are woken by
+ * `LISTEN`/`NOTIFY`.
  *
  * ```ts
  * import { PostgresAdapter, type PostgresLikeClient } from "@kontsedal/locco/postgres";
@@ -69,7 +69,7 @@ export {
 } from "./_postgres_schema.ts";
 
 /**
- * Locks in a PostgreSQL table, one row per held key: `(key_hash bytea
+ * Locks in a PostgreSQL table, one row per key ever used: `(key_hash bytea
  * PRIMARY KEY, key bytea, owner bytea, expires_at timestamptz, fence
  * bigint)`, the key and owner stored as their UTF-8 bytes (so any key,
  * U+0000 included, of any length: the primary key is its SHA-256).
