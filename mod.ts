@@ -2,7 +2,7 @@
 
 /**
  * locco: distributed locks for Deno, Node and Bun, on Redis (ioredis),
- * MongoDB or memory, with no runtime dependencies. You bring the client;
+ * MongoDB, PostgreSQL, Deno KV or memory, with no runtime dependencies. You bring the client;
  * adapters use small duck-typed interfaces.
  *
  * ```ts
@@ -67,6 +67,18 @@ export {
   type MongoLikeClient,
   type MongoLikeCollection,
 } from "./src/adapters/mongodb.ts";
+export {
+  migratePostgres,
+  type PgLikeClient,
+  type PgLikeListenConnection,
+  type PgLikePool,
+  PostgresAdapter,
+  type PostgresAdapterOptions,
+  type PostgresJsLikeSql,
+  type PostgresLikeClient,
+  type PostgresSchemaOptions,
+  postgresSchemaSql,
+} from "./src/adapters/postgres.ts";
 export {
   DenoKvAdapter,
   type DenoKvAdapterOptions,

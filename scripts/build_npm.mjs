@@ -127,7 +127,8 @@ const pkg = {
   name: deno.name,
   version: deno.version,
   description:
-    "Distributed locks for Deno, Node and Bun on Redis or Valkey (ioredis, node-redis), MongoDB or memory, " +
+    "Distributed locks for Deno, Node and Bun on Redis or Valkey (ioredis, node-redis), MongoDB, " +
+    "PostgreSQL, Deno KV or memory, " +
     "with zero runtime dependencies.",
   license: deno.license,
   type: "module",
@@ -149,6 +150,8 @@ const pkg = {
     "node-redis",
     "valkey",
     "mongodb",
+    "postgres",
+    "postgresql",
     "deno",
     "bun",
   ],

@@ -5,7 +5,9 @@
 # counts as one, each test run counts its tests (scripts/test_counts.sh). It
 # ends with one line "N passed, N failed", and exits non-zero on any failure.
 # Redis-backed tests get a private redis-server (scripts/with_redis.sh); the
-# MongoDB tests start their own stand-in.
+# MongoDB tests start their own stand-in. The PostgreSQL tests use the
+# machine's PostgreSQL, which the "PostgreSQL running" step starts if it is
+# down (and fails, loudly, if it cannot).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH" DENO_NO_UPDATE_CHECK=1 RUST_BACKTRACE=0 NO_COLOR=1
@@ -32,13 +34,17 @@ check "deno lint" deno task lint
 check "deno check" deno task check
 check "doc lint + titled examples" deno task doc
 check "Redis script SHA-1 constants" deno run scripts/redis_script_shas.ts --check
+check "PostgreSQL running (started if down)" scripts/ensure_postgres.sh
 suite "deno test + doc examples" scripts/with_redis.sh deno task test
 check "jsr publish dry run" deno task publish:dry
 check "demo (in-memory)" deno task demo --workers 4 --iterations 10
+check "demo (PostgreSQL)" deno task demo --workers 4 --iterations 10 \
+  --postgres "${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 check "chaos, Redis (short)" deno task chaos --short
 check "chaos, MongoDB stand-in (short)" deno task chaos --short --backend mongo
 check "chaos, Redis with keyPrefix (short)" deno task chaos --short --key-prefix app:
 check "chaos, Redis Cluster (short)" deno task chaos --short --backend cluster
+check "chaos, PostgreSQL (short)" deno task chaos --short --backend postgres --deadline 120
 check "chaos, Deno KV (short)" deno task chaos --short --backend kv
 check "chaos, Redis via node-redis (short)" deno task chaos --short --client node-redis
 check "chaos, Redis Cluster via node-redis (short)" deno task chaos --short --backend cluster --client node-redis

@@ -4,7 +4,8 @@
 // without it, most are. Exits non-zero if the locked run loses an update.
 //
 //   deno task demo [--workers 8] [--iterations 25] [--hold 2]
-//                  [--redis URL [--client ioredis|node-redis] | --mongodb URL | --kv PATH]
+//                  [--redis URL [--client ioredis|node-redis] | --mongodb URL | --postgres URL
+//                   | --kv PATH]
 
 // deno-lint-ignore-file no-console
 
@@ -108,8 +109,12 @@ function percentile(values: number[], p: number): number {
 }
 
 async function openBackend(
-  values: { redis?: string; mongodb?: string; kv?: string; client?: string },
+  values: { redis?: string; mongodb?: string; postgres?: string; kv?: string; client?: string },
 ): Promise<DemoBackend> {
+  if (values.postgres !== undefined) {
+    const { postgresBackend } = await import("./_demo_postgres.ts");
+    return await postgresBackend(values.postgres);
+  }
   if (values.kv !== undefined) {
     const { kvBackend } = await import("./_demo_kv.ts");
     return await kvBackend(values.kv === "" ? undefined : values.kv);
@@ -136,6 +141,7 @@ async function main(): Promise<number> {
       redis: { type: "string" },
       client: { type: "string" },
       mongodb: { type: "string" },
+      postgres: { type: "string" },
       kv: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -143,7 +149,7 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(
       "usage: deno task demo [--workers N] [--iterations N] [--hold MS] " +
-        "[--redis URL | --mongodb URL | --kv PATH]\n" +
+        "[--redis URL | --mongodb URL | --postgres URL | --kv PATH]\n" +
         "  --client node-redis  with --redis: lock through NodeRedisAdapter (default: ioredis)\n" +
         "  --mongodb ''  starts the bundled MongoDB stand-in\n" +
         "  --kv ''       uses a temporary Deno KV file database",

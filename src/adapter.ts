@@ -55,7 +55,8 @@ export interface LockGrant {
 /**
  * The storage contract behind a {@linkcode Locker}. Implement these four
  * methods to plug in a backend of your own; the built-in adapters are
- * `InMemoryAdapter`, `IoRedisAdapter`, `NodeRedisAdapter` and `MongoAdapter`.
+ * `InMemoryAdapter`, `IoRedisAdapter`, `NodeRedisAdapter`, `MongoAdapter`,
+ * `PostgresAdapter` and `DenoKvAdapter`.
  *
  * Rules every adapter follows (the contract test suite checks them):
  * - `createLock` is atomic. It rejects with `LockCreateError` while another

@@ -26,6 +26,8 @@ import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { ON_DENO, openTestKv, tempKvPath } from "./_kv.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
+import { PostgresAdapter } from "@kontsedal/locco/postgres";
+import { adminClient, CLIENT_KINDS, dropTable, uniqueTable } from "./_postgres.ts";
 
 /** What hostile getters and Proxy traps throw: allowed to come back out unchanged. */
 const HOSTILE = new Error("hostile input threw");
@@ -532,6 +534,26 @@ fuzzPublicApi("MongoAdapter on the stand-in", async () => {
   };
 }, 40);
 
+for (const kind of CLIENT_KINDS) {
+  fuzzPublicApi(`PostgresAdapter (${kind.name})`, async () => {
+    const admin = await adminClient();
+    const tableName = uniqueTable("locco_fuzz");
+    const clients = [await kind.open(), await kind.open()];
+    const [adapter, probe] = clients.map(({ client }) =>
+      new PostgresAdapter({ client, tableName })
+    );
+    return {
+      adapter: adapter!,
+      probe: probe!,
+      close: async () => {
+        await Promise.all([adapter!.close(), probe!.close()]);
+        await Promise.all(clients.map((c) => c.close()));
+        await dropTable(admin, tableName);
+        await admin.end();
+      },
+    };
+  }, 40);
+}
 fuzzPublicApi("DenoKvAdapter", async () => {
   // An in-memory database on Deno; a file database elsewhere (@deno/kv).
   const file = ON_DENO ? undefined : tempKvPath();
@@ -554,10 +576,12 @@ Deno.test("Adapter constructors throw only ValidationError for hostile options",
     ["InMemoryAdapter", (o) => new InMemoryAdapter(o as never)],
     ["IoRedisAdapter", (o) => new IoRedisAdapter(o as never)],
     ["MongoAdapter", (o) => new MongoAdapter(o as never)],
+    ["PostgresAdapter", (o) => new PostgresAdapter(o as never)],
     ["DenoKvAdapter", (o) => new DenoKvAdapter(o as never)],
   ];
   const fakeKv = { get() {}, atomic() {}, watch() {} };
   const fakeRedis = { set() {}, get() {}, evalsha() {}, eval() {} };
+  const fakePostgres = { query() {}, unsafe() {} };
   const fakeMongo = {
     db: () => ({
       collection: () => ({ createIndex() {}, updateOne() {}, deleteOne() {}, findOne() {} }),
@@ -569,14 +593,17 @@ Deno.test("Adapter constructors throw only ValidationError for hostile options",
       fc.oneof(
         hostile,
         fc.record({
-          client: sometimes(fc.constantFrom(fakeRedis, fakeMongo)),
+          client: sometimes(fc.constantFrom(fakeRedis, fakeMongo, fakePostgres)),
           prefix: sometimes(fc.string()),
           now: sometimes(fc.constant(() => 0)),
           dbName: sometimes(fc.string()),
           locksCollectionName: sometimes(fc.string()),
           clockDriftMargin: sometimes(fc.integer({ min: 0, max: 1000 })),
+          tableName: sometimes(fc.string()),
           kv: sometimes(fc.constant(fakeKv)),
-          waitStrategy: sometimes(fc.constantFrom("watch", "poll")),
+          waitStrategy: sometimes(
+            fc.oneof(fc.constantFrom("watch", "poll", "notify"), fc.string()),
+          ),
         }, { requiredKeys: [] }),
       ),
       async ([name, make], options) => {

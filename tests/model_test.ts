@@ -26,6 +26,8 @@ import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { openTestKv, tempKvPath } from "./_kv.ts";
 import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 import { startJongodb } from "./_jongodb.ts";
+import { PostgresAdapter } from "@kontsedal/locco/postgres";
+import { adminClient, CLIENT_KINDS, dropTable, uniqueTable } from "./_postgres.ts";
 
 const OWNERS = ["a", "b", "c"] as const;
 const KEYS = [0, 1] as const;
@@ -280,6 +282,28 @@ realTimeModel("MongoAdapter on the stand-in", async () => {
   };
 });
 
+for (const kind of CLIENT_KINDS) {
+  realTimeModel(`PostgresAdapter (${kind.name})`, async () => {
+    const admin = await adminClient();
+    const tableName = uniqueTable("locco_model");
+    const { client, close } = await kind.open();
+    const adapters: PostgresAdapter[] = [];
+    return {
+      adapter: () => {
+        const adapter = new PostgresAdapter({ client, tableName });
+        adapters.push(adapter);
+        return adapter;
+      },
+      takeover: 0,
+      close: async () => {
+        await Promise.all(adapters.map((adapter) => adapter.close()));
+        await close();
+        await dropTable(admin, tableName);
+        await admin.end();
+      },
+    };
+  });
+}
 realTimeModel("DenoKvAdapter on a file database", async () => {
   const { path, remove } = tempKvPath();
   const kv = await openTestKv(path);

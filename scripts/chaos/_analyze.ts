@@ -36,6 +36,14 @@ export interface Analysis {
   sections: number;
   appliedWrites: number;
   staleWritesRejected: number;
+  /**
+   * Writes the fence check refused although their section finished within
+   * its lease, overlapped no other section and came after no data-losing
+   * store restart: only a fence that went backwards does that.
+   */
+  fencedWritesRefusedInLease: number;
+  /** Likewise for reads: refused while their lease was valid (on the worker's clock). */
+  fencedReadsRefusedInLease: number;
   staleReadsRejected: number;
   fencedSections: number;
   sectionsInLease: number;
@@ -107,6 +115,7 @@ export function analyze(
   const stoppedAt = new Map<string, number>();
   let downAt: number | undefined;
   let staleReadsRejected = 0;
+  const staleReads: LogRecord[] = [];
   for (const r of log) {
     if (r.t === "E" && r.grant !== undefined && r.start !== undefined) grants.push(r);
     if (r.t === "R" && r.at !== undefined) releases.set(id(r), r.at);
@@ -125,8 +134,10 @@ export function analyze(
     if (r.t === "U") ups.push(r);
     if (r.fault !== undefined) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
     if (r.t === "E") {
-      if (r.status === "stale") staleReadsRejected++;
-      else sections.set(id(r), { e: r, end: Infinity, paused: false });
+      if (r.status === "stale") {
+        staleReadsRejected++;
+        staleReads.push(r);
+      } else sections.set(id(r), { e: r, end: Infinity, paused: false });
     }
     if (r.t === "X") {
       const s = sections.get(id(r));
@@ -156,6 +167,8 @@ export function analyze(
     sections: 0,
     appliedWrites: 0,
     staleWritesRejected: 0,
+    fencedWritesRefusedInLease: 0,
+    fencedReadsRefusedInLease: 0,
     staleReadsRejected,
     fencedSections: 0,
     sectionsInLease: 0,
@@ -241,6 +254,16 @@ export function analyze(
   for (const a of late) {
     if (a.x?.applied) result.lateWritesApplied++;
     else if (a.x !== undefined) result.lateWritesRejected++;
+  }
+  for (const s of sections.values()) {
+    if (s.x === undefined || s.x.applied || !s.l?.inLease || late.has(s)) continue;
+    if (downs.some((d) => d < s.e.seq)) continue;
+    result.fencedWritesRefusedInLease++;
+  }
+  for (const r of staleReads) {
+    if (r.at === undefined || r.sent === undefined || r.at >= r.sent + ttl - drift) continue;
+    if (downs.some((d) => d < r.seq)) continue;
+    result.fencedReadsRefusedInLease++;
   }
   for (const { value, applied } of state.values()) result.lostUpdates += applied - value;
 

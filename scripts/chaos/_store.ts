@@ -10,13 +10,14 @@
 import { rawCommand, RedisServer } from "../../tests/_redis_server.ts";
 import { parseClusterNodes, RedisCluster, respCommand } from "../../tests/_redis_cluster.ts";
 import { startJongodb } from "../../tests/_jongodb.ts";
+import { startPostgresStore } from "./_store_postgres.ts";
 import { tempKvPath } from "../../tests/_kv.ts";
 
 /** See {@linkcode LockStore.waiterState}. */
 export type WaiterState = "queued" | "handed the key" | "not queued";
 
 /** Which lock store a run uses. */
-export type Backend = "redis" | "mongo" | "cluster" | "kv";
+export type Backend = "redis" | "mongo" | "cluster" | "postgres" | "kv";
 
 /** A running lock store. */
 export interface LockStore {
@@ -38,6 +39,10 @@ export interface LockStore {
   waiterState?(keyPrefix: string, key: string, uniqueValue: string): Promise<WaiterState>;
   /** The Cluster, for the Cluster faults. */
   cluster?: RedisCluster;
+  /** `pg_terminate_backend` of every connection of the run; resolves how many it ended. */
+  terminate?(): Promise<number>;
+  /** The store keeps its data across `restart()` (PostgreSQL): an overlap across it is a violation. */
+  durable?: boolean;
   stop(): Promise<void>;
 }
 
@@ -83,7 +88,9 @@ function killedCount(reply: unknown): number {
 export async function startLockStore(
   backend: Backend,
   mongodbUrl: string | undefined,
+  runId = "",
 ): Promise<LockStore> {
+  if (backend === "postgres") return await startPostgresStore(runId);
   if (backend === "redis") {
     const server = await RedisServer.start();
     return {

@@ -19,6 +19,7 @@ import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/l
 import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import { createClient, createCluster } from "redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
+import { openPostgresStore } from "./_worker_postgres.ts";
 import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { openTestKv } from "../../tests/_kv.ts";
 import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
@@ -30,7 +31,7 @@ export interface WorkerConfig {
   gen: number;
   workers: number;
   iterations: number;
-  backend: "redis" | "mongo" | "cluster" | "kv";
+  backend: "redis" | "mongo" | "cluster" | "postgres" | "kv";
   /** The lock store, through the fault proxy (unused for "cluster"; the file for "kv"). */
   lockUrl: string;
   /** "cluster": the seed nodes, reached directly. */
@@ -71,7 +72,7 @@ function errorClass(phase: string, error: unknown): string {
   return `${phase}: ${name}${code}: ${message}`;
 }
 
-interface LockStore {
+export interface LockStore {
   adapter: ILockAdapter;
   /** Replaces a client that can no longer work (see below). */
   reopen(): Promise<void>;
@@ -110,6 +111,7 @@ async function openNodeRedisStore(config: WorkerConfig): Promise<LockStore> {
 }
 
 async function openLockStore(config: WorkerConfig): Promise<LockStore> {
+  if (config.backend === "postgres") return await openPostgresStore(config);
   if (config.backend === "kv") {
     const kv = await openTestKv(config.lockUrl);
     const adapter = new DenoKvAdapter({ kv, prefix: ["chaos", config.runId] });
@@ -265,6 +267,7 @@ async function main(): Promise<void> {
           failures++;
           await countError("acquire", error);
           if ((error as Error | null)?.name === "MongoTopologyClosedError") await store.reopen();
+          if (config.backend === "postgres" && !isLoccoError(error)) await store.reopen();
           await sleep(20);
           continue;
         } finally {

@@ -3,7 +3,7 @@
 // iterations of shared values, while faults hit the holders, the waiters and
 // the lock store; then a table, and a non-zero exit on any broken promise.
 //
-//   deno task chaos [--short] [--backend redis|mongo|cluster|kv] [--workers 8]
+//   deno task chaos [--short] [--backend redis|mongo|cluster|postgres|kv] [--workers 8]
 //                   [--iterations N] [--keys 2] [--ttl 500] [--hold 10]
 //                   [--fault-every 1000] [--faults kill,stop,...] [--deadline S]
 //                   [--key-prefix app:] [--wait-bound 1500] [--no-fence] [--no-lock]
@@ -28,10 +28,17 @@
 //                over, restart it, so it rejoins as a replica (cluster); like a
 //                restart, an overlap across it counts as the store losing data
 //   failover     CLUSTER FAILOVER on a replica of a lock key's master (cluster)
+//   terminate    pg_terminate_backend of every connection of the workers,
+//                straight (postgres)
 // Defaults: redis: kill, stop, kill-waiter, stop-waiter, restart, delay, cut,
 // blackhole, drop-reply, kill-pubsub; mongo: kill, stop, restart, delay, cut,
 // blackhole; cluster: kill, stop, kill-waiter, stop-waiter, kill-pubsub,
-// kill-master, failover; kv: kill, stop, kill-waiter, stop-waiter.
+// kill-master, failover; postgres: kill, stop, kill-waiter, stop-waiter,
+// restart (of the run's private PostgreSQL server, started with initdb on a
+// free port; it keeps the locks, so an overlap across it is a violation),
+// delay, cut, blackhole,
+// terminate. The postgres workers alternate pg Pool, pg Client and postgres.js.
+// kv: kill, stop, kill-waiter, stop-waiter.
 // --backend kv: the workers share a Deno KV file database (a temporary file;
 // Deno.openKv on Deno, @deno/kv on Node and Bun) with no proxy in between:
 // the faults hit the holders and waiters, in their processes.
@@ -86,6 +93,7 @@ const ALL_FAULTS = [
   "kill-pubsub",
   "kill-master",
   "failover",
+  "terminate",
 ] as const;
 type Fault = typeof ALL_FAULTS[number];
 const DEFAULT_FAULTS: Record<Backend, readonly Fault[]> = {
@@ -103,12 +111,24 @@ const DEFAULT_FAULTS: Record<Backend, readonly Fault[]> = {
   ],
   mongo: ["kill", "stop", "restart", "delay", "cut", "blackhole"],
   cluster: ["kill", "stop", "kill-waiter", "stop-waiter", "kill-pubsub", "kill-master", "failover"],
+  postgres: [
+    "kill",
+    "stop",
+    "kill-waiter",
+    "stop-waiter",
+    "restart",
+    "delay",
+    "cut",
+    "blackhole",
+    "terminate",
+  ],
   kv: ["kill", "stop", "kill-waiter", "stop-waiter"],
 };
 const AVAILABLE_FAULTS: Record<Backend, readonly Fault[]> = {
   redis: DEFAULT_FAULTS.redis,
   mongo: [...DEFAULT_FAULTS.mongo, "kill-waiter", "stop-waiter", "drop-reply"],
   cluster: DEFAULT_FAULTS.cluster,
+  postgres: DEFAULT_FAULTS.postgres,
   kv: DEFAULT_FAULTS.kv,
 };
 
@@ -146,11 +166,15 @@ const backend: Backend = values.backend === "mongo" || values.backend === "mongo
   ? "mongo"
   : values.backend === "cluster"
   ? "cluster"
+  : values.backend === "postgres"
+  ? "postgres"
   : values.backend === "kv"
   ? "kv"
   : "redis";
 if (values.backend !== backend && values.backend !== "mongodb") {
-  throw new Error(`--backend should be redis, mongo, cluster or kv: got ${values.backend}`);
+  throw new Error(
+    `--backend should be redis, mongo, cluster, postgres or kv: got ${values.backend}`,
+  );
 }
 const MONGODB_URL = process.env.MONGODB_URL;
 const short = values.short;
@@ -163,7 +187,7 @@ const faultEvery = Number(values["fault-every"] ?? (short ? 900 : 1500));
 const deadlineMs = 1000 * Number(values.deadline ?? (short ? 50 : 3600));
 const keyPrefix = values["key-prefix"];
 const waitBound = Number(values["wait-bound"]);
-if (keyPrefix !== "" && (backend === "mongo" || backend === "kv")) {
+if (keyPrefix !== "" && (backend === "mongo" || backend === "postgres" || backend === "kv")) {
   throw new Error("--key-prefix is an ioredis option: use it with --backend redis or cluster");
 }
 if (values.client !== "ioredis" && values.client !== "node-redis") {
@@ -242,7 +266,7 @@ async function main(): Promise<number> {
   try {
     const resourceServer = await RedisServer.start();
     cleanup.push(() => resourceServer.stop());
-    const store: LockStore = await startLockStore(backend, MONGODB_URL);
+    const store: LockStore = await startLockStore(backend, MONGODB_URL, runId);
     cleanup.push(() => store.stop());
     description = store.description;
     const cluster = store.cluster;
@@ -422,11 +446,22 @@ async function main(): Promise<number> {
         } else {
           await pause(waiter, `stop waiter past ttl${where}`);
         }
+      } else if (fault === "restart" && store.durable === true) {
+        // The store keeps its locks across the restart: any overlap is a violation.
+        const at = wallNow();
+        const port = await store.restart!();
+        proxy!.setUpstream(port);
+        await event({ t: "P", at, until: wallNow(), fault: "restart lock store (data kept)" });
       } else if (fault === "restart") {
         await event({ t: "D", at: wallNow(), fault: "restart lock store" });
         const port = await store.restart!();
         proxy!.setUpstream(port);
         await event({ t: "U", at: wallNow() });
+      } else if (fault === "terminate") {
+        const at = wallNow();
+        const killed = await store.terminate!();
+        await event({ t: "P", at, until: at, fault: "pg_terminate_backend of the workers" });
+        if (values.verbose) console.error(`chaos: terminated ${killed} backends`);
       } else if (fault === "kill-pubsub") {
         const at = wallNow();
         const killed = await store.killPubsub!();
@@ -558,6 +593,14 @@ function report(
   const locked = !values["no-lock"];
   if (a.violations > 0) failures.push(`${a.violations} mutual-exclusion violations where promised`);
   if (a.duplicateTokens > 0) failures.push(`${a.duplicateTokens} fencing tokens issued twice`);
+  if (locked && a.fencedReadsRefusedInLease > 0) {
+    failures.push(`${a.fencedReadsRefusedInLease} fenced reads refused while the lease was valid`);
+  }
+  if (locked && a.fencedWritesRefusedInLease > 0) {
+    failures.push(
+      `${a.fencedWritesRefusedInLease} fenced writes refused while the lease was valid`,
+    );
+  }
   if (fenced && a.lostUpdates !== 0) failures.push(`${a.lostUpdates} lost updates`);
   if (fenced && a.lateWritesApplied > 0) {
     failures.push(`${a.lateWritesApplied} late writes applied despite fencing`);
@@ -624,6 +667,8 @@ function report(
     ["  late writes of those holders rejected (fence)", a.lateWritesRejected],
     ["  late writes of those holders applied", a.lateWritesApplied],
     ["stale writes rejected by the fence check", a.staleWritesRejected],
+    ["fenced writes refused while the lease was valid (must be 0)", a.fencedWritesRefusedInLease],
+    ["fenced reads refused while the lease was valid (must be 0)", a.fencedReadsRefusedInLease],
     ["stale reads rejected by the fence check", a.staleReadsRejected],
     ["fencing tokens issued twice (must be 0)", a.duplicateTokens],
     [
