@@ -42,6 +42,19 @@ export function validateTtl(ttl: unknown, parameter = "ttl"): number {
   return ttl;
 }
 
+/** `options.clockDriftMargin`: an integer number of milliseconds from 0 to MAX_TIMER_MS. */
+export function validateDriftMargin(margin: unknown): number {
+  if (!isInteger(margin) || margin < 0 || margin > MAX_TIMER_MS) {
+    throw new ValidationError(
+      `options.clockDriftMargin should be an integer from 0 to ${MAX_TIMER_MS} milliseconds: got ${
+        describe(margin)
+      }`,
+      "options.clockDriftMargin",
+    );
+  }
+  return margin;
+}
+
 export function validateLimit(limit: unknown, parameter = "limit"): number {
   if (!isInteger(limit) || limit < 1 || limit > MAX_TIMER_MS) {
     throw new ValidationError(

@@ -35,18 +35,20 @@ export interface ContractOptions {
   leakReason?: string;
 }
 
-/** Registers the adapter contract tests for one backend. */
-export function testAdapterContract(
+/** Registers one test of a contract: `fn` gets a fresh backend and an adapter on it. */
+export type Contract = (
+  behaviour: string,
+  fn: (backend: AdapterBackend, adapter: ILockAdapter) => Promise<void>,
+) => void;
+
+/** The test registration of a contract suite for the backend `name`. */
+export function contractOf(
   name: string,
   open: () => Promise<AdapterBackend>,
   options: ContractOptions = {},
-): void {
+): Contract {
   const { ignore = false, leakReason } = options;
-
-  function contract(
-    behaviour: string,
-    fn: (backend: AdapterBackend, adapter: ILockAdapter) => Promise<void>,
-  ): void {
+  return (behaviour, fn) => {
     Deno.test({
       name: `${name} ${behaviour}`,
       ignore,
@@ -61,7 +63,16 @@ export function testAdapterContract(
         }
       },
     });
-  }
+  };
+}
+
+/** Registers the adapter contract tests for one backend. */
+export function testAdapterContract(
+  name: string,
+  open: () => Promise<AdapterBackend>,
+  options: ContractOptions = {},
+): void {
+  const contract = contractOf(name, open, options);
 
   contract("createLock() takes a free key and isValidLock() sees it", async (_, a) => {
     const key = uniqueKey();

@@ -5,12 +5,7 @@
 import assert from "node:assert/strict";
 import { type ILockAdapter, LoccoError, Locker, ValidationError } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
-import type { AdapterBackend } from "./_adapter_contract.ts";
-
-type Contract = (
-  behaviour: string,
-  fn: (backend: AdapterBackend, adapter: ILockAdapter) => Promise<void>,
-) => void;
+import type { Contract } from "./_adapter_contract.ts";
 
 function inspector(adapter: ILockAdapter): Locker {
   return new Locker({ adapter, retrySettings: { retryTimes: 1, retryDelay: 10 } });

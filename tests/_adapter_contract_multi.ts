@@ -5,12 +5,7 @@
 import assert from "node:assert/strict";
 import { type ILockAdapter, Locker, ValidationError } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
-import type { AdapterBackend } from "./_adapter_contract.ts";
-
-type Contract = (
-  behaviour: string,
-  fn: (backend: AdapterBackend, adapter: ILockAdapter) => Promise<void>,
-) => void;
+import type { Contract } from "./_adapter_contract.ts";
 
 function lockerOf(adapter: ILockAdapter, retryDelay = 10): Locker {
   return new Locker({ adapter, retrySettings: { retryTimes: 100_000, retryDelay } });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type ILockAdapter, Locker } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
-import type { AdapterBackend } from "./_adapter_contract.ts";
+import { type AdapterBackend, contractOf } from "./_adapter_contract.ts";
 
 function lockerOf(adapter: ILockAdapter, retryDelay = 10): Locker {
   return new Locker({ adapter, retrySettings: { retryTimes: 100_000, retryDelay } });
@@ -17,23 +17,7 @@ export function testReadWriteContract(
   open: () => Promise<AdapterBackend>,
   options: { ignore?: boolean } = {},
 ): void {
-  function contract(
-    behaviour: string,
-    fn: (backend: AdapterBackend, adapter: ILockAdapter) => Promise<void>,
-  ): void {
-    Deno.test({
-      name: `${name} ${behaviour}`,
-      ignore: options.ignore ?? false,
-      async fn() {
-        const backend = await open();
-        try {
-          await fn(backend, await backend.connect());
-        } finally {
-          await backend.close();
-        }
-      },
-    });
-  }
+  const contract = contractOf(name, open, options);
 
   contract(
     "readWrite(): readers share the key, a writer holds it alone (8 connections)",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type ILockAdapter, type Lock, Locker } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
-import type { AdapterBackend } from "./_adapter_contract.ts";
+import { type AdapterBackend, contractOf } from "./_adapter_contract.ts";
 
 function lockerOf(adapter: ILockAdapter, retryDelay = 20): Locker {
   return new Locker({ adapter, retrySettings: { retryTimes: 10_000, retryDelay } });
@@ -21,23 +21,7 @@ export function testSemaphoreContract(
     notifies: boolean;
   },
 ): void {
-  function contract(
-    behaviour: string,
-    fn: (backend: AdapterBackend, adapter: ILockAdapter) => Promise<void>,
-  ): void {
-    Deno.test({
-      name: `${name} ${behaviour}`,
-      ignore: options.ignore ?? false,
-      async fn() {
-        const backend = await open();
-        try {
-          await fn(backend, await backend.connect());
-        } finally {
-          await backend.close();
-        }
-      },
-    });
-  }
+  const contract = contractOf(name, open, options);
 
   contract(
     "semaphore(): 12 workers on their own connections, limit 3, never more than 3 holders at once",

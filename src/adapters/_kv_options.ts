@@ -3,7 +3,7 @@
 // expireIn it gives KV.
 
 import { ValidationError } from "../errors.ts";
-import { describe, MAX_TIMER_MS, validateObject } from "../_validate.ts";
+import { describe, validateDriftMargin, validateObject } from "../_validate.ts";
 import { type KvKeyPart, prefixSize, validatePrefix } from "./_kv_record.ts";
 import type { DenoKvAdapterOptions, DenoKvLike } from "./_kv_types.ts";
 
@@ -46,17 +46,7 @@ export function kvSettings(options: DenoKvAdapterOptions): KvSettings {
     );
   }
   const checkedPrefix = validatePrefix(prefix);
-  if (
-    !Number.isInteger(clockDriftMargin) || clockDriftMargin < 0 ||
-    clockDriftMargin > MAX_TIMER_MS
-  ) {
-    throw new ValidationError(
-      `options.clockDriftMargin should be an integer from 0 to ${MAX_TIMER_MS} milliseconds: got ${
-        describe(clockDriftMargin)
-      }`,
-      "options.clockDriftMargin",
-    );
-  }
+  validateDriftMargin(clockDriftMargin);
   if (typeof now !== "function") {
     throw new ValidationError(
       `options.now should be a function: got ${describe(now)}`,

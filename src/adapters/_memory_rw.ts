@@ -12,6 +12,7 @@ import {
   validateLease,
   validateWait,
 } from "../_validate.ts";
+import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /** Which side of a read-write lock a holder or waiter is on. */
 export type ReadWriteMode = "read" | "write";
@@ -27,11 +28,8 @@ interface Entry {
   fence: number;
 }
 
-interface Waiter {
-  mode: ReadWriteMode;
-  uniqueValue: string;
-  signal: AbortSignal;
-  wake: (() => void) | undefined;
+interface SideWaiter extends Waiter {
+  readonly mode: ReadWriteMode;
 }
 
 const MIN_SWEEP_SIZE = 64;
@@ -42,7 +40,10 @@ const SWEEP_AFTER_MS = 1000;
 /** The read-write locks of one InMemoryAdapter. */
 export class MemoryReadWrite {
   #entries: Map<string, Entry> = new Map();
-  #waiters: Map<string, Waiter[]> = new Map();
+  // A writer that stops waiting no longer holds readers back: wake them.
+  #waiters: WaitQueue<SideWaiter> = new WaitQueue((waiter) => {
+    if (waiter.mode === "write") this.#wakeAll(waiter.key);
+  });
   #now: () => number;
   #sweepAt = MIN_SWEEP_SIZE;
 
@@ -79,7 +80,8 @@ export class MemoryReadWrite {
     else held.writer = { uniqueValue, holder };
     this.#entries.set(key, held);
     if (this.#entries.size >= this.#sweepAt) this.#sweep(now);
-    this.#leave(key, uniqueValue);
+    const waiter = this.#waiters.find(key, uniqueValue);
+    if (waiter !== undefined) this.#waiters.leave(waiter);
     // Readers go in together: the next waiting reader may follow this one.
     if (mode === "read") this.#wakeAll(key);
     return { fence };
@@ -139,33 +141,11 @@ export class MemoryReadWrite {
       return Promise.reject(error);
     }
     if (signal.aborted) return Promise.resolve();
-    let queue = this.#waiters.get(key);
-    if (queue === undefined) this.#waiters.set(key, queue = []);
-    let waiter = queue.find((w) => w.signal === signal);
-    if (waiter === undefined) {
-      waiter = { mode, uniqueValue, signal, wake: undefined };
-      queue.push(waiter);
-      signal.addEventListener("abort", () => {
-        this.#leave(key, uniqueValue);
-        // A writer that gives up no longer holds readers back.
-        if (mode === "write") this.#wakeAll(key);
-      }, { once: true });
-    }
+    const waiter = this.#waiters.join(key, signal, () => ({ key, uniqueValue, signal, mode }));
     if (this.#blocker(key, this.#live(key, this.#now()), mode, uniqueValue) === undefined) {
       return Promise.resolve();
     }
-    const current = waiter;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        if (current.wake === done) current.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, maxWaitMs);
-      signal.addEventListener("abort", done, { once: true });
-      current.wake = done;
-    });
+    return this.#waiters.pause(waiter, maxWaitMs);
   }
 
   // Why `uniqueValue` may not take the `mode` side now, or undefined if it may.
@@ -177,7 +157,7 @@ export class MemoryReadWrite {
   ): string | undefined {
     if (entry?.writer !== undefined) return "write-locked";
     if (entry?.readers.has(uniqueValue)) return "already read-locked by this unique value";
-    const queue = this.#waiters.get(key) ?? [];
+    const queue = this.#waiters.of(key);
     if (mode === "read") {
       // Writer-preferring: a waiting writer goes before new readers.
       return queue.some((w) => w.mode === "write" && w.uniqueValue !== uniqueValue)
@@ -223,15 +203,7 @@ export class MemoryReadWrite {
     this.#sweepAt = Math.max(MIN_SWEEP_SIZE, this.#entries.size * 2);
   }
 
-  #leave(key: string, uniqueValue: string): void {
-    const queue = this.#waiters.get(key);
-    if (queue === undefined) return;
-    const index = queue.findIndex((w) => w.uniqueValue === uniqueValue);
-    if (index >= 0) queue.splice(index, 1);
-    if (queue.length === 0) this.#waiters.delete(key);
-  }
-
   #wakeAll(key: string): void {
-    for (const waiter of this.#waiters.get(key) ?? []) waiter.wake?.();
+    for (const waiter of this.#waiters.of(key)) this.#waiters.wake(waiter);
   }
 }

@@ -40,6 +40,11 @@ export class WaitQueue<W extends Waiter> {
     return waiter;
   }
 
+  /** The waiters of `key`, first come first. */
+  of(key: string): readonly W[] {
+    return this.#queues.get(key) ?? [];
+  }
+
   /** The first waiter of `key`, if any. */
   head(key: string): W | undefined {
     return this.#queues.get(key)?.[0];

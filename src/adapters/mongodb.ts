@@ -43,7 +43,7 @@ import { MongoHolders } from "./_mongo_holders.ts";
 import { checkAcknowledged, DUPLICATE_KEY, isKeyConflict, PRIMARY } from "./_mongo_shared.ts";
 import {
   describe,
-  MAX_TIMER_MS,
+  validateDriftMargin,
   validateIdentity,
   validateKey,
   validateLease,
@@ -349,17 +349,7 @@ export class MongoAdapter implements ILockAdapter {
         "options.locksCollectionName",
       );
     }
-    if (
-      !Number.isInteger(clockDriftMargin) || clockDriftMargin < 0 ||
-      clockDriftMargin > MAX_TIMER_MS
-    ) {
-      throw new ValidationError(
-        `options.clockDriftMargin should be an integer from 0 to ${MAX_TIMER_MS} milliseconds: got ${
-          describe(clockDriftMargin)
-        }`,
-        "options.clockDriftMargin",
-      );
-    }
+    validateDriftMargin(clockDriftMargin);
     if (typeof fencing !== "boolean") {
       throw new ValidationError(
         `options.fencing should be a boolean: got ${describe(fencing)}`,
