@@ -5,13 +5,7 @@
 
 import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError } from "../errors.ts";
-import {
-  describe,
-  validateIdentity,
-  validateKey,
-  validateLease,
-  validateWait,
-} from "../_validate.ts";
+import { describe, validateIdentity, validateKey, validateLease } from "../_validate.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /** Which side of a read-write lock a holder or waiter is on. */
@@ -133,19 +127,14 @@ export class MemoryReadWrite {
     signal: AbortSignal,
     mode: ReadWriteMode,
   ): Promise<void> {
-    let key: string;
-    let uniqueValue: string;
-    try {
-      ({ key, uniqueValue } = validateWait(identity, maxWaitMs, signal));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal.aborted) return Promise.resolve();
-    const waiter = this.#waiters.join(key, signal, () => ({ key, uniqueValue, signal, mode }));
-    if (this.#blocker(key, this.#live(key, this.#now()), mode, uniqueValue) === undefined) {
-      return Promise.resolve();
-    }
-    return this.#waiters.pause(waiter, maxWaitMs);
+    return this.#waiters.wait(
+      identity,
+      maxWaitMs,
+      signal,
+      (key, uniqueValue) => ({ key, uniqueValue, signal, mode }),
+      ({ key, uniqueValue }) =>
+        this.#blocker(key, this.#live(key, this.#now()), mode, uniqueValue) === undefined,
+    );
   }
 
   // Why `uniqueValue` may not take the `mode` side now, or undefined if it may.

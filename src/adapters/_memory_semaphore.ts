@@ -4,13 +4,7 @@
 
 import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import { LockCreateError, LockExtendError, LockReleaseError } from "../errors.ts";
-import {
-  describe,
-  validateIdentity,
-  validateKey,
-  validateLease,
-  validateWait,
-} from "../_validate.ts";
+import { describe, validateIdentity, validateKey, validateLease } from "../_validate.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 interface Holder {
@@ -138,17 +132,13 @@ export class MemorySemaphores {
     signal: AbortSignal,
     limit: number,
   ): Promise<void> {
-    let key: string;
-    let uniqueValue: string;
-    try {
-      ({ key, uniqueValue } = validateWait(identity, maxWaitMs, signal));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal.aborted) return Promise.resolve();
-    const waiter = this.#waiters.join(key, signal, () => ({ key, uniqueValue, signal, limit }));
-    if (this.#waiters.head(key) === waiter && this.#free(key, limit)) return Promise.resolve();
-    return this.#waiters.pause(waiter, maxWaitMs);
+    return this.#waiters.wait(
+      identity,
+      maxWaitMs,
+      signal,
+      (key, uniqueValue) => ({ key, uniqueValue, signal, limit }),
+      (waiter) => this.#waiters.head(waiter.key) === waiter && this.#free(waiter.key, limit),
+    );
   }
 
   /** The key's entry with its expired holders dropped, if it has one. */

@@ -4,6 +4,8 @@
 // session (one `acquire()`), identified by the session signal it is called
 // with; it joins on its first wait and leaves when the signal aborts.
 
+import { validateWait } from "../_validate.ts";
+
 /** One waiting `acquire()`: a wait session on a key. */
 export interface Waiter {
   readonly key: string;
@@ -38,6 +40,31 @@ export class WaitQueue<W extends Waiter> {
     queue.push(waiter);
     signal.addEventListener("abort", () => this.leave(waiter), { once: true });
     return waiter;
+  }
+
+  /**
+   * The whole of an in-process `waitForUnlock`: checks the arguments
+   * (rejecting, never throwing), joins the waiter of this session (made by
+   * `make` from its key and unique value), and resolves at once when `ready`
+   * says it may attempt now, else pauses it for up to `maxWaitMs`.
+   */
+  wait(
+    identity: unknown,
+    maxWaitMs: number,
+    signal: AbortSignal,
+    make: (key: string, uniqueValue: string) => W,
+    ready: (waiter: W) => boolean,
+  ): Promise<void> {
+    let key: string;
+    let uniqueValue: string;
+    try {
+      ({ key, uniqueValue } = validateWait(identity, maxWaitMs, signal));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal.aborted) return Promise.resolve();
+    const waiter = this.join(key, signal, () => make(key, uniqueValue));
+    return ready(waiter) ? Promise.resolve() : this.pause(waiter, maxWaitMs);
   }
 
   /** The waiters of `key`, first come first. */

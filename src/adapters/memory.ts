@@ -35,7 +35,6 @@ import {
   validateLimit,
   validateMode,
   validateObject,
-  validateWait,
 } from "../_validate.ts";
 import { MemoryReadWrite } from "./_memory_rw.ts";
 import { MemorySemaphores } from "./_memory_semaphore.ts";
@@ -409,19 +408,14 @@ export class InMemoryAdapter implements ILockAdapter {
    * ```
    */
   waitForUnlock(identity: LockIdentity, maxWaitMs: number, signal: AbortSignal): Promise<void> {
-    let key: string;
-    let uniqueValue: string;
-    try {
-      ({ key, uniqueValue } = validateWait(identity, maxWaitMs, signal));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal.aborted) return Promise.resolve();
-    const waiter = this.#waiters.join(key, signal, () => ({ key, uniqueValue, signal }));
-    if (this.#waiters.head(key) === waiter && this.#liveEntry(key) === undefined) {
-      return Promise.resolve();
-    }
-    return this.#waiters.pause(waiter, maxWaitMs);
+    return this.#waiters.wait(
+      identity,
+      maxWaitMs,
+      signal,
+      (key, uniqueValue) => ({ key, uniqueValue, signal }),
+      (waiter) =>
+        this.#waiters.head(waiter.key) === waiter && this.#liveEntry(waiter.key) === undefined,
+    );
   }
 
   #wakeHead(key: string): void {
