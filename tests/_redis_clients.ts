@@ -10,7 +10,7 @@ import { Redis as Redis6 } from "ioredis6";
 import { Valkey } from "iovalkey";
 import { createClient } from "redis";
 import { createClient as createClient4 } from "redis4";
-import { GlideClient, Logger } from "@valkey/valkey-glide";
+import { Decoder, GlideClient, Logger } from "@valkey/valkey-glide";
 import { GlideAdapter, IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import type { AdapterBackend } from "./_adapter_contract.ts";
 import { assertRedisReachable } from "./_redis_server.ts";
@@ -307,6 +307,11 @@ export const NODE_REDIS_4: RedisClientKind = nodeRedisKind(
 /** Valkey GLIDE 2, a standalone client. */
 export const GLIDE: RedisClientKind = glideKind("valkey-glide 2");
 
+/** Valkey GLIDE 2 whose replies and messages come as bytes. */
+export const GLIDE_BYTES: RedisClientKind = glideKind("valkey-glide 2, Decoder.Bytes", {
+  defaultDecoder: Decoder.Bytes,
+});
+
 /** Every client the Redis suites run with. */
 export const REDIS_CLIENTS: readonly RedisClientKind[] = [
   IOREDIS_5,
@@ -320,10 +325,11 @@ export const REDIS_CLIENTS: readonly RedisClientKind[] = [
   ),
   NODE_REDIS_4,
   GLIDE,
+  GLIDE_BYTES,
 ];
 
 /** One client of each family, for suites whose outcome the major version cannot change. */
-export const REDIS_FAMILIES: readonly RedisClientKind[] = [IOREDIS_5, NODE_REDIS_6];
+export const REDIS_FAMILIES: readonly RedisClientKind[] = [IOREDIS_5, NODE_REDIS_6, GLIDE];
 
 /**
  * An AdapterBackend over one client kind: every `connect()` opens a new

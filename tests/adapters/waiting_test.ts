@@ -14,6 +14,7 @@ import { ON_DENO, openTestKv, tempKvPath, type TestKv } from "../_kv.ts";
 import { assertRedisReachable, REDIS_URL, RedisServer } from "../_redis_server.ts";
 import {
   GLIDE,
+  GLIDE_BYTES,
   IOREDIS_5,
   NODE_REDIS_4,
   NODE_REDIS_6,
@@ -88,7 +89,7 @@ async function kvBackend(): Promise<Backend> {
 
 // The waiting machinery is one; its transport differs per client family and
 // node-redis major (subscriber API) and for GLIDE, so each runs these.
-const WAITING_CLIENTS = [IOREDIS_5, NODE_REDIS_6, NODE_REDIS_4, GLIDE];
+const WAITING_CLIENTS = [IOREDIS_5, NODE_REDIS_6, NODE_REDIS_4, GLIDE, GLIDE_BYTES];
 
 const BACKENDS: Array<[string, () => Promise<Backend>]> = [
   ["InMemoryAdapter", () => Promise.resolve(memoryBackend())],
