@@ -176,6 +176,62 @@ Deno.test("GlideAdapter wakes a waiter by notification after the server restarte
   }
 });
 
+Deno.test("GlideAdapter runs the README's GLIDE example", async () => {
+  await assertRedisReachable();
+  const admin = new Redis(REDIS_URL);
+  const { hostname, port } = new URL(REDIS_URL);
+  try {
+    const seen: number[] = [];
+    // ---- README, "GlideAdapter" (only the address differs) ----
+    const client = await GlideClient.createClient({
+      addresses: [{ host: hostname, port: Number(port || 6379) }],
+    });
+    const adapter = new GlideAdapter({ client, prefix: "locks:" });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 200, retryTimes: 10 } });
+    await locker.lock("user:123", 3000).acquire(async (lock) => {
+      await lock.extend(2000);
+      seen.push(lock.fence ?? 0, await admin.pttl("locks:user:123"));
+    });
+    // ... at shutdown:
+    await adapter.close(); // closes the subscriber client, if one was created
+    client.close();
+    // ---- end of the example ----
+    assert.ok(seen[0]! > 0, "a fencing token");
+    assert.ok(seen[1]! > 1000 && seen[1]! <= 2000, `extended to 2 s: PTTL ${seen[1]}`);
+    assert.equal(await admin.exists("locks:user:123"), 0, "released");
+  } finally {
+    await admin.quit();
+  }
+});
+
+Deno.test("GlideAdapter polls, opening no subscriber, over a client without the configuration GLIDE keeps", async () => {
+  await assertRedisReachable();
+  const client = await glideClient(REDIS_URL);
+  const admin = new Redis(REDIS_URL);
+  try {
+    // Only the two methods: no `config`, no `createClient` on its constructor.
+    const bare: GlideLikeClient = {
+      get: (key) => client.get(key),
+      customCommand: (args) => client.customCommand(args),
+    };
+    const adapter = new GlideAdapter({ client: bare });
+    const locker = new Locker({ adapter, retrySettings: { retryDelay: 100, retryTimes: 50 } });
+    const key = uniqueKey();
+    const held = await locker.lock(key, 30_000).acquire();
+    const waiting = locker.lock(key, 1000).acquire();
+    await delay(300);
+    const subscribed = (await connections(admin)).filter((line) => !/\bsub=0\b/.test(line));
+    assert.deepEqual(subscribed, [], "no connection subscribed");
+    await held.release({ throwOnFail: true });
+    const lock = await waiting;
+    await lock.release({ throwOnFail: true });
+    await adapter.close();
+  } finally {
+    client.close();
+    await admin.quit();
+  }
+});
+
 Deno.test("GlideAdapter: release() after the user closed the client rejects with GLIDE's error, not LockReleaseError", async () => {
   await assertRedisReachable();
   const opened = await GLIDE.open(REDIS_URL);
