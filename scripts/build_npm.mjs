@@ -127,7 +127,7 @@ const pkg = {
   name: deno.name,
   version: deno.version,
   description:
-    "Distributed locks for Deno, Node and Bun on Redis or Valkey (ioredis, node-redis, Valkey GLIDE), MongoDB or memory, " +
+    "Distributed locks for Deno, Node and Bun on Redis or Valkey (ioredis, node-redis), MongoDB or memory, " +
     "with zero runtime dependencies.",
   license: deno.license,
   type: "module",
@@ -148,7 +148,6 @@ const pkg = {
     "ioredis",
     "node-redis",
     "valkey",
-    "valkey-glide",
     "mongodb",
     "deno",
     "bun",
