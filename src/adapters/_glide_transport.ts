@@ -1,8 +1,9 @@
 // Copyright 2026 the locco authors. MIT license.
-// The transport for Valkey GLIDE (`@valkey/valkey-glide`) standalone
-// clients: scripts go as raw `EVALSHA`/`EVAL` commands through
-// `customCommand` (GLIDE's own `invokeScript` loads scripts its own way, by
-// a hash it keeps), GLIDE names a missing script `NoScriptError` rather than
+// The transport for Valkey GLIDE (`@valkey/valkey-glide`) clients,
+// standalone and Cluster: scripts go as raw `EVALSHA`/`EVAL` commands
+// through `customCommand` (GLIDE's own `invokeScript` loads scripts its own
+// way, by a hash it keeps), which a Cluster client routes by their first
+// key, GLIDE names a missing script `NoScriptError` rather than
 // `NOSCRIPT`, replies may come as bytes under a `Decoder.Bytes` client, and
 // the subscriber is a second client made from the user's client's own
 // configuration with a message callback. GLIDE reconnects (and subscribes
@@ -43,8 +44,8 @@ export function isGlideNoScript(error: unknown): boolean {
   return typeof message === "string" && message.includes("NoScriptError");
 }
 
-/** Whether a GLIDE client is a Cluster client, which alone routes by `route` options. */
-export function isGlideCluster(client: object): boolean {
+/** Whether a GLIDE client is a Cluster client (only it has `fcallWithRoute`). */
+function isGlideCluster(client: object): boolean {
   return typeof (client as { fcallWithRoute?: unknown }).fcallWithRoute === "function";
 }
 
@@ -119,14 +120,17 @@ function glideConnection(
   };
 }
 
-/** Sends through a GLIDE standalone client, which it never modifies. */
+/** Sends through a GLIDE client, which it never modifies. */
 export function glideTransport(client: GlideLikeClient): RedisTransport {
   const create = clientFactory(client);
   return {
     clientPrefix: "",
-    cluster: false,
+    cluster: isGlideCluster(client),
     canSubscribe: create !== undefined && clientConfig(client) !== undefined,
     client,
+    // A GlideClusterClient routes EVALSHA and EVAL to the primary owning
+    // their first key by itself (every other key a script touches shares
+    // that key's slot).
     evalsha: (sha, keys, args) => client.customCommand(command("EVALSHA", sha, keys, args)),
     eval: (source, keys, args) => client.customCommand(command("EVAL", source, keys, args)),
     isNoScript: isGlideNoScript,

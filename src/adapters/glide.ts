@@ -27,15 +27,14 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
-import { ValidationError } from "../errors.ts";
-import { glideTransport, isGlideCluster } from "./_glide_transport.ts";
+import { glideTransport } from "./_glide_transport.ts";
 import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 // deno-lint-ignore no-unused-vars
 import type { IoRedisAdapter } from "./redis.ts";
 
 /**
  * The methods {@linkcode GlideAdapter} calls on its client. A GLIDE
- * `GlideClient` fits as it is; locco never imports GLIDE. Each method
+ * `GlideClient` or `GlideClusterClient` fits as it is; locco never imports GLIDE. Each method
  * returns a promise that rejects with the driver's error, which the adapter
  * passes on unchanged.
  *
@@ -124,12 +123,11 @@ export interface GlideLikeSubscriber {
  */
 export interface GlideAdapterOptions {
   /**
-   * The GLIDE standalone client (`GlideClient`), created by you. The adapter
+   * The GLIDE client (`GlideClient` or `GlideClusterClient`), created by you. The adapter
    * calls `get` and `customCommand` on it, and for waiting by notification
    * creates one subscriber client with `client.constructor.createClient`
    * from the configuration GLIDE keeps on the client (`client.config`); it
-   * never adds, changes or removes any of its properties. You close it. A
-   * `GlideClusterClient` is refused (`ValidationError`).
+   * never adds, changes or removes any of its properties. You close it.
    */
   client: GlideLikeClient;
   /**
@@ -154,18 +152,6 @@ export interface GlideAdapterOptions {
 
 const CLIENT_METHODS = ["get", "customCommand"] as const;
 
-function rejectCluster(options: GlideAdapterOptions): void {
-  const client = (options as { client?: unknown } | null)?.client;
-  if ((typeof client === "object" || typeof client === "function") && client !== null) {
-    if (isGlideCluster(client)) {
-      throw new ValidationError(
-        "client should be a GLIDE standalone client (GlideClient): GlideClusterClient is not supported",
-        "client",
-      );
-    }
-  }
-}
-
 /**
  * Keeps locks in Redis or Valkey through a GLIDE client you provide,
  * exactly as {@linkcode IoRedisAdapter} does through ioredis: one string key
@@ -184,7 +170,10 @@ function rejectCluster(options: GlideAdapterOptions): void {
  *   delay, never later.
  * - **Closing.** GLIDE clients do not tell when they close: close the
  *   adapter before you close the client.
- * - **Cluster.** Not supported: a `GlideClusterClient` is refused.
+ * - **Cluster.** A `GlideClusterClient` routes each script to the primary
+ *   that owns its first key (GLIDE reads the keys of `EVALSHA` and `EVAL`);
+ *   every other key a script touches shares that key's slot. The
+ *   subscriber client is a Cluster client too.
  * - **Errors.** Connection and server errors reject unchanged, so
  *   `acquire()` does not retry them as if the key were busy.
  * - **Limits.** As for {@linkcode IoRedisAdapter}: locks live on one
@@ -217,7 +206,7 @@ export class GlideAdapter implements ILockAdapter {
    * Wraps a GLIDE client. Does no I/O and does not modify the client.
    *
    * @param options `client`, and optionally the key `prefix` and `waitStrategy`.
-   * @throws {ValidationError} When `client` lacks `get` or `customCommand`, is a `GlideClusterClient`, or `prefix` is not a well-formed string.
+   * @throws {ValidationError} When `client` lacks `get` or `customCommand`, or `prefix` is not a well-formed string.
    * @example Wrap a client
    * ```ts
    * import { GlideAdapter, type GlideLikeClient } from "@kontsedal/locco/redis";
@@ -230,7 +219,6 @@ export class GlideAdapter implements ILockAdapter {
    * ```
    */
   constructor(options: GlideAdapterOptions) {
-    rejectCluster(options);
     this.#locks = openRedisLocks(
       options,
       CLIENT_METHODS,
