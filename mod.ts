@@ -62,6 +62,12 @@ export {
   type NodeRedisLikeSubscriber,
 } from "./src/adapters/node_redis.ts";
 export {
+  GlideAdapter,
+  type GlideAdapterOptions,
+  type GlideLikeClient,
+  type GlideLikeSubscriber,
+} from "./src/adapters/glide.ts";
+export {
   MongoAdapter,
   type MongoAdapterOptions,
   type MongoLikeClient,

@@ -38,13 +38,14 @@ cp "$work/subpaths.gen.mts" "$work/subpaths.gen.cts"
 cp "$work/subpaths.gen.mts" "$work/subpaths.gen.ts"
 cp "$work/types_check.mts" "$work/types_check_bundler.ts"
 
-# The README's node-redis example, pasted into an ES module and a CommonJS script; it needs
+# The README's node-redis and GLIDE examples, pasted into an ES module and a CommonJS script; it needs
 # a real Redis (REDIS_URL, else 127.0.0.1:6379; scripts/with_redis.sh provides one) and
 # fails loudly without one.
 node tests/npm/readme_examples.mjs README.md "$work"
 
 for rt in "${runtimes[@]}"; do
-  for file in smoke.mjs smoke.cjs readme_node_redis.mjs readme_node_redis.cjs; do
+  for file in smoke.mjs smoke.cjs readme_node_redis.mjs readme_node_redis.cjs \
+    readme_glide.mjs readme_glide.cjs; do
     echo "--- $rt $file"
     (cd "$work" && "$rt" "$file")
   done

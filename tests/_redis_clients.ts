@@ -1,7 +1,7 @@
 // Copyright 2026 the locco authors. MIT license.
 // The Redis clients every Redis suite runs with: ioredis 5 and 6 and its
 // fork iovalkey through IoRedisAdapter, node-redis 6 (RESP2 and RESP3) and 4
-// through NodeRedisAdapter. Each opens a connected client on a URL and
+// through NodeRedisAdapter, Valkey GLIDE through GlideAdapter. Each opens a connected client on a URL and
 // wraps it in its adapter; tests that need raw commands use their own
 // ioredis admin connection.
 
@@ -10,12 +10,13 @@ import { Redis as Redis6 } from "ioredis6";
 import { Valkey } from "iovalkey";
 import { createClient } from "redis";
 import { createClient as createClient4 } from "redis4";
-import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
+import { Decoder, GlideClient, Logger } from "@valkey/valkey-glide";
+import { GlideAdapter, IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import type { AdapterBackend } from "./_adapter_contract.ts";
 import { assertRedisReachable } from "./_redis_server.ts";
 
 /** The adapter of a client kind. */
-export type RedisTestAdapter = IoRedisAdapter | NodeRedisAdapter;
+export type RedisTestAdapter = IoRedisAdapter | NodeRedisAdapter | GlideAdapter;
 
 /** The adapter options a test may set besides the client. */
 export interface RedisAdapterSettings {
@@ -25,7 +26,7 @@ export interface RedisAdapterSettings {
 
 /** A connected client and the adapter around it. */
 export interface OpenedRedisClient {
-  adapter: IoRedisAdapter | NodeRedisAdapter;
+  adapter: RedisTestAdapter;
   /** Closes the adapter, then the client (gracefully). */
   close(): Promise<void>;
   /** Drops the client's connection at once, as a crash would. */
@@ -60,9 +61,9 @@ export interface RedisClientKind {
   /** "ioredis 5", "node-redis 6", ... */
   name: string;
   /** The adapter class name, for test names. */
-  adapterName: "IoRedisAdapter" | "NodeRedisAdapter";
+  adapterName: "IoRedisAdapter" | "NodeRedisAdapter" | "GlideAdapter";
   /** The client family, as the chaos harness and the demo name it. */
-  family: "ioredis" | "node-redis";
+  family: "ioredis" | "node-redis" | "glide";
   /** Whether the client resends a command whose reply a dropped connection lost (ioredis does). */
   resends: boolean;
   /** What the client's error says when a command is sent after it was closed. */
@@ -82,7 +83,7 @@ export interface RedisClientKind {
   adapter(
     client: RawRedisClient,
     settings?: RedisAdapterSettings,
-  ): IoRedisAdapter | NodeRedisAdapter;
+  ): RedisTestAdapter;
   /** Closes a client from `connect()`: gracefully, else at once; nothing when it ended. */
   closeClient(client: RawRedisClient): Promise<void>;
   /** Whether a client from `connect()` is connected and ready for commands. */
@@ -99,7 +100,7 @@ interface ClientOps {
   adapter(
     client: RawRedisClient,
     settings: RedisAdapterSettings,
-  ): IoRedisAdapter | NodeRedisAdapter;
+  ): RedisTestAdapter;
   /** Closes gracefully, else at once; nothing when it already ended. */
   close(client: RawRedisClient): Promise<void>;
   destroy(client: RawRedisClient): Promise<void>;
@@ -230,6 +231,51 @@ function nodeRedisKind(
   });
 }
 
+// GLIDE logs a server error reply (NoScriptError after SCRIPT FLUSH) as a
+// warning on stdout; the tests provoke them on purpose.
+Logger.setLoggerConfig("error");
+
+/**
+ * Valkey GLIDE: a standalone `GlideClient`. GLIDE reconnects by itself for
+ * ever and has no public connection state, no key prefix and no way to give
+ * up reconnecting, so the fault options it cannot honour throw.
+ */
+function glideKind(name: string, extra: Record<string, unknown> = {}): RedisClientKind {
+  const closed = (client: RawRedisClient) => client.isClosed === true;
+  return clientKind({
+    name,
+    adapterName: "GlideAdapter",
+    family: "glide",
+    resends: false,
+    closedError: /closed/i,
+  }, {
+    async connect(url, { failFast = false, noReconnect, reconnectMs, keyPrefix, giveUp }) {
+      if (keyPrefix !== undefined || noReconnect || giveUp !== undefined) {
+        throw new Error("GLIDE has no keyPrefix and always reconnects");
+      }
+      const { hostname, port } = new URL(url);
+      return await GlideClient.createClient({
+        addresses: [{ host: hostname, port: Number(port || 6379) }],
+        ...extra,
+        ...(failFast ? { requestTimeout: 300 } : {}),
+        ...(reconnectMs === undefined
+          ? {}
+          : { connectionBackoff: { numberOfRetries: 1, factor: reconnectMs, exponentBase: 1 } }),
+      });
+    },
+    adapter: (client, settings) => new GlideAdapter({ client, ...settings }),
+    close: async (client) => {
+      if (!closed(client)) client.close();
+    },
+    destroy: async (client) => {
+      if (!closed(client)) client.close();
+    },
+    isReady: (client) => !closed(client),
+    isEnded: closed,
+    clientId: async (client) => Number(await client.customCommand(["CLIENT", "ID"])),
+  });
+}
+
 /** Resolves once `check()` holds, polling every 10 ms; rejects after `timeoutMs`. */
 export async function waitUntil(what: string, check: () => boolean, timeoutMs = 5000) {
   const deadline = performance.now() + timeoutMs;
@@ -258,6 +304,14 @@ export const NODE_REDIS_4: RedisClientKind = nodeRedisKind(
   (options) => createClient4(options),
 );
 
+/** Valkey GLIDE 2, a standalone client. */
+export const GLIDE: RedisClientKind = glideKind("valkey-glide 2");
+
+/** Valkey GLIDE 2 whose replies and messages come as bytes. */
+export const GLIDE_BYTES: RedisClientKind = glideKind("valkey-glide 2, Decoder.Bytes", {
+  defaultDecoder: Decoder.Bytes,
+});
+
 /** Every client the Redis suites run with. */
 export const REDIS_CLIENTS: readonly RedisClientKind[] = [
   IOREDIS_5,
@@ -270,10 +324,12 @@ export const REDIS_CLIENTS: readonly RedisClientKind[] = [
     { RESP: 3 },
   ),
   NODE_REDIS_4,
+  GLIDE,
+  GLIDE_BYTES,
 ];
 
 /** One client of each family, for suites whose outcome the major version cannot change. */
-export const REDIS_FAMILIES: readonly RedisClientKind[] = [IOREDIS_5, NODE_REDIS_6];
+export const REDIS_FAMILIES: readonly RedisClientKind[] = [IOREDIS_5, NODE_REDIS_6, GLIDE];
 
 /**
  * An AdapterBackend over one client kind: every `connect()` opens a new

@@ -5,7 +5,13 @@
 import { Cluster, type ClusterOptions } from "ioredis";
 import { createCluster } from "redis";
 import { createCluster as createCluster4 } from "redis4";
-import { IoRedisAdapter, type IoRedisLikeClient, NodeRedisAdapter } from "@kontsedal/locco/redis";
+import { GlideClusterClient, Logger } from "@valkey/valkey-glide";
+import {
+  GlideAdapter,
+  IoRedisAdapter,
+  type IoRedisLikeClient,
+  NodeRedisAdapter,
+} from "@kontsedal/locco/redis";
 import type { AdapterBackend } from "./_adapter_contract.ts";
 import type { RedisCluster } from "./_redis_cluster.ts";
 
@@ -32,17 +38,18 @@ export async function connectNodeRedis(nodes: RedisCluster, major: 4 | 6) {
 }
 
 /** The client families the cluster suites run with ("node-redis" is 6). */
-export type Family = "ioredis" | "node-redis" | "node-redis 4";
+export type Family = "ioredis" | "node-redis" | "node-redis 4" | "glide";
 export const FAMILIES: Family[] = ["ioredis", "node-redis"];
 export const ADAPTER_NAME = {
   "ioredis": "IoRedisAdapter",
   "node-redis": "NodeRedisAdapter",
   "node-redis 4": "NodeRedisAdapter (node-redis 4)",
+  "glide": "GlideAdapter",
 } as const;
 
 /** Clients and adapters opened by one test, all closed by `close()`. */
 export class ClusterEnv implements AdapterBackend {
-  readonly adapters: Array<IoRedisAdapter | NodeRedisAdapter> = [];
+  readonly adapters: Array<IoRedisAdapter | NodeRedisAdapter | GlideAdapter> = [];
   readonly nodes: RedisCluster;
   readonly #family: Family;
   readonly #options: ClusterOptions;
@@ -54,9 +61,16 @@ export class ClusterEnv implements AdapterBackend {
     this.#options = options;
   }
 
-  async connect(): Promise<IoRedisAdapter | NodeRedisAdapter> {
-    let adapter: IoRedisAdapter | NodeRedisAdapter;
-    if (this.#family !== "ioredis") {
+  async connect(): Promise<IoRedisAdapter | NodeRedisAdapter | GlideAdapter> {
+    let adapter: IoRedisAdapter | NodeRedisAdapter | GlideAdapter;
+    if (this.#family === "glide") {
+      Logger.setLoggerConfig("error");
+      const client = await GlideClusterClient.createClient({
+        addresses: this.nodes.startupNodes,
+      });
+      this.#closers.push(async () => client.close());
+      adapter = new GlideAdapter({ client });
+    } else if (this.#family !== "ioredis") {
       const v4 = this.#family === "node-redis 4";
       const client = await connectNodeRedis(this.nodes, v4 ? 4 : 6);
       const raw = client as unknown as Record<string, () => Promise<unknown>>;

@@ -71,7 +71,7 @@ export class RedisCore {
     try {
       return await this.transport.evalsha(script.sha, keys, args);
     } catch (error) {
-      if (!isNoScriptError(error)) throw error;
+      if (!isNoScriptError(error) && this.transport.isNoScript?.(error) !== true) throw error;
       return await this.transport.eval(script.source, keys, args);
     }
   }

@@ -4,7 +4,7 @@
 // connection. Every Redis behaviour (scripts, fencing, hand-off, waiting,
 // error mapping) lives once, above this interface; a transport only turns
 // those few requests into the calls of one driver (ioredis and its forks,
-// node-redis) and its replies back into plain values.
+// node-redis, Valkey GLIDE) and its replies back into plain values.
 
 /**
  * The subscriber connection a transport opened for the hand-off channels.
@@ -35,6 +35,11 @@ export interface RedisTransport {
   evalsha(sha: string, keys: string[], args: (string | number)[]): Promise<unknown>;
   /** `EVAL`: runs the script and caches it on the server. */
   eval(source: string, keys: string[], args: (string | number)[]): Promise<unknown>;
+  /**
+   * Optional: whether an error of `evalsha` says the server lacks the
+   * script, for a driver whose message does not start with `NOSCRIPT`.
+   */
+  isNoScript?(error: unknown): boolean;
   /** `GET`: the value as a string, or null. */
   get(key: string): Promise<string | null>;
   /** Whether the client can open a subscriber connection at all. */

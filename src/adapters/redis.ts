@@ -45,6 +45,12 @@ export {
   type NodeRedisLikeClient,
   type NodeRedisLikeSubscriber,
 } from "./node_redis.ts";
+export {
+  GlideAdapter,
+  type GlideAdapterOptions,
+  type GlideLikeClient,
+  type GlideLikeSubscriber,
+} from "./glide.ts";
 
 /**
  * The methods {@linkcode IoRedisAdapter} calls on its client, with the

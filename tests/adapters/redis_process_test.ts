@@ -16,7 +16,7 @@ async function runWorker(args: string[]): Promise<{ code: number | null; output:
 }
 
 // The client family of each worker, in turn.
-type Families = readonly ("ioredis" | "node-redis")[];
+type Families = readonly ("ioredis" | "node-redis" | "glide")[];
 
 async function runCounter(
   mode: "lock" | "nolock",
@@ -58,6 +58,17 @@ Deno.test(`NodeRedisAdapter: ${WORKERS} OS processes doing ${ITERATIONS} locked 
 
 Deno.test(`IoRedisAdapter and NodeRedisAdapter: ${WORKERS} OS processes, half on each client, doing locked increments lose no update`, async () => {
   assert.equal(await runCounter("lock", ["ioredis", "node-redis"]), WORKERS * ITERATIONS);
+});
+
+Deno.test(`GlideAdapter: ${WORKERS} OS processes doing ${ITERATIONS} locked GET/SET increments each lose no update`, async () => {
+  assert.equal(await runCounter("lock", ["glide"]), WORKERS * ITERATIONS);
+});
+
+Deno.test(`IoRedisAdapter, NodeRedisAdapter and GlideAdapter: ${WORKERS} OS processes on the three clients doing locked increments lose no update`, async () => {
+  assert.equal(
+    await runCounter("lock", ["ioredis", "node-redis", "glide"]),
+    WORKERS * ITERATIONS,
+  );
 });
 
 Deno.test(`IoRedisAdapter: the same ${WORKERS} processes without the lock do lose updates (control)`, async () => {

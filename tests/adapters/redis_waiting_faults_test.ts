@@ -17,6 +17,7 @@ import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
 import { delay, runtimeCommand, uniqueKey } from "../_helpers.ts";
 import { freePort, RedisServer } from "../_redis_server.ts";
 import {
+  GLIDE,
   IOREDIS_5,
   NODE_REDIS_6,
   type RawRedisClient,
@@ -211,8 +212,9 @@ function wrap<T extends object>(
 }
 
 // Holds back hand-off messages while paused: they reach the adapter through
-// the subscriber's "message" listener (ioredis) or the listener passed to
-// subscribe() (node-redis).
+// the subscriber's "message" listener (ioredis), the listener passed to
+// subscribe() (node-redis) or the callback in the configuration GLIDE
+// creates the subscriber client with (`client.constructor.createClient`).
 function gatedClient(client: RawRedisClient): {
   client: RawRedisClient;
   pause(): void;
@@ -239,6 +241,19 @@ function gatedClient(client: RawRedisClient): {
     });
   return {
     client: wrap(client, (name, method) => {
+      if (name === "constructor" && typeof client.constructor?.createClient === "function") {
+        const glide = client.constructor;
+        return {
+          createClient: (config: { pubsubSubscriptions?: { callback?: () => void } }) =>
+            glide.createClient({
+              ...config,
+              pubsubSubscriptions: {
+                ...config.pubsubSubscriptions,
+                callback: gate(config.pubsubSubscriptions!.callback!),
+              },
+            }),
+        };
+      }
       if (name !== "duplicate") return undefined;
       return (...args: unknown[]) => gatedSubscriber(method(...args) as object);
     }),
@@ -446,7 +461,7 @@ async function assertAborted(waiting: Promise<Outcome<Lock>>, reason: Error): Pr
 }
 
 // The waiting machinery is one; the fault tests run with each client family.
-for (const kind of [IOREDIS_5, NODE_REDIS_6]) {
+for (const kind of [IOREDIS_5, NODE_REDIS_6, GLIDE]) {
   Deno.test(`${kind.adapterName}: a live waiter takes a released key within one retry delay plus the claim window when the queued waiter before it was killed (${kind.name})`, async () => {
     await liveWaiterBehindKilledProcess(kind, 60, 1500);
   });

@@ -1,8 +1,8 @@
 // Copyright 2026 the locco authors. MIT license.
-// IoRedisAdapter and NodeRedisAdapter on a real Redis Cluster (3 masters, 3 replicas, private
+// IoRedisAdapter, NodeRedisAdapter and GlideAdapter on a real Redis Cluster (3 masters, 3 replicas, private
 // redis-server processes started for this file and stopped by pid at its end):
 // the adapter contract (ioredis with and without keyPrefix, node-redis 6
-// and 4); waiting woken by the release, whatever node the subscriber lives
+// and 4, GLIDE); waiting woken by the release, whatever node the subscriber lives
 // on; a subscriber whose node dies; another node dying wakes no waiter
 // (node-redis); and contended, fenced increments across a kill -9 of the master
 // owning the lock's slot and across a CLUSTER FAILOVER.
@@ -146,10 +146,15 @@ testAdapterContract(
   async () => new ClusterEnv(await cluster(), "node-redis 4"),
 );
 
-// node-redis has no keyPrefix: its cases are the first two.
+testAdapterContract(
+  "GlideAdapter (Redis Cluster, GlideClusterClient)",
+  async () => new ClusterEnv(await cluster(), "glide"),
+);
+
+// node-redis and GLIDE have no keyPrefix: their cases are the first two.
 const WAKE_CASES: Array<[string, Family[], ClusterOptions, (base: string) => string]> = [
-  ["a plain key", [...FAMILIES, "node-redis 4"], {}, (base) => base],
-  ["a hash-tagged key", [...FAMILIES, "node-redis 4"], {}, (base) => `{${base}}:orders`],
+  ["a plain key", [...FAMILIES, "node-redis 4", "glide"], {}, (base) => base],
+  ["a hash-tagged key", [...FAMILIES, "node-redis 4", "glide"], {}, (base) => `{${base}}:orders`],
   ["a client with keyPrefix", ["ioredis"], { keyPrefix: "app:" }, (base) => base],
   ["a client with a hash-tagged keyPrefix", ["ioredis"], { keyPrefix: "{app}:" }, (base) => base],
 ];
