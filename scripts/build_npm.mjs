@@ -127,7 +127,7 @@ const pkg = {
   name: deno.name,
   version: deno.version,
   description:
-    "Distributed locks for Deno, Node and Bun on Redis or Valkey (ioredis, node-redis), MongoDB, " +
+    "Distributed locks for Deno, Node and Bun on Redis or Valkey (ioredis, node-redis, GLIDE), MongoDB, " +
     "PostgreSQL, Deno KV or memory, " +
     "with zero runtime dependencies.",
   license: deno.license,
@@ -149,6 +149,7 @@ const pkg = {
     "ioredis",
     "node-redis",
     "valkey",
+    "valkey-glide",
     "mongodb",
     "postgres",
     "postgresql",
