@@ -248,6 +248,7 @@ export class Lock {
   #controller: AbortController | undefined;
   #fence: number | undefined;
   #fences: Map<string, number> | undefined;
+  #grantFences: unknown;
 
   /**
    * Creates a Lock without touching storage. Validates the retry settings,
@@ -453,11 +454,10 @@ export class Lock {
     this.#state = "held";
     const { fence, fences } = (grant ?? {}) as { fence?: unknown; fences?: unknown };
     this.#fence = Number.isSafeInteger(fence) ? fence as number : undefined;
-    this.#fences = new Map();
-    const tokens = this.keys.length === 1 ? [fence] : Array.isArray(fences) ? fences : [];
-    this.keys.forEach((key, i) => {
-      if (Number.isSafeInteger(tokens[i])) this.#fences!.set(key, tokens[i]);
-    });
+    // Kept as the adapter gave them; `fences` builds its map when first read,
+    // so an acquire allocates nothing for it.
+    this.#grantFences = this.keys.length === 1 ? undefined : fences;
+    this.#fences = undefined;
     return this.#lease = new Lease(
       this.key,
       this.ttl,
@@ -624,6 +624,18 @@ export class Lock {
    * ```
    */
   get fences(): ReadonlyMap<string, number> | undefined {
+    if (this.#state === "idle" || this.#state === "acquiring") return this.#fences;
+    if (this.#fences === undefined) {
+      const tokens = this.keys.length === 1
+        ? [this.#fence]
+        : Array.isArray(this.#grantFences)
+        ? this.#grantFences
+        : [];
+      this.#fences = new Map();
+      this.keys.forEach((key, i) => {
+        if (Number.isSafeInteger(tokens[i])) this.#fences!.set(key, tokens[i]);
+      });
+    }
     return this.#fences;
   }
 
