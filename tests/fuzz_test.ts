@@ -293,7 +293,8 @@ interface Backend {
  * release it. A fuzzed lock with a ttl of a few ms can expire before its
  * release, and MongoAdapter then keeps the key for its clock drift margin
  * (50 ms by default) past the expiry: one more try after 100 ms covers that,
- * while a lock left held for its full ttl still fails.
+ * while a lock left held for its full ttl still fails. A key the adapter
+ * rejects with a ValidationError (too long for its store) is free by definition.
  */
 async function assertFree(backend: Backend, key: unknown): Promise<void> {
   if (typeof key !== "string" || key.length === 0 || !isWellFormed(key)) return;
@@ -301,6 +302,8 @@ async function assertFree(backend: Backend, key: unknown): Promise<void> {
   try {
     await backend.probe.createLock(lease);
   } catch (error) {
+    // A key this adapter refuses (too long for its store, say) can be held by nobody.
+    if (isValidationOf("key")(error)) return;
     if (!isLoccoError(error, "LOCK_CREATE_FAILED")) throw error;
     await delay(100);
     await backend.probe.createLock(lease);
