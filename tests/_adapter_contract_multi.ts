@@ -1,11 +1,18 @@
 // Copyright 2026 the locco authors. MIT license.
 // Part of the adapter contract (tests/_adapter_contract.ts registers it for
-// every adapter): locks on several keys at once, all or none.
+// every adapter): locks on several keys at once, all or none. The keys of
+// one lock share a hash tag, as Redis Cluster requires of them.
 
 import assert from "node:assert/strict";
 import { type ILockAdapter, Locker, ValidationError } from "@kontsedal/locco";
 import { delay, uniqueKey } from "./_helpers.ts";
 import type { Contract } from "./_adapter_contract.ts";
+
+/** `count` fresh keys with one hash tag: `{tag}:0`, `{tag}:1`, ... */
+function taggedKeys(count: number): string[] {
+  const tag = uniqueKey();
+  return Array.from({ length: count }, (_, i) => `{${tag}}:${i}`);
+}
 
 function lockerOf(adapter: ILockAdapter, retryDelay = 10): Locker {
   return new Locker({ adapter, retrySettings: { retryTimes: 100_000, retryDelay } });
@@ -13,7 +20,7 @@ function lockerOf(adapter: ILockAdapter, retryDelay = 10): Locker {
 
 export function testMultiKeyLocks(contract: Contract): void {
   contract("lock([k1, k2]) holds every key, with a fence each, until released", async (_, a) => {
-    const [k1, k2] = [uniqueKey(), uniqueKey()];
+    const [k1, k2] = taggedKeys(2) as [string, string];
     const locker = lockerOf(a);
     const lock = await locker.lock([k1, k2, k1], 5000).acquire();
     assert.deepEqual(lock.keys, [k1, k2], "duplicates count once");
@@ -39,7 +46,7 @@ export function testMultiKeyLocks(contract: Contract): void {
   contract(
     "lock([k1, k2]) with k2 held takes neither key, and gets both once k2 is free",
     async (_, a) => {
-      const [k1, k2] = [uniqueKey(), uniqueKey()];
+      const [k1, k2] = taggedKeys(2) as [string, string];
       const locker = lockerOf(a);
       const holder = await locker.lock(k2, 30_000).acquire();
       assert.equal(await locker.lock([k1, k2], 5000).tryAcquire(), undefined);
@@ -58,7 +65,7 @@ export function testMultiKeyLocks(contract: Contract): void {
   contract(
     "overlapping multi-key locks in opposite orders never deadlock and never overlap",
     async (backend) => {
-      const keys = [uniqueKey(), uniqueKey(), uniqueKey()];
+      const keys = taggedKeys(3);
       const sets = [[0, 1], [1, 0], [1, 2], [2, 0], [0, 1, 2]];
       const inside = new Map<string, number>();
       let sections = 0;

@@ -6,7 +6,7 @@
 // public adapters (IoRedisAdapter, NodeRedisAdapter) validate their options,
 // pick a transport and delegate here.
 
-import type { LockIdentity, LockInfo, LockLease } from "../adapter.ts";
+import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
 import {
   LoccoError,
   LockCreateError,
@@ -31,6 +31,7 @@ import {
   QUEUE_TTL_MS,
   RedisHandoff,
 } from "./_redis_handoff.ts";
+import { RedisMultiLocks } from "./_redis_multi.ts";
 import {
   ACQUIRE_SCRIPT,
   ACQUIRE_SCRIPT_SHA,
@@ -162,6 +163,7 @@ export class RedisLocks {
   /** Locks this adapter granted, `sent key + "\n" + unique value`, until their ttl ends. */
   #grants: Map<string, number> = new Map();
   #sweepAt = GRANTS_SWEEP_SIZE;
+  #multi: RedisMultiLocks | undefined;
 
   constructor(transport: RedisTransport, settings: RedisLockSettings) {
     this.#core = new RedisCore(transport, settings.prefix);
@@ -278,6 +280,15 @@ export class RedisLocks {
 
   close(): Promise<void> {
     return this.#handoff.close();
+  }
+
+  /** The adapter of a lock on all of `keys`, taken atomically (see _redis_multi.ts). */
+  multi(keys: unknown): ILockAdapter {
+    this.#multi ??= new RedisMultiLocks(this.#core, this.#handoff, {
+      fenceTtlMs: FENCE_COUNTER_TTL_MS,
+      releaseRecordMs: RELEASE_RECORD_MS,
+    });
+    return this.#multi.lock(keys);
   }
 
   #granted(until: number, sent: string, uniqueValue: string, fence: number): { fence: number } {

@@ -281,3 +281,165 @@ export const RELEASE_SCRIPT_SHA = "903e4da08f5890741dcd0db4a5000f1d31cd5928";
 
 /** SHA-1 of {@linkcode EXTEND_SCRIPT}, for EVALSHA. */
 export const EXTEND_SCRIPT_SHA = "baea30ed4b035ce7f09f4f4ae95e24ae88f1d54d";
+
+// Multi-key locks run the single-key scripts above, verbatim, once per key,
+// inside one script: each is the body of a Lua function that binds its own
+// local KEYS and ARGV (which shadow the script's), so every key gets exactly
+// the single-key semantics (hand-off claims, queue upkeep, fencing tokens,
+// resends) and all keys are acted on atomically.
+
+/**
+ * Multi-key acquire: takes every key or none. Replies `{1, token 1, ...,
+ * token N}` when it took them all (a token per key, as the acquire script
+ * replies it; a key that already held this unique value gives its counter);
+ * `{0, i, pttl}` when the i-th key (1-based) is held by another lock or
+ * handed off to another waiter, and then takes nothing; `{2}` when a key
+ * holds this unique value and the caller holds a live grant of the lock (the
+ * owner asks twice), and changes nothing.
+ */
+export const MULTI_ACQUIRE_SCRIPT: string = `-- locco multi acquire
+-- KEYS[3i-2], KEYS[3i-1], KEYS[3i]: the i-th lock key, its fence counter and
+--   its waiter queue, as KEYS[1..3] of the acquire script; every key of a
+--   call in one Cluster slot
+-- ARGV[1]: the holder's unique value
+-- ARGV[2]: the time to live in milliseconds (integer, 1 to 2147483647)
+-- ARGV[3]: how long a fence counter key lives after each acquire, in ms
+-- ARGV[4]: "0" when the caller does not wait; else i, the key whose queue
+--          holds the caller's entry (the key a former attempt found held)
+-- ARGV[5]: that queue entry, "" when ARGV[4] is "0"
+-- ARGV[6]: how long a queue lives after a waiter's entry was put back, in ms
+-- ARGV[7]: "1" to make the queue of key ARGV[4] live ARGV[6] ms from now
+-- ARGV[8]: "1" when the caller holds no live grant of this lock
+-- ARGV[9]: the prefix of the waiters' hand-off channels
+-- ARGV[10]: how long a hand-off waits for its waiter to claim it, in ms
+-- ARGV[11]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
+-- An attempt that takes nothing keeps no key handed off to the caller: it
+-- passes each on to the next waiter, so a multi-key waiter never holds a
+-- key while it waits for another.
+local function acquire(lock, counter, queue, entry)
+  local KEYS = { lock, counter, queue }
+  local ARGV = { ARGV[1], ARGV[2], ARGV[3], entry, ARGV[6], ARGV[7], ARGV[8] }
+${ACQUIRE_SCRIPT}
+end
+local function handoff(lock, queue)
+  local KEYS = { lock, queue }
+  local ARGV = { nil, ARGV[9], ARGV[10], nil, ARGV[11] }
+${HANDOFF_LUA}
+end
+local n = #KEYS / 3
+local waited = tonumber(ARGV[4])
+local handed = "\\0locco-handoff\\0" .. ARGV[1]
+local busy = 0
+local mine = false
+local ours = {}
+for i = 1, n do
+  local value = redis.pcall("GET", KEYS[3 * i - 2])
+  if value == ARGV[1] then
+    mine = true
+  elseif value == handed then
+    ours[#ours + 1] = i
+  elseif value ~= false and (busy == 0 or i == waited) then
+    busy = i
+  end
+end
+if busy > 0 then
+  local pttl
+  if busy == waited then
+    -- the acquire script keeps (or puts back) the caller's place in the queue
+    pttl = -1 - acquire(KEYS[3 * busy - 2], KEYS[3 * busy - 1], KEYS[3 * busy], ARGV[5])
+  else
+    pttl = math.max(redis.call("PTTL", KEYS[3 * busy - 2]), 0)
+    if waited > 0 then
+      redis.call("LREM", KEYS[3 * waited], 0, ARGV[5])
+    end
+  end
+  for _, i in ipairs(ours) do
+    handoff(KEYS[3 * i - 2], KEYS[3 * i])
+  end
+  return { 0, busy, pttl }
+end
+if mine and ARGV[8] ~= "1" then
+  return { 2 }
+end
+local tokens = { 1 }
+for i = 1, n do
+  local entry = ""
+  if i == waited then
+    entry = ARGV[5]
+  end
+  local token = acquire(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], entry)
+  if type(token) == "table" then
+    if token.err then
+      -- a fence counter holds another type: undo the keys taken, report
+      for j = 1, i - 1 do
+        redis.call("DEL", KEYS[3 * j - 2])
+      end
+      return token
+    end
+    token = token[1]
+  end
+  tokens[i + 1] = token
+end
+return tokens
+`;
+
+/**
+ * Multi-key release: the release script on every key, in one script.
+ * Replies the release script's reply for each key, in order.
+ */
+export const MULTI_RELEASE_SCRIPT: string = `-- locco multi release
+-- KEYS[3i-2], KEYS[3i-1], KEYS[3i]: the i-th lock key, its waiter queue and
+--   its release record, as KEYS[1..3] of the release script
+-- ARGV: as the release script's
+local function release(lock, queue, record)
+  local KEYS = { lock, queue, record }
+${RELEASE_SCRIPT}
+end
+local replies = {}
+for i = 1, #KEYS / 3 do
+  replies[i] = release(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i])
+end
+return replies
+`;
+
+/**
+ * Multi-key extend: the extend script on every key, in one script. Replies
+ * the extend script's reply for each key, in order.
+ */
+export const MULTI_EXTEND_SCRIPT: string = `-- locco multi extend
+-- KEYS[i]: the i-th lock key
+-- ARGV: as the extend script's
+local function extend(lock)
+  local KEYS = { lock }
+${EXTEND_SCRIPT}
+end
+local replies = {}
+for i = 1, #KEYS do
+  replies[i] = extend(KEYS[i])
+end
+return replies
+`;
+
+/** Multi-key check: replies 1 when every key holds the unique value, else 0. */
+export const MULTI_VALID_SCRIPT = `-- locco multi valid
+-- KEYS: the lock keys
+-- ARGV[1]: the holder's unique value
+for i = 1, #KEYS do
+  if redis.call("GET", KEYS[i]) ~= ARGV[1] then
+    return 0
+  end
+end
+return 1
+`;
+
+/** SHA-1 of {@linkcode MULTI_ACQUIRE_SCRIPT}, for EVALSHA. */
+export const MULTI_ACQUIRE_SCRIPT_SHA = "a67b00f7e94f342f9b83875cf8f50a32784fbeec";
+
+/** SHA-1 of {@linkcode MULTI_RELEASE_SCRIPT}, for EVALSHA. */
+export const MULTI_RELEASE_SCRIPT_SHA = "c6274a76ef5f769b7b93dd3cdcc2ba144e723c76";
+
+/** SHA-1 of {@linkcode MULTI_EXTEND_SCRIPT}, for EVALSHA. */
+export const MULTI_EXTEND_SCRIPT_SHA = "e0d7bb85ba582dba44c2f3db5bdff533c8ebf0ec";
+
+/** SHA-1 of {@linkcode MULTI_VALID_SCRIPT}, for EVALSHA. */
+export const MULTI_VALID_SCRIPT_SHA = "3d0c6f8bdf80270f347c37a38df5bf8dec0d3902";

@@ -481,6 +481,44 @@ export class NodeRedisAdapter implements ILockAdapter {
   }
 
   /**
+   * An adapter whose locks hold all of `keys` at once, which
+   * `locker.lock([k1, k2], ttl)` uses: one script takes every key or none
+   * (each key as {@linkcode NodeRedisAdapter.createLock} takes it: the unique value
+   * with a `PX` expiry, a fencing token per key, and no barging past a key
+   * handed off to a waiter), and resolves to `{ fences }`, one token per key
+   * in `keys` order. Release, extend and `isValidLock` are one script each
+   * over every key; release hands each key to its first waiter, as a
+   * single-key release does. A waiting acquire waits in the queue of the key
+   * its last attempt found held. On Redis Cluster every key (with the
+   * adapter prefix and the client's key prefix) must share one hash tag, such
+   * as `"{order:42}:a"` and `"{order:42}:b"`, so that they live in one slot.
+   *
+   * @param keys Distinct, valid keys.
+   * @returns The adapter of the multi-key lock (its methods ignore the `key` they get).
+   * @throws {ValidationError} When a key is invalid or repeated, or on Redis
+   * Cluster when the keys do not share a hash tag (before any I/O).
+   * @example Lock two accounts at once
+   * ```ts
+   * import { NodeRedisAdapter, type NodeRedisLikeClient } from "@kontsedal/locco/redis";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * async function transfer(client: NodeRedisLikeClient): Promise<void> {
+   *   const locker = new Locker({
+   *     adapter: new NodeRedisAdapter({ client }),
+   *     retrySettings: { retryDelay: 200, retryTimes: 10 },
+   *   });
+   *   // Cluster-safe keys: one hash tag; on a single Redis any keys will do.
+   *   await locker.lock(["{bank}:account:1", "{bank}:account:2"], 3000).acquire((lock) => {
+   *     console.log(lock.fences?.get("{bank}:account:1"));
+   *   });
+   * }
+   * ```
+   */
+  multi(keys: string[]): ILockAdapter {
+    return this.#locks.multi(keys);
+  }
+
+  /**
    * Takes this adapter's waiters out of the Redis queues (they poll from
    * then on), waits for every queue command it sent, and closes the
    * subscriber connection it opened (if any). Does not touch your client.
