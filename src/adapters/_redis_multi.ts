@@ -24,7 +24,7 @@ import {
   HANDOFF_CHANNEL_PREFIX,
   HANDOFF_MS,
   QUEUE_TTL_MS,
-  RedisHandoff,
+  type RedisHandoff,
 } from "./_redis_handoff.ts";
 import {
   HANDOFF_MARKER,
