@@ -50,6 +50,8 @@ export const ADAPTER_NAME = {
 /** Clients and adapters opened by one test, all closed by `close()`. */
 export class ClusterEnv implements AdapterBackend {
   readonly adapters: Array<IoRedisAdapter | NodeRedisAdapter | GlideAdapter> = [];
+  /** The clients under `adapters`, in the same order. */
+  readonly clients: object[] = [];
   readonly nodes: RedisCluster;
   readonly #family: Family;
   readonly #options: ClusterOptions;
@@ -70,6 +72,7 @@ export class ClusterEnv implements AdapterBackend {
       });
       this.#closers.push(async () => client.close());
       adapter = new GlideAdapter({ client });
+      this.clients.push(client);
     } else if (this.#family !== "ioredis") {
       const v4 = this.#family === "node-redis 4";
       const client = await connectNodeRedis(this.nodes, v4 ? 4 : 6);
@@ -78,10 +81,12 @@ export class ClusterEnv implements AdapterBackend {
         (v4 ? raw.quit!() : client.close()).catch(() => v4 ? raw.disconnect!() : client.destroy())
       );
       adapter = new NodeRedisAdapter({ client });
+      this.clients.push(client);
     } else {
       const client = connect(this.nodes, this.#options);
       this.#closers.push(() => client.quit().catch(() => {}));
       adapter = new IoRedisAdapter({ client: client as unknown as IoRedisLikeClient });
+      this.clients.push(client);
     }
     this.adapters.push(adapter);
     return adapter;

@@ -9,7 +9,21 @@
 
 import assert from "node:assert/strict";
 import { type ClusterOptions, Redis } from "ioredis";
-import { type ILockAdapter, type Lock, Locker, RetryError } from "@kontsedal/locco";
+import {
+  type ILockAdapter,
+  type Lock,
+  Locker,
+  RetryError,
+  ValidationError,
+} from "@kontsedal/locco";
+import {
+  GlideAdapter,
+  type GlideLikeClient,
+  IoRedisAdapter,
+  type IoRedisLikeClient,
+  NodeRedisAdapter,
+  type NodeRedisLikeClient,
+} from "@kontsedal/locco/redis";
 import { testAdapterContract } from "../_adapter_contract.ts";
 import { delay, uniqueKey } from "../_helpers.ts";
 import { RedisCluster } from "../_redis_cluster.ts";
@@ -391,6 +405,88 @@ for (const family of FAMILIES) {
       await nodes.failover(replica.port);
     });
     assertNoLostUpdate(`${family}, CLUSTER FAILOVER`, run);
+  });
+}
+
+for (const family of ["ioredis", "node-redis", "glide"] as const) {
+  Deno.test({
+    name: `${
+      ADAPTER_NAME[family]
+    } on Redis Cluster takes a multi-key lock on keys with one hash tag, and its release wakes a single-key waiter`,
+    // See CLUSTER_SUBSCRIBER_TIMER: an earlier test's ioredis timer may run out here.
+    sanitizeResources: false,
+    sanitizeOps: false,
+  }, async () => {
+    const env = new ClusterEnv(await cluster(), family);
+    try {
+      const tag = uniqueKey("cluster");
+      const keys = [`{${tag}}:a`, `{${tag}}:b`, `{${tag}}:c`];
+      const retrySettings = { retryDelay: 5000, retryTimes: 3 };
+      const holder = new Locker({ adapter: await env.connect(), retrySettings });
+      const before = await holder.lock(keys[1]!, 10_000).acquire();
+      await before.release({ throwOnFail: true });
+      const held = await holder.lock(keys, 30_000).acquire();
+      assert.equal(held.fences!.size, 3);
+      assert.ok(held.fences!.get(keys[1]!)! > before.fence!);
+      assert.equal(await holder.lock(keys[2]!, 1000).tryAcquire(), undefined);
+      const waiter = new Locker({ adapter: await env.connect(), retrySettings });
+      const waiting = waiter.lock(keys[2]!, 1000).acquire();
+      await delay(200);
+      const releasedAt = performance.now();
+      await held.release({ throwOnFail: true });
+      const lock = await waiting;
+      const waited = performance.now() - releasedAt;
+      assert.ok(
+        waited < 1500,
+        `the waiter took the key ${Math.round(waited)} ms after the release`,
+      );
+      assert.ok(lock.fence! > held.fences!.get(keys[2]!)!);
+      await lock.release({ throwOnFail: true });
+    } finally {
+      await env.close();
+    }
+  });
+
+  Deno.test({
+    name: `${
+      ADAPTER_NAME[family]
+    } on Redis Cluster refuses a multi-key lock whose keys do not share a hash tag, before any I/O`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+  }, async () => {
+    const env = new ClusterEnv(await cluster(), family);
+    try {
+      const real = await env.connect();
+      assert.ok(real.multi(["{t}:a", "{t}:b"]), "a real cluster client takes tagged keys");
+      // The same client, every method of which now throws: any I/O would show.
+      const client = env.clients.at(-1)!;
+      const noIo = new Proxy(client, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target);
+          if (typeof value !== "function") return value;
+          return () => {
+            throw new Error(`no I/O expected: ${String(name)}() was called`);
+          };
+        },
+      });
+      const adapter = family === "ioredis"
+        ? new IoRedisAdapter({ client: noIo as IoRedisLikeClient })
+        : family === "glide"
+        ? new GlideAdapter({ client: noIo as GlideLikeClient })
+        : new NodeRedisAdapter({ client: noIo as NodeRedisLikeClient });
+      const locker = new Locker({ adapter, retrySettings: { retryDelay: 10, retryTimes: 3 } });
+      for (const keys of [["a", "b"], ["{t}:a", "{u}:b"], ["{t}:a", "b"]]) {
+        assert.throws(
+          () => locker.lock(keys, 1000),
+          (e) =>
+            e instanceof ValidationError && e.parameter === "key" &&
+            /must share a hash tag/.test(e.message),
+          JSON.stringify(keys),
+        );
+      }
+    } finally {
+      await env.close();
+    }
   });
 }
 
