@@ -101,7 +101,8 @@ export class Locker {
    *   or a non-empty array of them.
    * @param ttl Time to live in milliseconds: an integer from 1 to 2147483647.
    * @returns A new, unacquired Lock with its own unique value.
-   * @throws {ValidationError} When `ttl` (checked first) or `key` is invalid.
+   * @throws {ValidationError} When `ttl` (checked first) or `key` is invalid, or when the
+   *   adapter cannot take these keys together (on Redis Cluster, keys without one hash tag).
    * @example Create a Lock
    * ```ts
    * import { InMemoryAdapter, Locker } from "@kontsedal/locco";
