@@ -392,14 +392,16 @@ export class GlideAdapter implements ILockAdapter {
    * import { GlideAdapter, type GlideLikeClient } from "@kontsedal/locco/redis";
    * import { Locker } from "@kontsedal/locco";
    *
-   * async function transfer(client: GlideLikeClient): Promise<void> {
+   * // One token per key, for the resources to check (see `checkFence`).
+   * async function transfer(client: GlideLikeClient): Promise<number[]> {
    *   const locker = new Locker({
    *     adapter: new GlideAdapter({ client }),
    *     retrySettings: { retryDelay: 200, retryTimes: 10 },
    *   });
    *   // Cluster-safe keys: one hash tag; on a single Redis any keys will do.
-   *   await locker.lock(["{bank}:account:1", "{bank}:account:2"], 3000).acquire((lock) => {
-   *     console.log(lock.fences?.get("{bank}:account:1"));
+   *   const keys = ["{bank}:account:1", "{bank}:account:2"];
+   *   return await locker.lock(keys, 3000).acquire((lock) => {
+   *     return keys.map((key) => lock.fences!.get(key)!);
    *   });
    * }
    * ```

@@ -133,7 +133,7 @@ for (const kind of REDIS_FAMILIES) {
     }
   });
 
-  Deno.test(`${name}: multi-key fences are the keys' own counters, above every earlier token`, async () => {
+  Deno.test(`${name}: multi-key fences are the keys' own counters, above every earlier token, and inspect() reports them`, async () => {
     await withAdapters(kind, 1, async ([adapter]) => {
       const locker = lockerOf(adapter!);
       const [a, b] = taggedKeys(2) as [string, string];
@@ -141,6 +141,12 @@ for (const kind of REDIS_FAMILIES) {
       await single.release({ throwOnFail: true });
       const first = await locker.lock([a, b], 5000).acquire();
       assert.ok(first.fences!.get(a)! > single.fence!);
+      // inspect() of each key reports the multi-key lock's token for that key.
+      for (const key of [a, b]) {
+        const info = await locker.inspect(key);
+        assert.equal(info?.fence, first.fences!.get(key));
+        assert.ok(info!.expiresIn > 0 && info!.expiresIn <= 5000);
+      }
       await first.release({ throwOnFail: true });
       const second = await locker.lock([b, a], 5000).acquire();
       assert.deepEqual(second.keys, [b, a]);
@@ -283,20 +289,20 @@ for (const kind of REDIS_FAMILIES) {
   });
 }
 
-Deno.test("IoRedisAdapter.multi(): the owner asking twice is refused; a grant made elsewhere is renewed", async () => {
+Deno.test("IoRedisAdapter.multi(): the owner asking twice is refused; a grant made elsewhere (a resend) is renewed with its tokens", async () => {
   await assertRedisReachable();
   const client = new Redis(REDIS_URL);
   try {
     const keys = taggedKeys(2);
     const lease = { key: "ignored", uniqueValue: "owner", ttl: 2000 };
     const one = new IoRedisAdapter({ client }).multi(keys);
-    await one.createLock(lease);
+    const taken = await one.createLock(lease) as { fences: number[] };
     await assert.rejects(one.createLock(lease), LockCreateError);
     assert.ok(await client.pttl(keys[0]!) <= 2000);
     // Another adapter (a resent acquire looks like this): the keys live ttl from now.
     const two = new IoRedisAdapter({ client }).multi(keys);
     const { fences } = await two.createLock({ ...lease, ttl: 60_000 }) as { fences: number[] };
-    assert.ok(fences.every((fence) => fence > 0));
+    assert.deepEqual(fences, taken.fences, "the tokens the keys were taken with");
     for (const key of keys) assert.ok(await client.pttl(key) > 59_000);
     await two.releaseLock(lease);
     assert.equal(await client.exists(...keys), 0);
