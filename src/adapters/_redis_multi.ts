@@ -135,9 +135,9 @@ export class RedisMultiLocks {
       const tags = sent.map((key) => hashTag(this.core.clientPrefix + key));
       if (tags.some((tag) => tag === undefined || tag !== tags[0])) {
         throw new ValidationError(
-          "key: on Redis Cluster, all keys of a multi-key lock must share a hash tag, " +
+          "On Redis Cluster, all keys of a multi-key lock must share a hash tag, " +
             'such as "{order:42}:a" and "{order:42}:b", so that they live in one slot ' +
-            "(the adapter prefix and the client's keyPrefix count): got " +
+            "(counting the adapter prefix and the client's keyPrefix): got " +
             valid.map((key) => describe(key)).join(", "),
           "key",
         );
