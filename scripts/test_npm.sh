@@ -7,6 +7,7 @@
 # tests/_shim/deno_shim.mjs provides Deno.test and Deno.env.
 #   node: tsx + node --test, twice: in a folder without "type" (tsx compiles the tests to
 #         CommonJS, so require() loads the CJS build), then with "type": "module" (ESM build).
+#         The multi-process and fault suites run on the CJS build only.
 #   bun:  bun test --preload (Bun resolves the ESM build).
 # Environment (REDIS_URL, MONGODB_URL, ...) passes through. Each run's counts are recorded
 # with scripts/test_counts.sh ("scripts/test_counts.sh total" sums them).
@@ -55,7 +56,14 @@ rc=0
 if [[ $runtime == node ]]; then
   node_flags=(--import tsx --import ./deno_shim.mjs --test --test-reporter=spec --test-concurrency=1)
   [[ $only_used == 0 ]] || node_flags+=(--test-only)
+  # Multi-process and fault-injection suites run on the CommonJS build only: they check the
+  # lock store and the OS processes around the same library code, which the module format of
+  # the build cannot change; every other test runs on both builds.
+  mapfile -t module_files < <(printf '%s\n' "${files[@]}" | grep -vE '_(process|faults)_test\.ts$')
+  echo "test_npm: *_process_test.ts and *_faults_test.ts run on the CommonJS build only on node"
   for format in commonjs module; do
+    run_files=("${files[@]}")
+    [[ $format == commonjs ]] || run_files=("${module_files[@]}")
     # No "type" field: tsx then compiles the tests to CommonJS, as a CJS consumer would be.
     manifest='{"private": true}'
     [[ $format == commonjs ]] || manifest='{"private": true, "type": "module"}'
@@ -71,9 +79,9 @@ TS
     expected=$([[ $format == commonjs ]] && echo cjs || echo esm)
     [[ $where == */node_modules/@kontsedal/locco/$expected/* ]] ||
       { echo "expected the $expected build, tsx loads $where" >&2; exit 1; }
-    echo "--- node $(node --version) --test, $format build ($where): ${#files[@]} files"
+    echo "--- node $(node --version) --test, $format build ($where): ${#run_files[@]} files"
     (cd "$dir" && ../../scripts/test_counts.sh run "node ($format build)" -- \
-      node "${node_flags[@]}" "${files[@]/#/tests/}") || rc=1
+      node "${node_flags[@]}" "${run_files[@]/#/tests/}") || rc=1
   done
 else
   dir=$(prepare t-bun '{"private": true, "type": "module"}')
