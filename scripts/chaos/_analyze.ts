@@ -347,7 +347,7 @@ export function analyze(
     }
   }
   for (const up of ups) {
-    const next = log.find((r) => r.t === "X" && r.seq > up.seq && r.applied);
+    const next = log.find((r) => r.t === "X" && r.seq > up.seq && (r.applied || r.exit));
     if (next?.at !== undefined && up.at !== undefined) {
       result.maxRecoveryAfterRestartMs = Math.max(
         result.maxRecoveryAfterRestartMs,

@@ -269,10 +269,7 @@ function take(locker: Locker, config: WorkerConfig): Take {
 function unsupported(config: WorkerConfig, error: unknown): never {
   const e = error as { name?: string; message?: string; method?: string };
   const method = e.method === undefined ? "" : ` (method ${e.method})`;
-  process.stderr.write(
-    `unsupported: --primitive ${config.primitive} on --backend ${config.backend}: ` +
-      `${e.name}: ${e.message}${method}\n`,
-  );
+  process.stderr.write(`unsupported: ${e.name}: ${e.message}${method}\n`);
   process.exit(UNSUPPORTED_EXIT);
 }
 
