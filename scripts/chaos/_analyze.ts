@@ -49,7 +49,8 @@
 // for the key: so for semaphores and read-write locks the check is that
 // fences are never issued twice and that an acquisition that began (the
 // worker read the sequence, `pre`) after another holder had entered (its E)
-// got a greater fence, unless the lock store lost its data in between.
+// got a greater fence, unless the lock store lost its data between the two
+// reads.
 // Writers of a read-write lock also do the fenced read-modify-write.
 
 import type { Primitive } from "./_primitives.ts";
@@ -446,20 +447,20 @@ function checkFenceOrder(result: Analysis, entries: LogRecord[], downs: number[]
     });
     for (const b of list) {
       result.fenceOrderChecked++;
-      // The last entry before b began to acquire.
+      // The last entry before b began to acquire (its `pre` is the sequence then).
       let lo = 0;
       let hi = list.length - 1;
       let found = -1;
       while (lo <= hi) {
         const mid = (lo + hi) >> 1;
-        if (list[mid]!.seq < b.pre!) {
+        if (list[mid]!.seq <= b.pre!) {
           found = mid;
           lo = mid + 1;
         } else hi = mid - 1;
       }
       if (found < 0) continue;
       const a = best[found]!;
-      if (era(a.seq) !== era(b.pre!) || Number(b.fence) > Number(a.fence)) continue;
+      if (era(a.seq) !== era(b.seq) || Number(b.fence) > Number(a.fence)) continue;
       result.fenceOrderViolations++;
       if (result.fenceOrderExamples.length < 5) {
         result.fenceOrderExamples.push(

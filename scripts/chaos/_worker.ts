@@ -46,7 +46,6 @@ import {
 } from "./_resource.ts";
 import { type Primitive, UNSUPPORTED_EXIT } from "./_primitives.ts";
 
-
 /** What the harness passes to a worker. */
 export interface WorkerConfig {
   runId: string;
@@ -81,7 +80,6 @@ export interface WorkerConfig {
 
 /** "rw": the share of iterations that take the write side. */
 const WRITER_SHARE = 0.3;
-
 
 const MAX_FAILURES_IN_A_ROW = 200;
 
@@ -266,7 +264,7 @@ function take(locker: Locker, config: WorkerConfig): Take {
 }
 
 /** Ends the worker when its adapter lacks the primitive, with the library's message. */
-function unsupported(config: WorkerConfig, error: unknown): never {
+function unsupported(error: unknown): never {
   const e = error as { name?: string; message?: string; method?: string };
   const method = e.method === undefined ? "" : ` (method ${e.method})`;
   process.stderr.write(`unsupported: ${e.name}: ${e.message}${method}\n`);
@@ -351,7 +349,7 @@ async function main(): Promise<void> {
     try {
       take(locker, config);
     } catch (error) {
-      if (isLoccoError(error, "UNSUPPORTED")) unsupported(config, error);
+      if (isLoccoError(error, "UNSUPPORTED")) unsupported(error);
       throw error;
     }
   }
@@ -394,10 +392,10 @@ async function main(): Promise<void> {
           lock = await taken.lock!.acquire();
           grant = wallNow().toFixed(1);
         } catch (error) {
-          if (isLoccoError(error, "UNSUPPORTED")) unsupported(config, error);
+          if (isLoccoError(error, "UNSUPPORTED")) unsupported(error);
           // A store that cannot take these keys together says so before any I/O.
           if (taken.keys.length > 1 && isLoccoError(error, "VALIDATION_FAILED")) {
-            unsupported(config, error);
+            unsupported(error);
           }
           failures++;
           await countError("acquire", error);
