@@ -748,7 +748,7 @@ function report(
   const rows: [string, string | number][] = [
     [
       "backend (lock store)",
-      backend === "mongo"
+      backend !== "redis" && backend !== "cluster"
         ? description
         : `${description}, through ${
           redisClient === "node-redis"
