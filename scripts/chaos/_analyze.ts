@@ -51,7 +51,10 @@
 // worker read the sequence, `pre`) after another holder had entered (its E)
 // got a greater fence, unless the lock store lost its data between the two
 // reads.
-// Writers of a read-write lock also do the fenced read-modify-write.
+// Writers of a read-write lock also do the fenced read-modify-write, and
+// readers' fences raise the highest fence the resource has seen (without
+// ever being refused), so a writer's late write after a newer reader is
+// refused too.
 
 import type { Primitive } from "./_primitives.ts";
 import type { LogRecord } from "./_resource.ts";

@@ -12,9 +12,11 @@
 // overwrite a newer holder's work nor write back a value read before it.
 //
 // A semaphore's permits and a read-write lock's readers hold the key together,
-// so their reads skip that check (ENTER's `check` "0"): their order of entry
-// says nothing about their order of acquisition. They leave through EXIT,
-// which writes nothing. A multi-key lock does one ENTER and one WRITE per key.
+// so their reads are never refused (ENTER's `check` "0"): their order of
+// entry says nothing about their order of acquisition. Their tokens still
+// raise the highest seen, so that a writer that lost its lease cannot write
+// after a newer reader (every acquisition's fence exceeds all issued before
+// on the key). They leave through EXIT, which writes nothing. A multi-key lock does one ENTER and one WRITE per key.
 //
 // `inside` (slot -> "gen:it") and `waiting` (slot -> JSON {gen, it, key,
 // uniqueValue, since}) tell the harness which worker holds a lock and which
@@ -50,7 +52,7 @@ export function resourceKeys(runId: string): {
  * successful createLock was sent, epoch ms), start (when the worker began to
  * wait for this key, epoch ms; "" without a lock), grant (when acquire()
  * resolved, epoch ms; "" without a lock), check ("1": the fence check above;
- * "0": the fence is only logged), side ("" for a lock, "slot" for a semaphore
+ * "0": never refused, the fence only raises the highest seen), side ("" for a lock, "slot" for a semaphore
  * permit, "read" or "write").
  * Returns {seq, value, status} with status "ok" or "stale".
  */
@@ -58,10 +60,10 @@ export const ENTER_SCRIPT = `
 local seq = redis.call('INCR', KEYS[1])
 local fence = ARGV[5]
 local status = 'ok'
-if fence ~= '' and ARGV[11] == '1' then
+if fence ~= '' then
   local seen = redis.call('HGET', KEYS[3], 'maxSeen')
   if seen and tonumber(fence) < tonumber(seen) then
-    status = 'stale'
+    if ARGV[11] == '1' then status = 'stale' end
   else
     redis.call('HSET', KEYS[3], 'maxSeen', fence)
   end

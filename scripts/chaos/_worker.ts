@@ -12,13 +12,14 @@
 // waiters queue and are handed keys as in an application.
 //
 // With another primitive (config.primitive), the iteration takes instead: a
-// permit of a semaphore of config.limit on the one key ("semaphore": ENTER
-// without the fence check, EXIT, no write); all of a random 2 or 3 of the
+// permit of a semaphore of config.limit on the one key ("semaphore": an
+// ENTER that is never refused, EXIT, no write); all of a random 2 or 3 of the
 // keys ("multi": one ENTER and WRITE per key, each with that key's fence);
 // the read or the write side of a read-write lock on the one key ("rw": a
 // writer in WRITER_SHARE of the iterations does the fenced read-modify-write,
-// a reader only reads, unfenced, and EXITs). A primitive the adapter lacks
-// ends the worker at once with exit code 4 and the library's message.
+// a reader only reads, with an ENTER that is never refused, and EXITs). A
+// primitive the adapter lacks ends the worker at once with exit code
+// UNSUPPORTED_EXIT and the library's message.
 //
 // Usage: _worker.ts <json config>
 
