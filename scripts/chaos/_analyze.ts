@@ -296,7 +296,7 @@ export function analyze(
         }
         if (downs.some((d) => d > (a.e.pre ?? 0) && d < b.e.seq)) {
           result.overlapsStoreLost++;
-          late.add(a);
+          late.add(older(a, b));
           continue;
         }
         const bSeenBy = b.l?.entered ?? b.killedAt ?? Infinity;
@@ -316,10 +316,10 @@ export function analyze(
           result.overlapsUndecided++;
         } else if (a.paused) {
           result.overlapsPaused++;
-          late.add(a);
+          late.add(older(a, b));
         } else {
           result.overlapsSlow++;
-          late.add(a);
+          late.add(older(a, b));
         }
       }
     }
@@ -364,6 +364,19 @@ export function analyze(
     checkFenceOrder(result, [...[...sections.values()].map((s) => s.e), ...staleReads], downs);
   }
   return result;
+}
+
+/**
+ * Of two overlapping sections outside the promise, the one that lost its
+ * lease: the one with the lower fence, when both have one; else the one that
+ * entered first. On a lock they are the same (a read with a lower fence than
+ * one seen already is refused), but a reader with a lower fence may enter
+ * after a writer: then the reader is the late one, and the writer's write is
+ * not late.
+ */
+function older(a: Section, b: Section): Section {
+  if (!a.e.fence || !b.e.fence) return a;
+  return Number(b.e.fence) < Number(a.e.fence) ? b : a;
 }
 
 /** The most sections, and readers, inside at once on one key (`list` sorted by read). */

@@ -184,3 +184,23 @@ Deno.test("multi-key lock: one holder's keys are separate sections; a shared key
   assert.match(a.violationExamples[0]!, /key b/);
   assert.equal(a.waitsMeasured, false);
 });
+
+Deno.test("read-write lock: past their leases, a reader with a lower fence entering after a writer makes the reader late, not the writer", () => {
+  const log = new Log();
+  log.enter(0, "rw", 20, { side: "write", sent: 0 });
+  log.enter(1, "rw", 10, { side: "read", sent: 0 });
+  log.exit(0, "rw"); // applied: the reader's lower fence cannot refuse it
+  log.exit(1, "rw", { exit: true });
+  const a = analyze(log.records, noState, TTL, { primitive: "rw", limit: 1 });
+  assert.equal(a.violations, 0);
+  assert.equal(a.overlapsSlow, 1);
+  assert.equal(a.lateWritesApplied, 0);
+
+  const swapped = new Log();
+  swapped.enter(0, "rw", 10, { side: "write", sent: 0 });
+  swapped.enter(1, "rw", 20, { side: "read", sent: 0 });
+  swapped.exit(0, "rw"); // marked applied: a newer reader was inside, so the fence should have refused it
+  swapped.exit(1, "rw", { exit: true });
+  const late = analyze(swapped.records, noState, TTL, { primitive: "rw", limit: 1 });
+  assert.equal(late.lateWritesApplied, 1);
+});
