@@ -8,13 +8,17 @@
 // later section B breaks the promise, and counts as a violation, when
 //   - the lock store kept its data: it was not restarted between A's first
 //     look at the sequence (before its acquire) and B's read, and
-//   - B's read is known to have happened while A's lease was still valid: B
-//     saw its read's reply (or was killed) before A's createLock was sent +
-//     ttl - drift, with drift = ceil(ttl / 100) + 2 ms, the same margin
-//     Lock uses (both instants on this machine's clock).
+//   - B's read is known to have happened while A's lease, and B's own, were
+//     still valid: B saw its read's reply (or was killed) before A's
+//     createLock was sent + ttl - drift, and before B's was, with drift =
+//     ceil(ttl / 100) + 2 ms, the same margin Lock uses (all instants on this
+//     machine's clock). (A createLock whose reply came late may resolve
+//     acquire() after its lease ended; a lock's fence check then refuses B's
+//     read, but a permit's or a reader's read is never refused.)
 // Any other overlap is outside the promise (A was paused or slowed past its
-// lease, or the store lost the lock): it is counted by cause, and then the
-// fencing token must keep A's late write out (no lost update). A lock store
+// lease, B got its lock too late, or the store lost the lock): it is counted
+// by cause, and then the fencing token must keep the late holder's write out
+// (no lost update). A lock store
 // restart and a Cluster master killed before it replicated both count as
 // the store losing its data (D records).
 //
@@ -301,7 +305,8 @@ export function analyze(
         }
         const bSeenBy = b.l?.entered ?? b.killedAt ?? Infinity;
         const aDeadline = (a.e.sent ?? 0) + ttl - drift;
-        if (bSeenBy < aDeadline) {
+        const bDeadline = (b.e.sent ?? 0) + ttl - drift;
+        if (bSeenBy < aDeadline && bSeenBy < bDeadline) {
           result.violations++;
           if (result.violationExamples.length < 5) {
             result.violationExamples.push(
@@ -408,6 +413,8 @@ function checkSemaphore(
     if (others.length < limit) continue;
     result.overLimit++;
     const bSeenBy = b.l?.entered ?? b.killedAt ?? Infinity;
+    const aDeadline = (a: Section) => (a.e.sent ?? 0) + ttl - drift;
+    const bDeadline = aDeadline(b);
     let promised = 0;
     let undecided = 0;
     let storeLost = 0;
@@ -415,7 +422,7 @@ function checkSemaphore(
     for (const a of others) {
       if (downs.some((d) => d > (a.e.pre ?? 0) && d < b.e.seq)) storeLost++;
       else if (bSeenBy === Infinity) undecided++;
-      else if (bSeenBy < (a.e.sent ?? 0) + ttl - drift) promised++;
+      else if (bSeenBy < Math.min(aDeadline(a), bDeadline)) promised++;
       else if (a.paused) paused++;
     }
     if (promised >= limit) {

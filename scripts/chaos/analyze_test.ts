@@ -19,7 +19,7 @@ class Log {
     slot: number,
     key: string,
     fence: number | undefined,
-    options: { pre?: number; sent?: number; side?: string; it?: number } = {},
+    options: { pre?: number; sent?: number; side?: string | undefined; it?: number } = {},
   ): number {
     const seq = ++this.#seq;
     this.records.push({
@@ -203,4 +203,18 @@ Deno.test("read-write lock: past their leases, a reader with a lower fence enter
   swapped.exit(1, "rw", { exit: true });
   const late = analyze(swapped.records, noState, TTL, { primitive: "rw", limit: 1 });
   assert.equal(late.lateWritesApplied, 1);
+});
+
+Deno.test("a holder that entered after its own lease ended is outside the promise, on every primitive", () => {
+  for (const primitive of ["lock", "semaphore", "rw"] as const) {
+    const log = new Log();
+    const side = primitive === "semaphore" ? "slot" : primitive === "rw" ? "read" : undefined;
+    log.enter(0, "k", undefined, { side: primitive === "rw" ? "write" : side });
+    log.enter(1, "k", undefined, { side, sent: 0 }); // its createLock was sent 1010 ms before
+    log.exit(0, "k", { exit: primitive === "semaphore" });
+    log.exit(1, "k", { exit: primitive !== "lock" });
+    const a = analyze(log.records, noState, TTL, { primitive, limit: 1 });
+    assert.equal(a.violations, 0, primitive);
+    assert.equal(primitive === "semaphore" ? a.overLimit : a.overlapsSlow, 1, primitive);
+  }
 });
