@@ -8,13 +8,17 @@
 // later section B breaks the promise, and counts as a violation, when
 //   - the lock store kept its data: it was not restarted between A's first
 //     look at the sequence (before its acquire) and B's read, and
-//   - B's read is known to have happened while A's lease was still valid: B
-//     saw its read's reply (or was killed) before A's createLock was sent +
-//     ttl - drift, with drift = ceil(ttl / 100) + 2 ms, the same margin
-//     Lock uses (both instants on this machine's clock).
+//   - B's read is known to have happened while A's lease, and B's own, were
+//     still valid: B saw its read's reply (or was killed) before A's
+//     createLock was sent + ttl - drift, and before B's was, with drift =
+//     ceil(ttl / 100) + 2 ms, the same margin Lock uses (all instants on this
+//     machine's clock). (A createLock whose reply came late may resolve
+//     acquire() after its lease ended; a lock's fence check then refuses B's
+//     read, but a permit's or a reader's read is never refused.)
 // Any other overlap is outside the promise (A was paused or slowed past its
-// lease, or the store lost the lock): it is counted by cause, and then the
-// fencing token must keep A's late write out (no lost update). A lock store
+// lease, B got its lock too late, or the store lost the lock): it is counted
+// by cause, and then the fencing token must keep the late holder's write out
+// (no lost update). A lock store
 // restart and a Cluster master killed before it replicated both count as
 // the store losing its data (D records).
 //
@@ -28,7 +32,35 @@
 // Gaps that overlap a lock-store fault are left out: the fault's own span,
 // plus ttl (a lock taken by a command whose reply was lost lives that long)
 // and the 500 ms claim window of a hand-off sent into the fault.
+//
+// Other primitives (--primitive):
+//   multi      every key of a multi-key lock is a section of its own, and
+//              each key is checked as a lock is (exclusion, fences, lost
+//              updates). No waiting bound: a waiter for several keys may
+//              wait on a busy one while another is free.
+//   semaphore  at the read of a permit B, the earlier sections still inside
+//              are counted: `limit` or more of them is an instant over the
+//              limit, and a violation when `limit` of them were within
+//              their leases by the test above (else it is counted by cause).
+//   rw         pairs of overlapping sections are checked as for a lock,
+//              unless both are readers: those are counted instead, and a
+//              locked run in which no readers overlapped fails (it would
+//              prove serialization, not a read-write lock).
+// Permits and readers hold the key together, so their order of entry says
+// nothing of their order of acquisition, and no resource can check their
+// fences the way it checks a lock's. What the library promises of them is
+// that every acquisition's fence is greater than every fence issued before
+// for the key: so for semaphores and read-write locks the check is that
+// fences are never issued twice and that an acquisition that began (the
+// worker read the sequence, `pre`) after another holder had entered (its E)
+// got a greater fence, unless the lock store lost its data between the two
+// reads.
+// Writers of a read-write lock also do the fenced read-modify-write, and
+// readers' fences raise the highest fence the resource has seen (without
+// ever being refused), so a writer's late write after a newer reader is
+// refused too.
 
+import type { Primitive } from "./_primitives.ts";
 import type { LogRecord } from "./_resource.ts";
 
 /** One row group of the final table. */
@@ -69,6 +101,28 @@ export interface Analysis {
   freeKeyWaitsNearStoreFaults: number;
   /** The longest of those gaps away from every fault, holder and waiter faults included. */
   maxQuietFreeKeyWaitMs: number;
+  /** Whether the waits above were measured (locks only). */
+  waitsMeasured: boolean;
+  /** The most sections inside at once on one key. */
+  maxInside: number;
+  /** Semaphore: reads of a permit while `limit` or more others were inside, any cause. */
+  overLimit: number;
+  /** Read-write lock: pairs of readers inside at once. */
+  readerOverlaps: number;
+  /** Read-write lock: the most readers inside at once. */
+  maxReadersInside: number;
+  /** Semaphore, read-write lock: acquisitions whose fences were checked for order. */
+  fenceOrderChecked: number;
+  /** Acquisitions with a fence not above that of a holder that had entered before they began. */
+  fenceOrderViolations: number;
+  fenceOrderExamples: string[];
+}
+
+/** What the run locked, for {@linkcode analyze}. */
+export interface AnalyzeOptions {
+  primitive: Primitive;
+  /** Semaphore: its limit. */
+  limit: number;
 }
 
 /** The claim window of a Redis hand-off (HANDOFF_MS in src/adapters/_redis_handoff.ts). */
@@ -92,6 +146,8 @@ interface Section {
 }
 
 const id = (r: LogRecord) => `${r.slot}:${r.gen}:${r.it}`;
+/** A section: one key of one iteration (a multi-key lock has several). */
+const sid = (r: LogRecord) => `${id(r)}|${r.key}`;
 const gen = (r: LogRecord) => `${r.slot}:${r.gen}`;
 
 /** Counts everything from the log and the final per-key state. */
@@ -99,7 +155,9 @@ export function analyze(
   log: LogRecord[],
   state: Map<string, { value: number; applied: number }>,
   ttl: number,
+  options: AnalyzeOptions = { primitive: "lock", limit: 1 },
 ): Analysis {
+  const { primitive, limit } = options;
   const drift = Math.ceil(ttl / 100) + 2;
   const kills = new Map<string, LogRecord>();
   const stops: LogRecord[] = [];
@@ -137,14 +195,14 @@ export function analyze(
       if (r.status === "stale") {
         staleReadsRejected++;
         staleReads.push(r);
-      } else sections.set(id(r), { e: r, end: Infinity, paused: false });
+      } else sections.set(sid(r), { e: r, end: Infinity, paused: false });
     }
     if (r.t === "X") {
-      const s = sections.get(id(r));
+      const s = sections.get(sid(r));
       if (s !== undefined) s.x = r;
     }
     if (r.t === "L") {
-      const s = sections.get(id(r));
+      const s = sections.get(sid(r));
       if (s !== undefined) s.l = r;
     }
   }
@@ -191,13 +249,23 @@ export function analyze(
     freeKeyWaits: 0,
     freeKeyWaitsNearStoreFaults: 0,
     maxQuietFreeKeyWaitMs: 0,
+    waitsMeasured: primitive === "lock",
+    maxInside: 0,
+    overLimit: 0,
+    readerOverlaps: 0,
+    maxReadersInside: 0,
+    fenceOrderChecked: 0,
+    fenceOrderViolations: 0,
+    fenceOrderExamples: [],
   };
   const byKey = new Map<string, Section[]>();
   const tokens = new Map<string, Set<string>>();
   for (const s of sections.values()) {
     if (s.x !== undefined) {
       result.sections++;
-      if (s.x.applied) result.appliedWrites++;
+      if (s.x.exit) {
+        // a permit or a reader: it wrote nothing
+      } else if (s.x.applied) result.appliedWrites++;
       else result.staleWritesRejected++;
     }
     if (s.l?.inLease) result.sectionsInLease++;
@@ -216,19 +284,29 @@ export function analyze(
   const late = new Set<Section>();
   for (const list of byKey.values()) {
     list.sort((a, b) => a.e.seq - b.e.seq);
+    measureConcurrency(result, list);
+    if (primitive === "semaphore") {
+      checkSemaphore(result, list, downs, ttl, limit);
+      continue;
+    }
     for (let j = 0; j < list.length; j++) {
       const b = list[j]!;
       for (let i = 0; i < j; i++) {
         const a = list[i]!;
         if (a.end <= b.e.seq) continue;
+        if (a.e.side === "read" && b.e.side === "read") {
+          result.readerOverlaps++;
+          continue;
+        }
         if (downs.some((d) => d > (a.e.pre ?? 0) && d < b.e.seq)) {
           result.overlapsStoreLost++;
-          late.add(a);
+          late.add(older(a, b));
           continue;
         }
         const bSeenBy = b.l?.entered ?? b.killedAt ?? Infinity;
         const aDeadline = (a.e.sent ?? 0) + ttl - drift;
-        if (bSeenBy < aDeadline) {
+        const bDeadline = (b.e.sent ?? 0) + ttl - drift;
+        if (bSeenBy < aDeadline && bSeenBy < bDeadline) {
           result.violations++;
           if (result.violationExamples.length < 5) {
             result.violationExamples.push(
@@ -243,20 +321,21 @@ export function analyze(
           result.overlapsUndecided++;
         } else if (a.paused) {
           result.overlapsPaused++;
-          late.add(a);
+          late.add(older(a, b));
         } else {
           result.overlapsSlow++;
-          late.add(a);
+          late.add(older(a, b));
         }
       }
     }
   }
   for (const a of late) {
+    if (a.x?.exit) continue;
     if (a.x?.applied) result.lateWritesApplied++;
     else if (a.x !== undefined) result.lateWritesRejected++;
   }
   for (const s of sections.values()) {
-    if (s.x === undefined || s.x.applied || !s.l?.inLease || late.has(s)) continue;
+    if (s.x === undefined || s.x.exit || s.x.applied || !s.l?.inLease || late.has(s)) continue;
     if (downs.some((d) => d < s.e.seq)) continue;
     result.fencedWritesRefusedInLease++;
   }
@@ -277,7 +356,7 @@ export function analyze(
     }
   }
   for (const up of ups) {
-    const next = log.find((r) => r.t === "X" && r.seq > up.seq && r.applied);
+    const next = log.find((r) => r.t === "X" && r.seq > up.seq && (r.applied || r.exit));
     if (next?.at !== undefined && up.at !== undefined) {
       result.maxRecoveryAfterRestartMs = Math.max(
         result.maxRecoveryAfterRestartMs,
@@ -285,8 +364,135 @@ export function analyze(
       );
     }
   }
-  measureWaits(result, grants, releases, storeFaults, otherFaults, ttl);
+  if (primitive === "lock") measureWaits(result, grants, releases, storeFaults, otherFaults, ttl);
+  if (primitive === "semaphore" || primitive === "rw") {
+    checkFenceOrder(result, [...[...sections.values()].map((s) => s.e), ...staleReads], downs);
+  }
   return result;
+}
+
+/**
+ * Of two overlapping sections outside the promise, the one that lost its
+ * lease: the one with the lower fence, when both have one; else the one that
+ * entered first. On a lock they are the same (a read with a lower fence than
+ * one seen already is refused), but a reader with a lower fence may enter
+ * after a writer: then the reader is the late one, and the writer's write is
+ * not late.
+ */
+function older(a: Section, b: Section): Section {
+  if (!a.e.fence || !b.e.fence) return a;
+  return Number(b.e.fence) < Number(a.e.fence) ? b : a;
+}
+
+/** The most sections, and readers, inside at once on one key (`list` sorted by read). */
+function measureConcurrency(result: Analysis, list: Section[]): void {
+  let inside: Section[] = [];
+  for (const b of list) {
+    inside = inside.filter((a) => a.end > b.e.seq);
+    inside.push(b);
+    result.maxInside = Math.max(result.maxInside, inside.length);
+    const readers = inside.filter((s) => s.e.side === "read").length;
+    result.maxReadersInside = Math.max(result.maxReadersInside, readers);
+  }
+}
+
+/** Semaphore: reads of a permit while `limit` or more others were inside. */
+function checkSemaphore(
+  result: Analysis,
+  list: Section[],
+  downs: number[],
+  ttl: number,
+  limit: number,
+): void {
+  const drift = Math.ceil(ttl / 100) + 2;
+  let inside: Section[] = [];
+  for (const b of list) {
+    inside = inside.filter((a) => a.end > b.e.seq);
+    const others = inside;
+    inside = [...inside, b];
+    if (others.length < limit) continue;
+    result.overLimit++;
+    const bSeenBy = b.l?.entered ?? b.killedAt ?? Infinity;
+    const aDeadline = (a: Section) => (a.e.sent ?? 0) + ttl - drift;
+    const bDeadline = aDeadline(b);
+    let promised = 0;
+    let undecided = 0;
+    let storeLost = 0;
+    let paused = 0;
+    for (const a of others) {
+      if (downs.some((d) => d > (a.e.pre ?? 0) && d < b.e.seq)) storeLost++;
+      else if (bSeenBy === Infinity) undecided++;
+      else if (bSeenBy < Math.min(aDeadline(a), bDeadline)) promised++;
+      else if (a.paused) paused++;
+    }
+    if (promised >= limit) {
+      result.violations++;
+      if (result.violationExamples.length < 5) {
+        result.violationExamples.push(
+          `key ${b.e.key}: permit ${id(b.e)} entered at ${b.e.seq} while ${others.length} ` +
+            `were inside (${others.map((a) => id(a.e)).join(", ")}), ${promised} of them ` +
+            `within their leases`,
+        );
+      }
+    } else if (promised + undecided >= limit) result.overlapsUndecided++;
+    else if (storeLost > 0) result.overlapsStoreLost++;
+    else if (paused > 0) result.overlapsPaused++;
+    else result.overlapsSlow++;
+  }
+}
+
+/**
+ * Semaphore, read-write lock: each acquisition's fence must exceed the
+ * fence of every holder of its key that had entered before the acquisition
+ * began, with no loss of the lock store's data in between.
+ */
+function checkFenceOrder(result: Analysis, entries: LogRecord[], downs: number[]): void {
+  const byKey = new Map<string, LogRecord[]>();
+  for (const e of entries) {
+    if (!e.fence || e.pre === undefined) continue;
+    const list = byKey.get(e.key!) ?? [];
+    list.push(e);
+    byKey.set(e.key!, list);
+  }
+  const era = (seq: number) => downs.filter((d) => d < seq).length;
+  for (const list of byKey.values()) {
+    list.sort((a, b) => a.seq - b.seq);
+    // best[i]: the entry with the greatest fence among list[0..i] of list[i]'s era.
+    const best: LogRecord[] = [];
+    list.forEach((e, i) => {
+      const previous = best[i - 1];
+      best.push(
+        previous !== undefined && era(previous.seq) === era(e.seq) &&
+          Number(previous.fence) > Number(e.fence)
+          ? previous
+          : e,
+      );
+    });
+    for (const b of list) {
+      result.fenceOrderChecked++;
+      // The last entry before b began to acquire (its `pre` is the sequence then).
+      let lo = 0;
+      let hi = list.length - 1;
+      let found = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid]!.seq <= b.pre!) {
+          found = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      if (found < 0) continue;
+      const a = best[found]!;
+      if (era(a.seq) !== era(b.seq) || Number(b.fence) > Number(a.fence)) continue;
+      result.fenceOrderViolations++;
+      if (result.fenceOrderExamples.length < 5) {
+        result.fenceOrderExamples.push(
+          `key ${b.key}: ${id(b)} began to acquire after seq ${b.pre} and got fence ${b.fence}, ` +
+            `not above fence ${a.fence} of ${id(a)}, which entered at ${a.seq}`,
+        );
+      }
+    }
+  }
 }
 
 function measureWaits(

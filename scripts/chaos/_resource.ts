@@ -11,6 +11,13 @@
 // than the last applied write's. So a holder that lost its lease can neither
 // overwrite a newer holder's work nor write back a value read before it.
 //
+// A semaphore's permits and a read-write lock's readers hold the key together,
+// so their reads are never refused (ENTER's `check` "0"): their order of
+// entry says nothing about their order of acquisition. Their tokens still
+// raise the highest seen, so that a writer that lost its lease cannot write
+// after a newer reader (every acquisition's fence exceeds all issued before
+// on the key). They leave through EXIT, which writes nothing. A multi-key lock does one ENTER and one WRITE per key.
+//
 // `inside` (slot -> "gen:it") and `waiting` (slot -> JSON {gen, it, key,
 // uniqueValue, since}) tell the harness which worker holds a lock and which
 // waits in acquire(), so faults can pick one.
@@ -44,7 +51,9 @@ export function resourceKeys(runId: string): {
  * ARGV: slot, gen, it, key, fence ("" when unfenced), preSeq, at, sent (when the
  * successful createLock was sent, epoch ms), start (when the worker began to
  * wait for this key, epoch ms; "" without a lock), grant (when acquire()
- * resolved, epoch ms; "" without a lock).
+ * resolved, epoch ms; "" without a lock), check ("1": the fence check above;
+ * "0": never refused, the fence only raises the highest seen), side ("" for a lock, "slot" for a semaphore
+ * permit, "read" or "write").
  * Returns {seq, value, status} with status "ok" or "stale".
  */
 export const ENTER_SCRIPT = `
@@ -54,7 +63,7 @@ local status = 'ok'
 if fence ~= '' then
   local seen = redis.call('HGET', KEYS[3], 'maxSeen')
   if seen and tonumber(fence) < tonumber(seen) then
-    status = 'stale'
+    if ARGV[11] == '1' then status = 'stale' end
   else
     redis.call('HSET', KEYS[3], 'maxSeen', fence)
   end
@@ -63,12 +72,14 @@ local value = redis.call('HGET', KEYS[3], 'value') or '0'
 if status == 'ok' then
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 else
-  redis.call('HINCRBY', KEYS[5], ARGV[1], 1)
+  redis.call('HSET', KEYS[5], ARGV[1], tonumber(ARGV[3]) + 1)
 end
+local side = nil
+if ARGV[12] ~= '' then side = ARGV[12] end
 redis.call('RPUSH', KEYS[2], cjson.encode({t = 'E', seq = seq, slot = tonumber(ARGV[1]),
   gen = tonumber(ARGV[2]), it = tonumber(ARGV[3]), key = ARGV[4], fence = fence,
   pre = tonumber(ARGV[6]), at = tonumber(ARGV[7]), sent = tonumber(ARGV[8]), status = status,
-  start = tonumber(ARGV[9]), grant = tonumber(ARGV[10])}))
+  start = tonumber(ARGV[9]), grant = tonumber(ARGV[10]), side = side}))
 return {seq, value, status}
 `;
 
@@ -95,12 +106,27 @@ if ok then
   end
 end
 redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('HINCRBY', KEYS[5], ARGV[1], 1)
+redis.call('HSET', KEYS[5], ARGV[1], tonumber(ARGV[3]) + 1)
 redis.call('RPUSH', KEYS[2], cjson.encode({t = 'X', seq = seq, slot = tonumber(ARGV[1]),
   gen = tonumber(ARGV[2]), it = tonumber(ARGV[3]), key = ARGV[4], fence = fence,
   at = tonumber(ARGV[7]), applied = ok, value = tonumber(ARGV[6])}))
 if ok then return {seq, 1} end
 return {seq, 0}
+`;
+
+/**
+ * EXIT: the end of a section that writes nothing (a semaphore permit, a
+ * reader). KEYS: seq, log, state, inside, progress. ARGV: slot, gen, it,
+ * key, fence, at. Returns seq.
+ */
+export const EXIT_SCRIPT = `
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[1], tonumber(ARGV[3]) + 1)
+redis.call('RPUSH', KEYS[2], cjson.encode({t = 'X', seq = seq, slot = tonumber(ARGV[1]),
+  gen = tonumber(ARGV[2]), it = tonumber(ARGV[3]), key = ARGV[4], fence = ARGV[5],
+  at = tonumber(ARGV[6]), exit = true}))
+return seq
 `;
 
 /**
@@ -137,6 +163,10 @@ export interface LogRecord {
   applied?: boolean | undefined;
   /** X: the value written (the value read + 1). */
   value?: number | undefined;
+  /** X: the section wrote nothing (EXIT: a semaphore permit or a reader). */
+  exit?: boolean | undefined;
+  /** E: "slot" (semaphore permit), "read" or "write" (read-write lock); absent for a lock. */
+  side?: string | undefined;
   inLease?: boolean | undefined;
   heldMs?: number | undefined;
   /** E: when the successful createLock was sent (epoch ms, high resolution). */

@@ -11,18 +11,41 @@
 // can hit waiters. The adapter's waitForUnlock is passed through, so Redis
 // waiters queue and are handed keys as in an application.
 //
+// With another primitive (config.primitive), the iteration takes instead: a
+// permit of a semaphore of config.limit on the one key ("semaphore": an
+// ENTER that is never refused, EXIT, no write); all of a random 2 or 3 of the
+// keys ("multi": one ENTER and WRITE per key, each with that key's fence);
+// the read or the write side of a read-write lock on the one key ("rw": a
+// writer in WRITER_SHARE of the iterations does the fenced read-modify-write,
+// a reader only reads, with an ENTER that is never refused, and EXITs). A
+// primitive the adapter lacks ends the worker at once with exit code
+// UNSUPPORTED_EXIT and the library's message.
+//
 // Usage: _worker.ts <json config>
 
 import process from "node:process";
 import { Cluster, Redis } from "ioredis";
-import { type ILockAdapter, isLoccoError, type Lock, Locker } from "@kontsedal/locco";
+import {
+  type ILockAdapter,
+  isLoccoError,
+  type Lock,
+  Locker,
+  type ReadWriteLock,
+} from "@kontsedal/locco";
 import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import { createClient, createCluster } from "redis";
 import { MongoAdapter, type MongoLikeClient } from "@kontsedal/locco/mongodb";
 import { openPostgresStore } from "./_worker_postgres.ts";
 import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { openTestKv } from "../../tests/_kv.ts";
-import { ENTER_SCRIPT, EVENT_SCRIPT, resourceKeys, WRITE_SCRIPT } from "./_resource.ts";
+import {
+  ENTER_SCRIPT,
+  EVENT_SCRIPT,
+  EXIT_SCRIPT,
+  resourceKeys,
+  WRITE_SCRIPT,
+} from "./_resource.ts";
+import { type Primitive, UNSUPPORTED_EXIT } from "./_primitives.ts";
 
 /** What the harness passes to a worker. */
 export interface WorkerConfig {
@@ -50,7 +73,14 @@ export interface WorkerConfig {
   lock: boolean;
   /** Wait for all first-generation workers before starting. */
   barrier: boolean;
+  /** What each iteration takes. */
+  primitive: Primitive;
+  /** "semaphore": its limit. */
+  limit: number;
 }
+
+/** "rw": the share of iterations that take the write side. */
+const WRITER_SHARE = 0.3;
 
 const MAX_FAILURES_IN_A_ROW = 200;
 
@@ -186,6 +216,62 @@ async function openLockStore(config: WorkerConfig): Promise<LockStore> {
   return store;
 }
 
+/** The primitive an iteration takes: one Lock, and what its sections look like. */
+interface Take {
+  /** Undefined without a lock (--no-lock). */
+  lock: Lock | undefined;
+  /** The resource keys its sections touch. */
+  keys: string[];
+  /** ENTER's side: "" for a lock. */
+  side: "" | "slot" | "read" | "write";
+  /** Whether the section is a fenced read-modify-write (else: a read, then EXIT). */
+  writes: boolean;
+}
+
+/** The lock of one iteration, not yet acquired. Throws UnsupportedError when the adapter lacks it. */
+function take(locker: Locker, config: WorkerConfig): Take {
+  const { keys, ttl } = config;
+  const key = keys[Math.floor(Math.random() * keys.length)]!;
+  const make = (create: () => Lock) => config.lock ? create() : undefined;
+  switch (config.primitive) {
+    case "lock":
+      return { lock: make(() => locker.lock(key, ttl)), keys: [key], side: "", writes: true };
+    case "semaphore":
+      return {
+        lock: make(() => locker.semaphore(keys[0]!, config.limit, ttl)),
+        keys: [keys[0]!],
+        side: "slot",
+        writes: false,
+      };
+    case "multi": {
+      const size = Math.min(keys.length, 2 + Math.floor(Math.random() * 2));
+      const shuffled = [...keys].sort(() => Math.random() - 0.5);
+      const some = shuffled.slice(0, size);
+      return { lock: make(() => locker.lock(some, ttl)), keys: some, side: "", writes: true };
+    }
+    case "rw": {
+      const write = Math.random() < WRITER_SHARE;
+      return {
+        lock: make(() => {
+          const rw: ReadWriteLock = locker.readWrite(keys[0]!, ttl);
+          return write ? rw.write() : rw.read();
+        }),
+        keys: [keys[0]!],
+        side: write ? "write" : "read",
+        writes: write,
+      };
+    }
+  }
+}
+
+/** Ends the worker when its adapter lacks the primitive, with the library's message. */
+function unsupported(error: unknown): never {
+  const e = error as { name?: string; message?: string; method?: string };
+  const method = e.method === undefined ? "" : ` (method ${e.method})`;
+  process.stderr.write(`unsupported: ${e.name}: ${e.message}${method}\n`);
+  process.exit(UNSUPPORTED_EXIT);
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? "") as WorkerConfig;
   const keys = resourceKeys(config.runId);
@@ -195,38 +281,79 @@ async function main(): Promise<void> {
   // The iteration the loop below is on, for the `waiting` mark.
   let currentIt = 0;
   let waitingMarked = false;
-  const adapter: ILockAdapter = {
-    createLock: async (lease) => {
-      sentAt = performance.now();
-      try {
-        return await store.adapter.createLock(lease);
-      } catch (error) {
-        if (!waitingMarked && isLoccoError(error, "LOCK_CREATE_FAILED")) {
-          waitingMarked = true;
-          const mark = JSON.stringify({
-            gen: config.gen,
-            it: currentIt,
-            key: lease.key,
-            uniqueValue: lease.uniqueValue,
-            since: Math.round(wallNow()),
-          });
-          resource.hset(keys.waiting, String(config.slot), mark).catch(() => {});
+  // A multi-key lock taken key by key (no `adapter.multi`): its lease began
+  // when its attempt sent the createLock of its first key in sorted order.
+  let firstKey: string | undefined;
+  // Forwards to the store's adapter (read on every call: MongoDB replaces
+  // it), noting when the createLock that succeeded was sent and marking the
+  // worker as waiting. Semaphores, read-write locks and atomic multi-key
+  // locks are forwarded the same way, when the store's adapter has them.
+  const wrap = (inner: () => ILockAdapter, everyCreate: boolean): ILockAdapter => {
+    const wrapped: ILockAdapter = {
+      createLock: async (lease) => {
+        if (everyCreate || firstKey === undefined || lease.key === firstKey) {
+          sentAt = performance.now();
         }
-        throw error;
-      }
-    },
-    releaseLock: (identity) => store.adapter.releaseLock(identity),
-    extendLock: (lease) => store.adapter.extendLock(lease),
-    isValidLock: (identity) => store.adapter.isValidLock(identity),
+        try {
+          return await inner().createLock(lease);
+        } catch (error) {
+          if (!waitingMarked && isLoccoError(error, "LOCK_CREATE_FAILED")) {
+            waitingMarked = true;
+            const mark = JSON.stringify({
+              gen: config.gen,
+              it: currentIt,
+              key: lease.key,
+              uniqueValue: lease.uniqueValue,
+              since: Math.round(wallNow()),
+            });
+            resource.hset(keys.waiting, String(config.slot), mark).catch(() => {});
+          }
+          throw error;
+        }
+      },
+      releaseLock: (identity) => inner().releaseLock(identity),
+      extendLock: (lease) => inner().extendLock(lease),
+      isValidLock: (identity) => inner().isValidLock(identity),
+    };
+    const sample = inner();
+    if (typeof sample.waitForUnlock === "function") {
+      wrapped.waitForUnlock = (identity, maxWaitMs, signal) =>
+        inner().waitForUnlock!(identity, maxWaitMs, signal);
+    }
+    if (typeof sample.semaphore === "function") {
+      wrapped.semaphore = (limit) => {
+        const slots = inner().semaphore!(limit);
+        return wrap(() => slots, true);
+      };
+    }
+    if (typeof sample.readWrite === "function") {
+      wrapped.readWrite = (mode) => {
+        const side = inner().readWrite!(mode);
+        return wrap(() => side, true);
+      };
+    }
+    if (typeof sample.multi === "function") {
+      wrapped.multi = (lockKeys) => {
+        const all = inner().multi!(lockKeys);
+        return wrap(() => all, true);
+      };
+    }
+    return wrapped;
   };
-  if (typeof store.adapter.waitForUnlock === "function") {
-    adapter.waitForUnlock = (identity, maxWaitMs, signal) =>
-      store.adapter.waitForUnlock!(identity, maxWaitMs, signal);
-  }
+  const adapter = wrap(() => store.adapter, false);
   const locker = new Locker({
     adapter,
     retrySettings: { retryDelayFn: () => 2 + Math.floor(Math.random() * 8), totalTime: 3000 },
   });
+  // A primitive the adapter lacks fails here, at once, with no I/O.
+  if (config.lock) {
+    try {
+      take(locker, config);
+    } catch (error) {
+      if (isLoccoError(error, "UNSUPPORTED")) unsupported(error);
+      throw error;
+    }
+  }
   const drift = Math.ceil(config.ttl * 0.01) + 2;
   const countError = (phase: string, error: unknown) =>
     resource.hincrby(keys.errors, errorClass(phase, error), 1);
@@ -250,20 +377,27 @@ async function main(): Promise<void> {
       if (failures >= MAX_FAILURES_IN_A_ROW) {
         throw new Error(`gave up after ${failures} failed attempts in a row`);
       }
-      const key = config.keys[Math.floor(Math.random() * config.keys.length)]!;
+      const taken = take(locker, config);
       const pre = Number(await resource.get(keys.seq) ?? 0);
       let lock: Lock | undefined;
       let grant = "";
-      if (key !== waitKey) {
-        waitKey = key;
+      const waitFor = taken.keys.join(",");
+      if (waitFor !== waitKey) {
+        waitKey = waitFor;
         waitStart = wallNow();
       }
       if (config.lock) {
         currentIt = it;
+        firstKey = taken.keys.length > 1 ? [...taken.keys].sort()[0] : undefined;
         try {
-          lock = await locker.lock(key, config.ttl).acquire();
+          lock = await taken.lock!.acquire();
           grant = wallNow().toFixed(1);
         } catch (error) {
+          if (isLoccoError(error, "UNSUPPORTED")) unsupported(error);
+          // A store that cannot take these keys together says so before any I/O.
+          if (taken.keys.length > 1 && isLoccoError(error, "VALIDATION_FAILED")) {
+            unsupported(error);
+          }
           failures++;
           await countError("acquire", error);
           if ((error as Error | null)?.name === "MongoTopologyClosedError") await store.reopen();
@@ -280,43 +414,69 @@ async function main(): Promise<void> {
         sentAt = performance.now();
       }
       waitKey = "";
-      const token = (lock as { fence?: unknown } | undefined)?.fence;
-      const fence = config.fence && typeof token === "number" ? String(token) : "";
-      const stateKeys = [keys.seq, keys.log, keys.state(key), keys.inside, keys.progress];
-      const ids = [config.slot, config.gen, it, key, fence];
-      const [, value, status] = await resource.eval(
-        ENTER_SCRIPT,
-        5,
-        ...stateKeys,
-        ...ids,
-        pre,
-        Math.round(wallNow()),
-        (performance.timeOrigin + sentAt).toFixed(1),
-        lock === undefined ? "" : waitStart.toFixed(1),
-        grant,
-      ) as [number, string, string];
-      const entered = wallNow();
-      if (status === "ok") {
-        await sleep(config.holdMs * (0.5 + Math.random()));
-        await resource.eval(
-          WRITE_SCRIPT,
+      const fenceOf = (key: string) => {
+        const token = taken.keys.length > 1 ? lock?.fences?.get(key) : lock?.fence;
+        return config.fence && typeof token === "number" ? String(token) : "";
+      };
+      const stateKeys = (key: string) => [
+        keys.seq,
+        keys.log,
+        keys.state(key),
+        keys.inside,
+        keys.progress,
+      ];
+      // One section per key: read (ENTER) every key, then write each one read.
+      const entered: { key: string; value: string; at: number }[] = [];
+      for (const key of taken.keys) {
+        const [, value, status] = await resource.eval(
+          ENTER_SCRIPT,
           5,
-          ...stateKeys,
-          ...ids,
-          String(Number(value) + 1),
-          Date.now(),
-        );
-        const heldMs = performance.now() - sentAt;
-        await event({
-          t: "L",
-          slot: config.slot,
-          gen: config.gen,
+          ...stateKeys(key),
+          config.slot,
+          config.gen,
           it,
           key,
-          heldMs: Math.round(heldMs),
-          entered: Number(entered.toFixed(1)),
-          inLease: heldMs <= config.ttl - drift,
-        });
+          fenceOf(key),
+          pre,
+          Math.round(wallNow()),
+          (performance.timeOrigin + sentAt).toFixed(1),
+          lock === undefined ? "" : waitStart.toFixed(1),
+          grant,
+          taken.writes ? "1" : "0",
+          taken.side,
+        ) as [number, string, string];
+        if (status === "ok") entered.push({ key, value, at: wallNow() });
+      }
+      if (entered.length > 0) {
+        await sleep(config.holdMs * (0.5 + Math.random()));
+        for (const { key, value } of entered) {
+          const ids = [config.slot, config.gen, it, key, fenceOf(key)];
+          if (taken.writes) {
+            await resource.eval(
+              WRITE_SCRIPT,
+              5,
+              ...stateKeys(key),
+              ...ids,
+              String(Number(value) + 1),
+              Date.now(),
+            );
+          } else {
+            await resource.eval(EXIT_SCRIPT, 5, ...stateKeys(key), ...ids, Date.now());
+          }
+        }
+        const heldMs = performance.now() - sentAt;
+        for (const { key, at } of entered) {
+          await event({
+            t: "L",
+            slot: config.slot,
+            gen: config.gen,
+            it,
+            key,
+            heldMs: Math.round(heldMs),
+            entered: Number(at.toFixed(1)),
+            inLease: heldMs <= config.ttl - drift,
+          });
+        }
       }
       it++;
       failures = 0;
@@ -330,7 +490,9 @@ async function main(): Promise<void> {
         }
         if (releasedAt !== undefined) {
           const { slot, gen } = config;
-          await event({ t: "R", slot, gen, it: it - 1, key, at: releasedAt });
+          for (const key of taken.keys) {
+            await event({ t: "R", slot, gen, it: it - 1, key, at: releasedAt });
+          }
         }
       }
     }

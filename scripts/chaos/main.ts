@@ -4,6 +4,7 @@
 // the lock store; then a table, and a non-zero exit on any broken promise.
 //
 //   deno task chaos [--short] [--backend redis|mongo|cluster|postgres|kv] [--workers 8]
+//                   [--primitive lock|semaphore|multi|rw] [--limit 3]
 //                   [--iterations N] [--keys 2] [--ttl 500] [--hold 10]
 //                   [--fault-every 1000] [--faults kill,stop,...] [--deadline S]
 //                   [--key-prefix app:] [--wait-bound 1500] [--no-fence] [--no-lock]
@@ -59,7 +60,25 @@
 // the 500 ms claim window. The table also shows the longest such wait away
 // from every fault, which a healthy adapter keeps near the retry delay.
 // --no-fence ignores fencing tokens and --no-lock takes no lock: control runs
-// that show what the harness detects (--no-lock must fail). --verbose prints
+// that show what the harness detects (--no-lock must fail, with every
+// primitive).
+//
+// --primitive (default lock) picks what each iteration takes, and so which
+// promise the run checks (scripts/chaos/_analyze.ts):
+//   lock       one key of --keys: mutual exclusion, as described above
+//   semaphore  a permit of locker.semaphore(key, --limit, ttl) on one key:
+//              never more than --limit holders inside within their leases;
+//              fences never issued twice and growing with acquisition order;
+//              a run whose holders never overlapped fails (it proved nothing)
+//   multi      locker.lock([...]) on a random 2 or 3 of --keys (default 4):
+//              per-key exclusion, fence checks and lost updates, as for a lock
+//   rw         locker.readWrite(key, ttl) on one key, the write side in 30 %
+//              of the iterations (a fenced read-modify-write), else the read
+//              side (a read): no writer inside with any other holder; fences
+//              as for a semaphore; a run whose readers never overlapped fails
+// The waiting bound (--wait-bound) is checked for locks only. A primitive the
+// backend's adapter lacks (UnsupportedError) ends the run at once with its
+// message and exit code 2. --verbose prints
 // each fault as it is injected; --log writes the run's log, one JSON record a
 // line (scripts/chaos/_resource.ts), for evidence.
 
@@ -77,6 +96,7 @@ import { type Analysis, analyze } from "./_analyze.ts";
 import { FaultProxy } from "./_proxy.ts";
 import { EVENT_SCRIPT, type LogRecord, resourceKeys } from "./_resource.ts";
 import { type Backend, type LockStore, pickClusterKeys, startLockStore } from "./_store.ts";
+import { type Primitive, PRIMITIVES, UNSUPPORTED_EXIT } from "./_primitives.ts";
 import type { WorkerConfig } from "./_worker.ts";
 
 const WORKER = fileURLToPath(new URL("./_worker.ts", import.meta.url));
@@ -144,6 +164,8 @@ const { values } = parseArgs({
   options: {
     short: { type: "boolean", default: false },
     backend: { type: "string", default: "redis" },
+    primitive: { type: "string", default: "lock" },
+    limit: { type: "string", default: "3" },
     workers: { type: "string", default: "8" },
     iterations: { type: "string" },
     keys: { type: "string" },
@@ -176,11 +198,29 @@ if (values.backend !== backend && values.backend !== "mongodb") {
     `--backend should be redis, mongo, cluster, postgres or kv: got ${values.backend}`,
   );
 }
+const primitive = values.primitive as Primitive;
+if (!PRIMITIVES.includes(primitive)) {
+  throw new Error(`--primitive should be lock, semaphore, multi or rw: got ${values.primitive}`);
+}
+const limit = Number(values.limit);
+if (!Number.isSafeInteger(limit) || limit < 1) {
+  throw new Error(`--limit should be a positive integer: got ${values.limit}`);
+}
 const MONGODB_URL = process.env.MONGODB_URL;
 const short = values.short;
 const workers = Number(values.workers);
-const iterations = Number(values.iterations ?? (short ? (backend === "mongo" ? 60 : 120) : 1000));
-const keyCount = Number(values.keys ?? (short ? 2 : 3));
+const iterations = Number(
+  values.iterations ?? (short ? (backend === "mongo" || primitive === "multi" ? 60 : 120) : 1000),
+);
+const keyCount = primitive === "semaphore" || primitive === "rw"
+  ? 1
+  : Number(values.keys ?? (primitive === "multi" ? 4 : short ? 2 : 3));
+if (values.keys !== undefined && keyCount !== Number(values.keys)) {
+  throw new Error(`--primitive ${primitive} locks one key: --keys is for lock and multi`);
+}
+if (primitive === "multi" && !(keyCount >= 2)) {
+  throw new Error(`--primitive multi needs --keys 2 or more: got ${values.keys}`);
+}
 const ttl = Number(values.ttl);
 const hold = Number(values.hold);
 const faultEvery = Number(values["fault-every"] ?? (short ? 900 : 1500));
@@ -263,6 +303,8 @@ async function main(): Promise<number> {
   let errors: Record<string, string> = {};
   let proxyStats: FaultProxy["stats"] | undefined;
   let description = "";
+  // Set when a worker found that the adapter lacks the primitive.
+  let unsupported: string | undefined;
   try {
     const resourceServer = await RedisServer.start();
     cleanup.push(() => resourceServer.stop());
@@ -300,6 +342,8 @@ async function main(): Promise<number> {
       holdMs: hold,
       fence: !values["no-fence"],
       lock: !values["no-lock"],
+      primitive,
+      limit,
     };
     const spawnWorker = (slot: number, gen: number, barrier: boolean): Slot => {
       const config: WorkerConfig = { ...baseConfig, slot, gen, barrier };
@@ -320,7 +364,9 @@ async function main(): Promise<number> {
       entry.exited = new Promise((resolve) => {
         child.once("exit", (code, signal) => {
           if (code === 0) entry.done = true;
-          else if (!entry.expectedExit) {
+          else if (code === UNSUPPORTED_EXIT) {
+            unsupported ??= entry.stderr.trim().replace(/^unsupported: /, "");
+          } else if (!entry.expectedExit) {
             crashes.push(
               `worker ${slot}.${gen} exited (${code ?? signal}): ${entry.stderr.trim()}`,
             );
@@ -338,7 +384,8 @@ async function main(): Promise<number> {
     cleanup.push(() => killAll(slots));
 
     const allDone = () => slots.every((s) => s.done);
-    const anyGaveUp = () => crashes.some((c) => c.includes("exited (3)"));
+    const anyGaveUp = () =>
+      unsupported !== undefined || crashes.some((c) => c.includes("exited (3)"));
     const deadline = started + deadlineMs;
     const live = (slot: string, mark: string): Found | undefined => {
       const entry = slots[Number(slot)];
@@ -355,6 +402,8 @@ async function main(): Promise<number> {
     };
     // Where a stopped waiter stands in the Redis waiter queue of its key.
     const standing = async (found: Found): Promise<string> => {
+      // The Redis waiter queue is that of lock keys.
+      if (primitive !== "lock" && primitive !== "multi") return "";
       if (store.waiterState === undefined || found.key === undefined) return "";
       const state = await store.waiterState(keyPrefix, found.key, found.uniqueValue!)
         .catch(() => "state unknown");
@@ -420,7 +469,9 @@ async function main(): Promise<number> {
     let next = 0;
     const order = [...enabledFaults].sort(() => Math.random() - 0.5);
     while (!allDone() && !anyGaveUp() && performance.now() < deadline) {
-      await sleep(faultEvery * (0.5 + Math.random()));
+      const pauseUntil = performance.now() + faultEvery * (0.5 + Math.random());
+      while (performance.now() < pauseUntil && !anyGaveUp()) await sleep(20);
+      if (anyGaveUp()) break;
       if (allDone() || order.length === 0) continue;
       const fault = order[next++ % order.length]!;
       if (values.verbose) {
@@ -508,6 +559,10 @@ async function main(): Promise<number> {
       }
     }
     while (!allDone() && !anyGaveUp() && performance.now() < deadline) await sleep(50);
+    if (unsupported !== undefined) {
+      await killAll(slots);
+      return unsupportedReport(unsupported);
+    }
     if (!allDone()) {
       problems.push(
         anyGaveUp()
@@ -529,7 +584,7 @@ async function main(): Promise<number> {
     if (values.log !== undefined) {
       await writeFile(values.log, log.map((r) => JSON.stringify(r)).join("\n") + "\n");
     }
-    analysis = analyze(log, state, ttl);
+    analysis = analyze(log, state, ttl, { primitive, limit });
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => {});
   }
@@ -574,6 +629,14 @@ async function killAll(slots: Slot[]): Promise<void> {
   }));
 }
 
+// A primitive the adapter lacks: say so, and fail without a table.
+function unsupportedReport(message: string): number {
+  console.log(`chaos: --primitive ${primitive} is not available with --backend ${backend}`);
+  console.log(`  ${message}`);
+  console.log("\nchaos: FAILED (unsupported)");
+  return 2;
+}
+
 function report(
   a: Analysis | undefined,
   description: string,
@@ -591,8 +654,25 @@ function report(
   }
   const fenced = a.fencedSections > 0;
   const locked = !values["no-lock"];
-  if (a.violations > 0) failures.push(`${a.violations} mutual-exclusion violations where promised`);
+  // Whether sections write the shared values (a semaphore's permits do not).
+  const writes = primitive !== "semaphore";
+  const promise: Record<Primitive, string> = {
+    lock: "mutual-exclusion violations",
+    multi: "per-key exclusion violations",
+    semaphore: `instants with more than ${limit} holders inside`,
+    rw: "writers inside with another holder",
+  };
+  if (a.violations > 0) failures.push(`${a.violations} ${promise[primitive]} where promised`);
   if (a.duplicateTokens > 0) failures.push(`${a.duplicateTokens} fencing tokens issued twice`);
+  if (locked && a.fenceOrderViolations > 0) {
+    failures.push(`${a.fenceOrderViolations} fences not above an earlier holder's`);
+  }
+  if (locked && primitive === "semaphore" && limit > 1 && a.maxInside < 2) {
+    failures.push("no two permits were ever held at once: the run proved no concurrency");
+  }
+  if (locked && primitive === "rw" && a.readerOverlaps === 0) {
+    failures.push("no two readers were ever inside at once: the run proved no concurrency");
+  }
   if (locked && a.fencedReadsRefusedInLease > 0) {
     failures.push(`${a.fencedReadsRefusedInLease} fenced reads refused while the lease was valid`);
   }
@@ -611,7 +691,7 @@ function report(
   if (a.overlapsUndecided > 0) {
     failures.push(`${a.overlapsUndecided} overlaps could not be decided`);
   }
-  if (locked && a.maxFreeKeyWaitMs > waitBound) {
+  if (locked && a.waitsMeasured && a.maxFreeKeyWaitMs > waitBound) {
     failures.push(
       `a waiter took a free key ${Math.round(a.maxFreeKeyWaitMs)} ms after it became free ` +
         `(bound ${waitBound} ms): ${a.maxFreeKeyWaitExample}`,
@@ -619,10 +699,56 @@ function report(
   }
   for (const crash of crashes) if (!crash.includes("exited (3)")) failures.push(crash);
 
+  const violationsRow: Record<Primitive, string> = {
+    lock: "MUTUAL-EXCLUSION VIOLATIONS (promised; must be 0)",
+    multi: "PER-KEY EXCLUSION VIOLATIONS (promised; must be 0)",
+    semaphore: `MORE THAN ${limit} HOLDERS INSIDE AT ONCE (promised; must be 0)`,
+    rw: "WRITER INSIDE WITH ANOTHER HOLDER (promised; must be 0)",
+  };
+  const overlap = primitive === "semaphore"
+    ? `over ${limit} holders outside the promise`
+    : "overlaps outside the promise";
+  const primitiveRows: [string, string | number][] = primitive === "semaphore"
+    ? [
+      [`reads of a permit with ${limit} or more others inside (any cause)`, a.overLimit],
+      [`most holders inside at once, late ones included (limit ${limit})`, a.maxInside],
+    ]
+    : primitive === "rw"
+    ? [
+      ["pairs of readers inside at once (must be > 0)", a.readerOverlaps],
+      ["most readers inside at once", a.maxReadersInside],
+    ]
+    : [];
+  const fenceOrderRows: [string, string | number][] = primitive === "semaphore" ||
+      primitive === "rw"
+    ? [
+      ["acquisitions checked for fence order", a.fenceOrderChecked],
+      ["fences not above an earlier holder's (must be 0)", a.fenceOrderViolations],
+    ]
+    : [];
+  const writeRows: [string, string | number][] = [
+    ["  late writes of those holders rejected (fence)", a.lateWritesRejected],
+    ["  late writes of those holders applied", a.lateWritesApplied],
+    ["stale writes rejected by the fence check", a.staleWritesRejected],
+    ["fenced writes refused while the lease was valid (must be 0)", a.fencedWritesRefusedInLease],
+    ["fenced reads refused while the lease was valid (must be 0)", a.fencedReadsRefusedInLease],
+    ["stale reads rejected by the fence check", a.staleReadsRejected],
+  ];
+  const waitRows: [string, string | number][] = a.waitsMeasured
+    ? [
+      [
+        `longest wait for a free key (bound ${waitBound} ms)`,
+        `${Math.round(a.maxFreeKeyWaitMs)} ms`,
+      ],
+      ["  waits for a free key measured", a.freeKeyWaits],
+      ["  longest of those away from every fault", `${Math.round(a.maxQuietFreeKeyWaitMs)} ms`],
+      ["  waits left out (near a lock-store fault)", a.freeKeyWaitsNearStoreFaults],
+    ]
+    : [["longest wait for a free key", "not measured (locks only)"]];
   const rows: [string, string | number][] = [
     [
       "backend (lock store)",
-      backend === "mongo"
+      backend !== "redis" && backend !== "cluster"
         ? description
         : `${description}, through ${
           redisClient === "node-redis"
@@ -632,7 +758,15 @@ function report(
     ],
     [
       "mode",
-      `${short ? "short" : "long"}; ${locked ? "locked" : "NO LOCK (control)"}; fencing ${
+      `${short ? "short" : "long"}; ${
+        primitive === "lock"
+          ? ""
+          : primitive === "semaphore"
+          ? `semaphore of ${limit}; `
+          : primitive === "multi"
+          ? "multi-key locks (2 or 3 keys); "
+          : "read-write lock; "
+      }${locked ? "locked" : "NO LOCK (control)"}; fencing ${
         fenced
           ? "on"
           : values["no-fence"]
@@ -645,10 +779,19 @@ function report(
       `${workers} x ${iterations}, ${keyCount}, ${ttl} ms, ~${hold} ms`,
     ],
     ["elapsed", `${(elapsedMs / 1000).toFixed(1)} s`],
-    ["critical sections (read-modify-write)", a.sections],
+    [
+      primitive === "lock"
+        ? "critical sections (read-modify-write)"
+        : primitive === "multi"
+        ? "critical sections (read-modify-write, one per key)"
+        : primitive === "semaphore"
+        ? "critical sections (permits held)"
+        : "critical sections (reads and read-modify-writes)",
+      a.sections,
+    ],
     ["  finished within their lease", a.sectionsInLease],
     ["  holder killed inside", a.sectionsKilled],
-    ["writes applied", a.appliedWrites],
+    ...(writes ? [["writes applied", a.appliedWrites] as [string, number]] : []),
     ...Object.entries(a.faults).sort().map(([k, v]) => [`fault: ${k}`, v] as [string, number]),
     [
       "proxy connections",
@@ -660,30 +803,23 @@ function report(
           proxy.droppedReplies > 0 ? ` (replies dropped: ${proxy.droppedReplies})` : ""
         }`,
     ],
-    ["MUTUAL-EXCLUSION VIOLATIONS (promised; must be 0)", a.violations],
-    ["overlaps outside the promise: holder paused past ttl", a.overlapsPaused],
-    ["overlaps outside the promise: holder slowed past ttl", a.overlapsSlow],
-    ["overlaps outside the promise: lock store lost its data", a.overlapsStoreLost],
-    ["  late writes of those holders rejected (fence)", a.lateWritesRejected],
-    ["  late writes of those holders applied", a.lateWritesApplied],
-    ["stale writes rejected by the fence check", a.staleWritesRejected],
-    ["fenced writes refused while the lease was valid (must be 0)", a.fencedWritesRefusedInLease],
-    ["fenced reads refused while the lease was valid (must be 0)", a.fencedReadsRefusedInLease],
-    ["stale reads rejected by the fence check", a.staleReadsRejected],
+    [violationsRow[primitive], a.violations],
+    [`${overlap}: holder paused past ttl`, a.overlapsPaused],
+    [`${overlap}: holder slowed past ttl`, a.overlapsSlow],
+    [`${overlap}: lock store lost its data`, a.overlapsStoreLost],
+    ...primitiveRows,
+    ...(writes ? writeRows : []),
     ["fencing tokens issued twice (must be 0)", a.duplicateTokens],
-    [
-      `LOST UPDATES (${fenced ? "must be 0" : "unfenced: only from the late writes above"})`,
-      a.lostUpdates,
-    ],
+    ...fenceOrderRows,
+    ...(writes
+      ? [[
+        `LOST UPDATES (${fenced ? "must be 0" : "unfenced: only from the late writes above"})`,
+        a.lostUpdates,
+      ] as [string, number]]
+      : []),
     ["longest wait for a killed holder's key", `${Math.round(a.maxWaitAfterKillMs)} ms`],
     ["longest recovery after a store restart", `${Math.round(a.maxRecoveryAfterRestartMs)} ms`],
-    [
-      `longest wait for a free key (bound ${waitBound} ms)`,
-      `${Math.round(a.maxFreeKeyWaitMs)} ms`,
-    ],
-    ["  waits for a free key measured", a.freeKeyWaits],
-    ["  longest of those away from every fault", `${Math.round(a.maxQuietFreeKeyWaitMs)} ms`],
-    ["  waits left out (near a lock-store fault)", a.freeKeyWaitsNearStoreFaults],
+    ...waitRows,
   ];
   const errorRows = Object.entries(errors).sort((x, y) => Number(y[1]) - Number(x[1]));
   if (errorRows.length === 0) rows.push(["errors", 0]);
@@ -697,6 +833,7 @@ function report(
     console.log(`| ${k.padEnd(width)} | ${cell} |`);
   }
   for (const example of a.violationExamples) console.log(`violation: ${example}`);
+  for (const example of a.fenceOrderExamples) console.log(`fence order: ${example}`);
   if (a.maxFreeKeyWaitExample !== "") {
     console.log(`longest wait for a free key: ${a.maxFreeKeyWaitExample}`);
   }
