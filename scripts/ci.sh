@@ -52,6 +52,7 @@ check "chaos analysis on hand-made logs" deno test scripts/chaos/analyze_test.ts
 check "chaos, semaphore on MongoDB stand-in (short)" deno task chaos --short --backend mongo --primitive semaphore
 check "chaos, read-write lock on MongoDB stand-in (short)" deno task chaos --short --backend mongo --primitive rw
 check "chaos, multi-key locks on Redis (short)" deno task chaos --short --primitive multi
+check "chaos, multi-key locks on Redis Cluster (short)" deno task chaos --short --primitive multi --backend cluster
 check "npm build, publint, attw" deno task build:npm
 check "npm smoke (node, bun, tsc)" scripts/with_redis.sh scripts/npm_smoke.sh node bun
 # test_npm.sh records its own runs ("bun", "node (commonjs build)", "node (module build)");

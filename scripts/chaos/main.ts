@@ -319,8 +319,12 @@ async function main(): Promise<number> {
       cleanup.push(() => opened.close());
       proxyStats = opened.stats;
     }
+    // On Redis Cluster the keys of a multi-key lock share a hash tag (one slot,
+    // as the adapter requires); lock keys are spread over the masters.
     const lockKeys = cluster === undefined
       ? Array.from({ length: keyCount }, (_, i) => `chaos:${runId}:k${i}`)
+      : primitive === "multi"
+      ? Array.from({ length: keyCount }, (_, i) => `{chaos:${runId}}:k${i}`)
       : await pickClusterKeys(cluster, runId, keyCount, keyPrefix);
     const resource = new Redis(resourceServer.url);
     cleanup.push(async () => resource.disconnect());
