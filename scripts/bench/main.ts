@@ -309,7 +309,7 @@ async function main(): Promise<void> {
         } ops/s`,
       );
       lines.push(
-        `  ${pad("library", 26)}${pad("ops/s", 9, true)}${pad("ratio", 7, true)}${
+        `  ${pad("library", 32)}${pad("ops/s", 9, true)}${pad("ratio", 7, true)}${
           scenario.contended
             ? `${pad("max wait ms", 13, true)}${pad("p99", 7, true)}${pad("fairness", 10, true)}`
             : ""
@@ -330,7 +330,7 @@ async function main(): Promise<void> {
         };
         rows.push(row);
         lines.push(
-          `  ${pad(library.name, 26)}${pad(ops.toFixed(0), 9, true)}${
+          `  ${pad(library.name, 32)}${pad(ops.toFixed(0), 9, true)}${
             pad(row.ratio.toFixed(2), 7, true)
           }${
             scenario.contended
