@@ -35,7 +35,8 @@ export interface Library {
   open(url: string): Contender;
 }
 
-const COMPARE_AND_DELETE = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+/** The floors' release: compare-and-delete. */
+export const COMPARE_AND_DELETE = `if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1])
 end
 return 0`;
@@ -46,7 +47,8 @@ function connect(url: string): Redis {
   return client;
 }
 
-const SET_NX = `if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
+/** The script floor's acquire: SET NX PX in a script. */
+export const SET_NX = `if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
   return 1
 end
 return 0`;
