@@ -26,13 +26,7 @@ import process from "node:process";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { RedisServer } from "../../tests/_redis_server.ts";
-import {
-  ACQUIRE_SCRIPT,
-  ENQUEUE_SCRIPT,
-  EXTEND_SCRIPT,
-  LEAVE_SCRIPT,
-  RELEASE_SCRIPT,
-} from "../../src/adapters/_redis_scripts.ts";
+import * as loccoScripts from "../../src/adapters/_redis_scripts.ts";
 import {
   COMPARE_AND_DELETE,
   type Contender,
@@ -91,14 +85,15 @@ async function sha1(text: string): Promise<string> {
 
 async function scriptNames(): Promise<Map<string, string>> {
   const named: Array<[string, string]> = [
-    ["locco acquire", ACQUIRE_SCRIPT],
-    ["locco release", RELEASE_SCRIPT],
-    ["locco enqueue", ENQUEUE_SCRIPT],
-    ["locco leave", LEAVE_SCRIPT],
-    ["locco extend", EXTEND_SCRIPT],
     ["floor compare-and-delete", COMPARE_AND_DELETE],
     ["floor SET NX", SET_NX],
   ];
+  // Each of locco's scripts opens with a comment naming it ("-- locco acquire").
+  for (const value of Object.values(loccoScripts)) {
+    if (typeof value === "string" && value.startsWith("-- locco")) {
+      named.push([value.slice(3, value.indexOf("\n")), value]);
+    }
+  }
   const names = new Map<string, string>();
   for (const [name, source] of named) names.set(await sha1(source), name);
   return names;
