@@ -2,8 +2,8 @@
 // A/B of the client-side cost of a cycle: the working tree's locco against
 // the one of a git revision, both loaded in this one process, in interleaved
 // rounds (the order alternates), on InMemoryAdapter (where the library's own
-// work is most of a cycle) and, with --redis, on IoRedisAdapter against a
-// private Redis. Prints each side's median ops/s and the ratio B/A (B = the
+// work is most of a cycle; one task, and 8 tasks on one key) and, with
+// --redis, on IoRedisAdapter against a private Redis (one task). Prints each side's median ops/s and the ratio B/A (B = the
 // working tree). Options (env): BENCH_ROUNDS (default 15), BENCH_SECONDS
 // per run (default 0.5).
 // Usage: deno run -A scripts/bench/ab.ts REVISION [--redis]
@@ -49,28 +49,31 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function rate(locker: LockerLike, key: string): Promise<number> {
+async function rate(locker: LockerLike, key: string, tasks = 1): Promise<number> {
   let ops = 0;
   const started = performance.now();
   const endAt = started + SECONDS * 1000;
-  while (performance.now() < endAt) {
-    const lock = await locker.lock(key, 10_000).acquire();
-    await lock.release();
-    ops++;
-  }
+  await Promise.all(Array.from({ length: tasks }, async () => {
+    while (performance.now() < endAt) {
+      const lock = await locker.lock(key, 10_000).acquire();
+      await lock.release();
+      ops++;
+    }
+  }));
   return ops / ((performance.now() - started) / 1000);
 }
 
 async function compare(
   label: string,
   make: (side: "A" | "B") => LockerLike,
+  tasks = 1,
 ): Promise<string> {
   const lockers = { A: make("A"), B: make("B") };
-  for (const side of ["A", "B"] as const) await rate(lockers[side], `warm:${side}`);
+  for (const side of ["A", "B"] as const) await rate(lockers[side], `warm:${side}`, tasks);
   const rates: Record<"A" | "B", number[]> = { A: [], B: [] };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? (["B", "A"] as const) : (["A", "B"] as const);
-    for (const side of order) rates[side].push(await rate(lockers[side], `ab:${side}`));
+    for (const side of order) rates[side].push(await rate(lockers[side], `ab:${side}`, tasks));
   }
   const a = median(rates.A);
   const b = median(rates.B);
@@ -89,16 +92,15 @@ async function main(): Promise<void> {
     const base = pathToFileURL(`${dir}/`);
     const a = await import(new URL("mod.ts", base).href) as Module;
     const b = await import(new URL("mod.ts", root).href) as Module;
-    const settings = { retryDelay: 10, retryTimes: 3 };
+    const settings = { retryDelay: 10, retryTimes: 1_000_000 };
+    const memory = (side: "A" | "B") => {
+      const module = side === "A" ? a : b;
+      return new module.Locker({ adapter: new module.InMemoryAdapter(), retrySettings: settings });
+    };
     const lines = [
-      `${ROUNDS} interleaved rounds x ${SECONDS} s, medians; sequential acquire + release.`,
-      await compare("InMemoryAdapter", (side) => {
-        const module = side === "A" ? a : b;
-        return new module.Locker({
-          adapter: new module.InMemoryAdapter(),
-          retrySettings: settings,
-        });
-      }),
+      `${ROUNDS} interleaved rounds x ${SECONDS} s, medians; acquire + release loops.`,
+      await compare("InMemoryAdapter, one task", memory),
+      await compare("InMemoryAdapter, 8 tasks on one key", memory, 8),
     ];
     if (withRedis) {
       const ra = await import(new URL("src/adapters/redis.ts", base).href) as RedisModule;
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
       const clients: Redis[] = [];
       try {
         lines.push(
-          await compare("IoRedisAdapter", (side) => {
+          await compare("IoRedisAdapter, one task", (side) => {
             const client = new Redis(server.url);
             clients.push(client);
             const module = side === "A" ? a : b;
