@@ -17,6 +17,13 @@ export interface RetryLoopOptions {
   adapter?: Pick<ILockAdapter, "waitForUnlock"> | undefined;
   /** Who waits: passed to `waitForUnlock`. */
   identity?: LockIdentity | undefined;
+  /**
+   * A first attempt the caller already made, which was refused: the loop
+   * counts it and goes on as if it had made it at `monotonicStart` (the
+   * monotonic clock) and `startedAt` (`Date.now()`), so that an uncontended
+   * acquire, whose first attempt succeeds, never enters the loop.
+   */
+  first?: { error: LockCreateError; startedAt: number; monotonicStart: number } | undefined;
 }
 
 /**
@@ -71,12 +78,14 @@ const SESSION_ENDED: Error = new Error("The wait session ended");
 const TIMER_SLACK_MS = 1;
 
 async function loop(
-  { key, settings, signal, attempt }: RetryLoopOptions,
+  { key, settings, signal, attempt, first }: RetryLoopOptions,
   wait: (ms: number) => Promise<void>,
 ): Promise<void> {
   const { retryDelay, retryTimes, totalTime, retryDelayFn } = settings;
-  const startedAt = Date.now();
-  const deadline = totalTime === undefined ? Infinity : monotonicNow() + totalTime;
+  const startedAt = first?.startedAt ?? Date.now();
+  const deadline = totalTime === undefined
+    ? Infinity
+    : (first?.monotonicStart ?? monotonicNow()) + totalTime;
   // Timers may fire up to a millisecond early (Node rounds them): a sleep cut
   // to the deadline must still count as having reached it.
   const pastDeadline = () => monotonicNow() + TIMER_SLACK_MS >= deadline;
@@ -85,15 +94,21 @@ async function loop(
   let lastError: LockCreateError | undefined;
   const fail = (message: string) => new RetryError(message, attempts, key, { cause: lastError });
 
+  let refused = first?.error;
   while (true) {
-    signal?.throwIfAborted();
     attempts++;
-    try {
-      await attempt();
-      return;
-    } catch (error) {
-      if (!(error instanceof LockCreateError)) throw error;
-      lastError = error;
+    if (refused !== undefined) {
+      lastError = refused;
+      refused = undefined;
+    } else {
+      signal?.throwIfAborted();
+      try {
+        await attempt();
+        return;
+      } catch (error) {
+        if (!(error instanceof LockCreateError)) throw error;
+        lastError = error;
+      }
     }
     if (retryTimes !== undefined && attempts >= retryTimes) throw fail("Reached retry times limit");
     if (pastDeadline()) throw fail("Total time exceeded");

@@ -76,9 +76,12 @@ export function validateMode(mode: unknown, parameter = "mode"): "read" | "write
 }
 
 // In a `u` regular expression a surrogate pair is one code point, so only an
-// unpaired surrogate falls in this range (String.prototype.isWellFormed is
-// not on Node 20).
+// unpaired surrogate falls in this range: the fallback for runtimes without
+// String.prototype.isWellFormed (ES2024), which is several times faster and
+// runs several times per acquire.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const NATIVE_WELL_FORMED = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed ===
+  "function";
 
 /**
  * Whether `value` is well-formed UTF-16. Stores encode strings as UTF-8, which
@@ -86,7 +89,9 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * different keys would then name one lock.
  */
 export function isWellFormed(value: string): boolean {
-  return !LONE_SURROGATE.test(value);
+  return NATIVE_WELL_FORMED
+    ? (value as string & { isWellFormed(): boolean }).isWellFormed()
+    : !LONE_SURROGATE.test(value);
 }
 
 export function validateKey(key: unknown, parameter = "key"): string {

@@ -361,17 +361,28 @@ export class Lock {
     let sentAt = 0;
     let grant: unknown;
     try {
-      await retryLoop({
-        key: this.key,
-        settings: this.retrySettings,
-        signal,
-        attempt: async () => {
-          sentAt = monotonicNow();
-          grant = await adapter.createLock(lease);
-        },
-        adapter,
-        identity: lease,
-      });
+      // The first attempt is made here: an uncontended acquire (the hot
+      // path) succeeds without the retry loop's closures and promise hops.
+      signal?.throwIfAborted();
+      const startedAt = Date.now();
+      sentAt = monotonicNow();
+      try {
+        grant = await adapter.createLock(lease);
+      } catch (error) {
+        if (!(error instanceof LockCreateError)) throw error;
+        await retryLoop({
+          key: this.key,
+          settings: this.retrySettings,
+          signal,
+          attempt: async () => {
+            sentAt = monotonicNow();
+            grant = await adapter.createLock(lease);
+          },
+          adapter,
+          identity: lease,
+          first: { error, startedAt, monotonicStart: sentAt },
+        });
+      }
     } catch (error) {
       this.#state = "idle";
       throw error;

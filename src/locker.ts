@@ -4,7 +4,6 @@ import type { ILockAdapter, LockInfo } from "./adapter.ts";
 import { UnsupportedError } from "./errors.ts";
 import { Lock } from "./lock.ts";
 import { ReadWriteLock } from "./read_write_lock.ts";
-import { validateKeys } from "./_multi.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import {
   validateAdapter,
@@ -133,8 +132,8 @@ export class Locker {
    * ```
    */
   lock(key: string | readonly string[], ttl: number): Lock {
-    validateTtl(ttl);
-    validateKeys(key);
+    // The Lock checks `ttl`, then `key` (its retry settings, the Locker's
+    // frozen copy, pass at once): checking them here too would do it twice.
     return new Lock({ adapter: this.#adapter, key, ttl, retrySettings: this.#retrySettings });
   }
 

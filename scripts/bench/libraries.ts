@@ -9,6 +9,13 @@ import { Mutex } from "redis-semaphore";
 import { Locker } from "@kontsedal/locco";
 import { IoRedisAdapter, NodeRedisAdapter } from "@kontsedal/locco/redis";
 import { createClient } from "redis";
+import {
+  createLock,
+  IoredisAdapter as UniversalIoredisAdapter,
+  type LockHandle,
+  NodeRedisAdapter as UniversalNodeRedisAdapter,
+  type RedisAdapter as UniversalAdapter,
+} from "redlock-universal";
 
 /** One held lock: give it back. */
 export type Release = () => Promise<unknown>;
@@ -28,7 +35,8 @@ export interface Library {
   open(url: string): Contender;
 }
 
-const COMPARE_AND_DELETE = `if redis.call("GET", KEYS[1]) == ARGV[1] then
+/** The floors' release: compare-and-delete. */
+export const COMPARE_AND_DELETE = `if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1])
 end
 return 0`;
@@ -39,7 +47,8 @@ function connect(url: string): Redis {
   return client;
 }
 
-const SET_NX = `if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
+/** The script floor's acquire: SET NX PX in a script. */
+export const SET_NX = `if redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
   return 1
 end
 return 0`;
@@ -198,6 +207,66 @@ const semaphore: Library = {
   },
 };
 
+/**
+ * redlock-universal's single-instance lock (`createLock`, default settings),
+ * retrying with its own `retryDelay` loop. One lock object per key and retry
+ * delay, reused as its README shows: a fresh one pings Redis for its health
+ * check before its first acquire.
+ */
+function universalLibrary(
+  name: string,
+  connectAdapter: (url: string) => {
+    adapter: UniversalAdapter;
+    ready: Promise<unknown>;
+    quit(): Promise<unknown>;
+  },
+): Library {
+  return {
+    name,
+    open(url) {
+      const { adapter, ready, quit } = connectAdapter(url);
+      const locks = new Map<string, ReturnType<typeof createLock>>();
+      return {
+        async acquire(key, ttl, retryDelay) {
+          await ready;
+          const id = `${retryDelay}|${ttl}|${key}`;
+          let lock = locks.get(id);
+          if (!lock) {
+            lock = createLock({ adapter, key, ttl, retryDelay, retryAttempts: 1_000_000 });
+            locks.set(id, lock);
+          }
+          const handle: LockHandle = await lock.acquire();
+          return () => lock.release(handle);
+        },
+        async close() {
+          await ready;
+          await quit();
+        },
+      };
+    },
+  };
+}
+
+const universal = universalLibrary("redlock-universal", (url) => {
+  const client = connect(url);
+  return {
+    adapter: new UniversalIoredisAdapter(client),
+    ready: Promise.resolve(),
+    quit: () => client.quit(),
+  };
+});
+
+const universalNodeRedis = universalLibrary("redlock-universal (node-redis)", (url) => {
+  const client = createClient({ url });
+  client.on("error", () => {});
+  const ready = client.connect();
+  return {
+    adapter: new UniversalNodeRedisAdapter(client),
+    ready,
+    quit: () => client.close(),
+  };
+});
+
 /** Every contender, the floor first. */
 export const LIBRARIES: Library[] = [
   floor,
@@ -206,5 +275,7 @@ export const LIBRARIES: Library[] = [
   loccoNodeRedis,
   locco010,
   redlock,
+  universal,
+  universalNodeRedis,
   semaphore,
 ];

@@ -1,27 +1,32 @@
 // Copyright 2026 the locco authors. MIT license.
 // `deno task bench`: locco against the raw floor and its peers on one private
-// Redis, five scenarios, interleaved rounds, medians. Prints a table and
-// writes docs/bench.svg and docs/bench.json. Options (env): BENCH_ROUNDS
-// (default 3), BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1,
-// BENCH_SCENARIOS and BENCH_LIBRARIES (comma-separated ids / names: run only
-// those; the files in docs/ are then left alone), BENCH_SKIP_KV=1, and
-// BENCH_CYCLES_ONLY=1 (only the uncontended acquire+release cycles of the
-// adapters other than Redis, printed; docs/ left alone). locco runs over
-// ioredis and over node-redis; `--client ioredis` or `--client node-redis`
-// runs only that one of the two (with the floors; a partial run too).
+// Redis, five scenarios, interleaved rounds, medians; then, in the same run,
+// the Redis-side breakdown of the sequential cycle (breakdown.ts),
+// InMemoryAdapter against async-mutex (memory.ts), MongoAdapter against its
+// floor (mongo.ts) and the Deno KV cycles. Prints every table and regenerates
+// docs/bench.json, docs/bench.svg and the generated blocks of README.md and
+// docs/performance.md (docs.ts). Options (env): BENCH_ROUNDS (default 3),
+// BENCH_SECONDS per run (default 2), BENCH_SKIP_MONGO=1, BENCH_SKIP_KV=1,
+// BENCH_SKIP_BREAKDOWN=1, BENCH_SCENARIOS and BENCH_LIBRARIES
+// (comma-separated ids / names: run only those Redis scenarios and
+// contenders, print, and leave every file alone), BENCH_CYCLES_ONLY=1 (only
+// the Deno KV cycles, printed; files left alone). locco runs over ioredis and
+// over node-redis; `--client ioredis` or `--client node-redis` runs only that
+// one of the two (with the floors; a partial run too).
 
 import process from "node:process";
 import { writeFileSync } from "node:fs";
 import { Redis } from "ioredis";
-import { InMemoryAdapter, Locker } from "@kontsedal/locco";
-import { MongoAdapter } from "@kontsedal/locco/mongodb";
-import { MongoClient } from "mongodb";
+import { Locker } from "@kontsedal/locco";
 import { DenoKvAdapter } from "@kontsedal/locco/kv";
 import { openTestKv, tempKvPath } from "../../tests/_kv.ts";
 import { RedisServer } from "../../tests/_redis_server.ts";
-import { startJongodb } from "../../tests/_jongodb.ts";
 import { LIBRARIES, type Library, LOCCO_NODE_REDIS } from "./libraries.ts";
 import { renderSvg } from "./svg.ts";
+import { formatBreakdown, runBreakdown } from "./breakdown.ts";
+import { formatMemory, runMemory } from "./memory.ts";
+import { formatMongo, runMongo } from "./mongo.ts";
+import { writeDocs } from "./docs.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -309,7 +314,7 @@ async function main(): Promise<void> {
         } ops/s`,
       );
       lines.push(
-        `  ${pad("library", 26)}${pad("ops/s", 9, true)}${pad("ratio", 7, true)}${
+        `  ${pad("library", 32)}${pad("ops/s", 9, true)}${pad("ratio", 7, true)}${
           scenario.contended
             ? `${pad("max wait ms", 13, true)}${pad("p99", 7, true)}${pad("fairness", 10, true)}`
             : ""
@@ -330,7 +335,7 @@ async function main(): Promise<void> {
         };
         rows.push(row);
         lines.push(
-          `  ${pad(library.name, 26)}${pad(ops.toFixed(0), 9, true)}${
+          `  ${pad(library.name, 32)}${pad(ops.toFixed(0), 9, true)}${
             pad(row.ratio.toFixed(2), 7, true)
           }${
             scenario.contended
@@ -347,39 +352,22 @@ async function main(): Promise<void> {
       process.stdout.write(lines.join("\n") + "\n");
       return;
     }
-    const cycles = [
-      await cycleRate("InMemoryAdapter", async () => ({
-        locker: new Locker({
-          adapter: new InMemoryAdapter(),
-          retrySettings: { retryDelay: 10, retryTimes: 3 },
-        }),
-        close: () => Promise.resolve(),
-      })),
-    ];
-    if (process.env.BENCH_SKIP_MONGO !== "1") {
-      cycles.push(
-        await cycleRate("MongoAdapter (jongodb stand-in)", async () => {
-          const mongo = await startJongodb();
-          const client = new MongoClient(mongo.uri, { directConnection: true });
-          await client.connect();
-          return {
-            locker: new Locker({
-              adapter: new MongoAdapter({ client, dbName: "locco-bench" }),
-              retrySettings: { retryDelay: 10, retryTimes: 3 },
-            }),
-            async close() {
-              await client.close();
-              await mongo.stop();
-            },
-          };
-        }),
-      );
-    }
-    if (process.env.BENCH_SKIP_KV !== "1") cycles.push(...await kvCycles());
-    lines.push("");
-    lines.push("Uncontended acquire+release cycles, sequential:");
-    for (const { name, opsPerSec } of cycles) {
-      lines.push(`  ${pad(name, 34)}${pad(opsPerSec.toFixed(0), 9, true)} ops/s`);
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const breakdown = process.env.BENCH_SKIP_BREAKDOWN === "1"
+      ? undefined
+      : await runBreakdown(undefined, log);
+    const memory = await runMemory(log);
+    const mongo = process.env.BENCH_SKIP_MONGO === "1" ? undefined : await runMongo(log);
+    const cycles = process.env.BENCH_SKIP_KV === "1" ? [] : await kvCycles();
+    if (breakdown) lines.push("", formatBreakdown(breakdown));
+    lines.push("", formatMemory(memory));
+    if (mongo) lines.push("", formatMongo(mongo));
+    if (cycles.length > 0) {
+      lines.push("");
+      lines.push("Uncontended acquire+release cycles, sequential:");
+      for (const { name, opsPerSec } of cycles) {
+        lines.push(`  ${pad(name, 34)}${pad(opsPerSec.toFixed(0), 9, true)} ops/s`);
+      }
     }
     process.stdout.write(lines.join("\n") + "\n");
 
@@ -387,7 +375,17 @@ async function main(): Promise<void> {
     writeFileSync(
       new URL("bench.json", docs),
       JSON.stringify(
-        { machine, rounds: ROUNDS, seconds: SECONDS, rttMs: rtt, rows, cycles },
+        {
+          machine,
+          rounds: ROUNDS,
+          seconds: SECONDS,
+          rttMs: rtt,
+          rows,
+          breakdown,
+          memory,
+          mongo,
+          cycles,
+        },
         null,
         2,
       ) + "\n",
@@ -400,6 +398,7 @@ async function main(): Promise<void> {
         machine,
       ),
     );
+    writeDocs({ machine, rows, breakdown, memory, mongo, cycles });
   } finally {
     await admin.quit();
     await server.stop();

@@ -15,8 +15,11 @@ const COLORS: Record<string, string> = {
   "raw floor": "#9e9e9e",
   "script floor (SET NX in Lua)": "#cfcfcf",
   "locco (this)": "#1565c0",
+  "locco (this, node-redis)": "#42a5f5",
   "locco 0.1.0": "#90caf9",
   "@sesamecare-oss/redlock": "#ef6c00",
+  "redlock-universal": "#8e24aa",
+  "redlock-universal (node-redis)": "#ce93d8",
   "redis-semaphore Mutex": "#2e7d32",
 };
 
