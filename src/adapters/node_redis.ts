@@ -466,22 +466,31 @@ export class NodeRedisAdapter implements ILockAdapter {
    * @param limit The most holders at once: an integer from 1 to 2147483647.
    * @returns The adapter of the slots.
    * @throws {ValidationError} When `limit` is invalid.
-   * @example Two slots
+   * @example Two slots, a third caller woken by a release
    * ```ts
-   * import { NodeRedisAdapter, type NodeRedisLikeClient } from "@kontsedal/locco/redis";
+   * import { NodeRedisAdapter } from "@kontsedal/locco/redis";
    * import { Locker } from "@kontsedal/locco";
+   * import { createClient } from "redis";
+   * import process from "node:process";
+   * import assert from "node:assert/strict";
    *
-   * // `client` is `createClient()` from "redis", connected.
-   * async function encode(client: NodeRedisLikeClient): Promise<void> {
-   *   const adapter = new NodeRedisAdapter({ client });
-   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 60 } });
-   *   try {
-   *     await locker.semaphore("encoder", 2, 60_000).acquire(async () => {
-   *       // at most two of these run at once, across processes
-   *     });
-   *   } finally {
-   *     await adapter.close();
-   *   }
+   * const client = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+   * await client.connect();
+   * const adapter = new NodeRedisAdapter({ client });
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 60 } });
+   * const key = `encoder:${crypto.randomUUID()}`;
+   * try {
+   *   const first = await locker.semaphore(key, 2, 60_000).acquire();
+   *   const second = await locker.semaphore(key, 2, 60_000).acquire();
+   *   assert.equal(await locker.semaphore(key, 2, 60_000).tryAcquire(), undefined); // both slots taken
+   *   const third = locker.semaphore(key, 2, 60_000).acquire(); // queues, first come first served
+   *   await first.release(); // wakes it at once, not after its 1 s retry delay
+   *   const lock = await third;
+   *   assert.ok(lock.fence! > second.fence! && second.fence! > first.fence!);
+   *   await Promise.all([second.release(), lock.release()]);
+   * } finally {
+   *   await adapter.close();
+   *   await client.close();
    * }
    * ```
    */
@@ -500,23 +509,29 @@ export class NodeRedisAdapter implements ILockAdapter {
    * @param mode `"read"` or `"write"`.
    * @returns The adapter of that side.
    * @throws {ValidationError} When `mode` is neither.
-   * @example Readers and a writer
+   * @example Readers share, a writer waits and holds new readers back
    * ```ts
-   * import { NodeRedisAdapter, type NodeRedisLikeClient } from "@kontsedal/locco/redis";
+   * import { NodeRedisAdapter } from "@kontsedal/locco/redis";
    * import { Locker } from "@kontsedal/locco";
+   * import { createClient } from "redis";
+   * import process from "node:process";
+   * import assert from "node:assert/strict";
    *
-   * // `client` is `createClient()` from "redis", connected.
-   * async function refresh(client: NodeRedisLikeClient): Promise<void> {
-   *   const adapter = new NodeRedisAdapter({ client });
-   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
-   *   const catalog = locker.readWrite("catalog", 30_000);
-   *   try {
-   *     await catalog.write().acquire(async () => {
-   *       // no reader holds "catalog" meanwhile
-   *     });
-   *   } finally {
-   *     await adapter.close();
-   *   }
+   * const client = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+   * await client.connect();
+   * const adapter = new NodeRedisAdapter({ client });
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
+   * const catalog = locker.readWrite(`catalog:${crypto.randomUUID()}`, 30_000);
+   * try {
+   *   const readers = [await catalog.read().acquire(), await catalog.read().acquire()];
+   *   const writer = catalog.write().acquire(); // waits for both readers
+   *   await new Promise((resolve) => setTimeout(resolve, 100));
+   *   assert.equal(await catalog.read().tryAcquire(), undefined); // the waiting writer goes first
+   *   await Promise.all(readers.map((reader) => reader.release()));
+   *   await (await writer).release();
+   * } finally {
+   *   await adapter.close();
+   *   await client.close();
    * }
    * ```
    */

@@ -14,6 +14,9 @@
  *
  * This entry point also exports {@linkcode NodeRedisAdapter}: the same
  * locks (same keys, scripts and waiting) over a node-redis client.
+ * Every Redis adapter also has counting semaphores and read-write locks
+ * (`semaphore(limit)`, `readWrite(mode)`, for `locker.semaphore()` and
+ * `locker.readWrite()`), each holder with its own lease and fencing token.
  *
  * ```ts
  * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
@@ -447,22 +450,30 @@ export class IoRedisAdapter implements ILockAdapter {
    * @param limit The most holders at once: an integer from 1 to 2147483647.
    * @returns The adapter of the slots.
    * @throws {ValidationError} When `limit` is invalid.
-   * @example Two slots
+   * @example Two slots, a third caller woken by a release
    * ```ts
-   * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+   * import { IoRedisAdapter } from "@kontsedal/locco/redis";
    * import { Locker } from "@kontsedal/locco";
+   * import { Redis } from "ioredis";
+   * import process from "node:process";
+   * import assert from "node:assert/strict";
    *
-   * // `client` is `new Redis()` from "ioredis".
-   * async function encode(client: IoRedisLikeClient): Promise<void> {
-   *   const adapter = new IoRedisAdapter({ client });
-   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 60 } });
-   *   try {
-   *     await locker.semaphore("encoder", 2, 60_000).acquire(async () => {
-   *       // at most two of these run at once, across processes
-   *     });
-   *   } finally {
-   *     await adapter.close();
-   *   }
+   * const client = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+   * const adapter = new IoRedisAdapter({ client });
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 60 } });
+   * const key = `encoder:${crypto.randomUUID()}`;
+   * try {
+   *   const first = await locker.semaphore(key, 2, 60_000).acquire();
+   *   const second = await locker.semaphore(key, 2, 60_000).acquire();
+   *   assert.equal(await locker.semaphore(key, 2, 60_000).tryAcquire(), undefined); // both slots taken
+   *   const third = locker.semaphore(key, 2, 60_000).acquire(); // queues, first come first served
+   *   await first.release(); // wakes it at once, not after its 1 s retry delay
+   *   const lock = await third;
+   *   assert.ok(lock.fence! > second.fence! && second.fence! > first.fence!);
+   *   await Promise.all([second.release(), lock.release()]);
+   * } finally {
+   *   await adapter.close();
+   *   await client.quit();
    * }
    * ```
    */
@@ -481,23 +492,28 @@ export class IoRedisAdapter implements ILockAdapter {
    * @param mode `"read"` or `"write"`.
    * @returns The adapter of that side.
    * @throws {ValidationError} When `mode` is neither.
-   * @example Readers and a writer
+   * @example Readers share, a writer waits and holds new readers back
    * ```ts
-   * import { IoRedisAdapter, type IoRedisLikeClient } from "@kontsedal/locco/redis";
+   * import { IoRedisAdapter } from "@kontsedal/locco/redis";
    * import { Locker } from "@kontsedal/locco";
+   * import { Redis } from "ioredis";
+   * import process from "node:process";
+   * import assert from "node:assert/strict";
    *
-   * // `client` is `new Redis()` from "ioredis".
-   * async function refresh(client: IoRedisLikeClient): Promise<void> {
-   *   const adapter = new IoRedisAdapter({ client });
-   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
-   *   const catalog = locker.readWrite("catalog", 30_000);
-   *   try {
-   *     await catalog.write().acquire(async () => {
-   *       // no reader holds "catalog" meanwhile
-   *     });
-   *   } finally {
-   *     await adapter.close();
-   *   }
+   * const client = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+   * const adapter = new IoRedisAdapter({ client });
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
+   * const catalog = locker.readWrite(`catalog:${crypto.randomUUID()}`, 30_000);
+   * try {
+   *   const readers = [await catalog.read().acquire(), await catalog.read().acquire()];
+   *   const writer = catalog.write().acquire(); // waits for both readers
+   *   await new Promise((resolve) => setTimeout(resolve, 100));
+   *   assert.equal(await catalog.read().tryAcquire(), undefined); // the waiting writer goes first
+   *   await Promise.all(readers.map((reader) => reader.release()));
+   *   await (await writer).release();
+   * } finally {
+   *   await adapter.close();
+   *   await client.quit();
    * }
    * ```
    */
