@@ -456,7 +456,7 @@ end`;
  * string saying why the place was refused ("self", "full", "write-locked",
  * "read-locked", "awaited by a writer", "promised to an earlier waiter").
  */
-export const HOLDERS_ACQUIRE_SCRIPT = `-- locco holders acquire
+export const HOLDERS_ACQUIRE_SCRIPT: string = `-- locco holders acquire
 -- KEYS and ARGV[1..4]: see HOLDERS_LUA
 -- ARGV[5]: the time to live in ms; ARGV[6]: how long the fence counter
 -- lives after each acquire, in ms; ARGV[7]: "1" when the caller holds no
@@ -501,7 +501,7 @@ return result
 `;
 
 /** Gives up this unique value's place: 1 when it held one (live), else 0. */
-export const HOLDERS_RELEASE_SCRIPT = `-- locco holders release
+export const HOLDERS_RELEASE_SCRIPT: string = `-- locco holders release
 -- KEYS and ARGV[1..4]: see HOLDERS_LUA
 ${HOLDERS_LUA}
 local changed = prune()
@@ -519,7 +519,7 @@ return result
 `;
 
 /** Makes this unique value's live place last ARGV[5] ms from now: 1, or 0 when it holds none. */
-export const HOLDERS_EXTEND_SCRIPT = `-- locco holders extend
+export const HOLDERS_EXTEND_SCRIPT: string = `-- locco holders extend
 -- KEYS and ARGV[1..4]: see HOLDERS_LUA
 -- ARGV[5]: the new time to live in ms
 ${HOLDERS_LUA}
@@ -542,7 +542,7 @@ return result
  * a reader only listens) until ARGV[5] ms from now, with ARGV[6] as its
  * wake-up, and replies the ms until the soonest holder expires (-1: none).
  */
-export const HOLDERS_WAIT_SCRIPT = `-- locco holders wait
+export const HOLDERS_WAIT_SCRIPT: string = `-- locco holders wait
 -- KEYS and ARGV[1..4]: see HOLDERS_LUA
 -- ARGV[5]: how long the waiter's place lasts unless it asks again, in ms
 -- ARGV[6]: "channel\\ntoken" to publish when it may go, or "" (it polls)
@@ -569,7 +569,7 @@ return result
 `;
 
 /** A waiter that stops waiting gives up its place, and whoever that lets in is woken. */
-export const HOLDERS_LEAVE_SCRIPT = `-- locco holders leave
+export const HOLDERS_LEAVE_SCRIPT: string = `-- locco holders leave
 -- KEYS and ARGV[1..4]: see HOLDERS_LUA
 ${HOLDERS_LUA}
 prune()
@@ -579,7 +579,7 @@ return 1
 `;
 
 /** 1 while this unique value holds a live place, else 0. Writes nothing. */
-export const HOLDERS_CHECK_SCRIPT = `-- locco holders check
+export const HOLDERS_CHECK_SCRIPT: string = `-- locco holders check
 -- KEYS[1]: the holders; ARGV[1]: the side; ARGV[2]: the unique value
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -595,7 +595,7 @@ return 0
  * until the soonest (ARGV[1] "first") or latest ("last") live lease ends,
  * and the newest live holder's fence. Writes nothing.
  */
-export const HOLDERS_INSPECT_SCRIPT = `-- locco holders inspect
+export const HOLDERS_INSPECT_SCRIPT: string = `-- locco holders inspect
 -- KEYS[1]: the holders; KEYS[2]: their fences
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
