@@ -36,7 +36,6 @@ import {
   HOLDERS_INSPECT_SCRIPT,
   HOLDERS_INSPECT_SCRIPT_SHA,
   HOLDERS_LEAVE_SCRIPT,
-  HOLDERS_LEAVE_SCRIPT_SHA,
   HOLDERS_RELEASE_SCRIPT,
   HOLDERS_RELEASE_SCRIPT_SHA,
   HOLDERS_WAIT_SCRIPT,
@@ -52,7 +51,6 @@ const ACQUIRE = script(HOLDERS_ACQUIRE_SCRIPT, HOLDERS_ACQUIRE_SCRIPT_SHA);
 const RELEASE = script(HOLDERS_RELEASE_SCRIPT, HOLDERS_RELEASE_SCRIPT_SHA);
 const EXTEND = script(HOLDERS_EXTEND_SCRIPT, HOLDERS_EXTEND_SCRIPT_SHA);
 const WAIT = script(HOLDERS_WAIT_SCRIPT, HOLDERS_WAIT_SCRIPT_SHA);
-const LEAVE = script(HOLDERS_LEAVE_SCRIPT, HOLDERS_LEAVE_SCRIPT_SHA);
 const CHECK = script(HOLDERS_CHECK_SCRIPT, HOLDERS_CHECK_SCRIPT_SHA);
 const INSPECT = script(HOLDERS_INSPECT_SCRIPT, HOLDERS_INSPECT_SCRIPT_SHA);
 
@@ -360,9 +358,10 @@ export class RedisHolders {
     else this.#tokens.delete(waiter.token);
   }
 
+  // EVAL, so that it is one command, written before a QUIT the caller may send next.
   #leave(waiter: HolderWaiter): void {
-    const leaving: Promise<void> = this.#core.eval(
-      LEAVE,
+    const leaving: Promise<void> = this.#core.transport.eval(
+      HOLDERS_LEAVE_SCRIPT,
       waiter.keys,
       this.#args(waiter.kind, waiter.uniqueValue),
     ).then(

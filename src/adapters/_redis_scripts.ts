@@ -630,7 +630,10 @@ export const HOLDERS_EXTEND_SCRIPT_SHA = "094cfb70689df61423c5d8942c9bf956a3ad8f
 /** SHA-1 of {@linkcode HOLDERS_WAIT_SCRIPT}, for EVALSHA. */
 export const HOLDERS_WAIT_SCRIPT_SHA = "a7064022597bc607f680ef8b43f97f3e15209460";
 
-/** SHA-1 of {@linkcode HOLDERS_LEAVE_SCRIPT}, for EVALSHA. */
+/**
+ * SHA-1 of {@linkcode HOLDERS_LEAVE_SCRIPT}. Unused: leaving is sent with
+ * EVAL, one command, written before any QUIT that follows.
+ */
 export const HOLDERS_LEAVE_SCRIPT_SHA = "cda94efe9d9cd37f697eaf64f34900029d970002";
 
 /** SHA-1 of {@linkcode HOLDERS_CHECK_SCRIPT}, for EVALSHA. */
