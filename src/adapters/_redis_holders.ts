@@ -269,7 +269,8 @@ export class RedisHolders {
   /**
    * Waits for this waiter's turn: queues it in Redis (renewing its place
    * every PLACE_MS), and resolves when a message says it may go, when the
-   * soonest lease it saw ends, at `maxWaitMs`, or when the session ends.
+   * soonest lease it saw ends, at `maxWaitMs` (even while Redis does not
+   * answer), or when the session ends.
    */
   async #wait(
     kind: Kind,
@@ -281,9 +282,10 @@ export class RedisHolders {
     if (signal.aborted) return;
     const until = monotonicNow() + maxWaitMs;
     const keys = this.#keys(kind, key);
-    const waiter = this.#waiters.join(`${kind.side}\n${keys[0]}`, signal, () => {
+    const queue = `${kind.side}\n${keys[0]}`;
+    const waiter = this.#waiters.join(queue, signal, () => {
       const made: HolderWaiter = {
-        key: `${kind.side}\n${keys[0]}`,
+        key: queue,
         uniqueValue,
         signal,
         keys,
@@ -301,35 +303,32 @@ export class RedisHolders {
         return;
       }
       const epoch = this.#epoch;
-      const listening = await this.#handoff.listen() && !this.#closed;
-      if (signal.aborted) return;
       const lease = Math.max(0, Math.min(until - monotonicNow(), PLACE_MS));
-      const wakeup = listening ? `${this.#handoff.channel}\n${waiter.token}` : "";
-      let reply: unknown;
-      waiter.placed = true;
-      try {
-        reply = numberReply(
-          await this.#core.eval(
-            WAIT,
-            keys,
-            this.#args(kind, uniqueValue, Math.ceil(lease) + PLACE_GRACE_MS, wakeup),
-          ),
-        );
-      } catch {
-        // A backend failure: the next attempt reports it.
-        await this.#waiters.pause(waiter, until - monotonicNow());
+      let reply: number | undefined;
+      let replied = false;
+      let pausing = true;
+      this.#place(waiter, lease).then((placed) => {
+        reply = placed;
+        replied = true;
+        if (pausing) this.#waiters.wake(waiter);
+      });
+      await this.#waiters.pause(waiter, until - monotonicNow());
+      pausing = false;
+      if (waiter.woken) {
+        waiter.woken = false;
         return;
       }
-      // The session ended while the script was on its way: leave again.
-      if (signal.aborted) {
-        this.#leave(waiter);
-        return;
-      }
-      if (reply === 0 || typeof reply !== "number" || epoch !== this.#epoch) return;
+      // Redis did not answer within the wait, or the session ended.
+      if (!replied || signal.aborted) return;
       const now = monotonicNow();
+      // A backend failure: the next attempt reports it.
+      if (reply === undefined) {
+        await this.#waiters.pause(waiter, until - now);
+        return;
+      }
+      if (reply === 0 || epoch !== this.#epoch) return;
       const renewAt = now + lease;
-      const expiry = reply > 0 ? now + reply + 1 : Infinity;
-      const end = Math.min(until, renewAt, expiry);
+      const end = Math.min(until, renewAt, reply > 0 ? now + reply + 1 : Infinity);
       await this.#waiters.pause(waiter, end - now);
       if (waiter.woken) {
         waiter.woken = false;
@@ -338,6 +337,33 @@ export class RedisHolders {
       // Only a place that lapses before the wait ends is renewed.
       if (signal.aborted || end < renewAt || monotonicNow() >= until) return;
     }
+  }
+
+  /**
+   * Runs the wait script for `waiter`, its place lasting `lease` ms (plus
+   * the grace): resolves 0 (it may go now), the ms until the soonest lease
+   * ends (-1: none), or undefined when Redis failed.
+   */
+  async #place(waiter: HolderWaiter, lease: number): Promise<number | undefined> {
+    const listening = await this.#handoff.listen() && !this.#closed;
+    if (waiter.signal.aborted) return undefined;
+    const wakeup = listening ? `${this.#handoff.channel}\n${waiter.token}` : "";
+    waiter.placed = true;
+    let reply: unknown;
+    try {
+      reply = numberReply(
+        await this.#core.eval(
+          WAIT,
+          waiter.keys,
+          this.#args(waiter.kind, waiter.uniqueValue, Math.ceil(lease) + PLACE_GRACE_MS, wakeup),
+        ),
+      );
+    } catch {
+      return undefined;
+    }
+    // The session ended while the script was on its way: leave again.
+    if (waiter.signal.aborted) this.#leave(waiter);
+    return typeof reply === "number" && Number.isSafeInteger(reply) ? reply : undefined;
   }
 
   #onMessage(token: string): void {

@@ -171,3 +171,23 @@ Deno.test("IoRedisAdapter semaphore and read-write lock pass a WRONGTYPE error t
     await admin.del(`{${key}}:semaphore`, `{${key}}:rw`);
   });
 });
+
+Deno.test("IoRedisAdapter semaphore and read-write waits end at maxWaitMs, and on abort, while Redis does not answer", async () => {
+  const silent = () => new Promise<never>(() => {});
+  const adapter = new IoRedisAdapter({ client: { get: silent, evalsha: silent, eval: silent } });
+  const id = { key: "k", uniqueValue: "me" };
+  const within = <T>(promise: Promise<T>, what: string) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not end`)), 10_000);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  };
+  for (const view of [adapter.semaphore(2), adapter.readWrite("write")]) {
+    const session = new AbortController();
+    await within(view.waitForUnlock!(id, 100, session.signal), "the wait");
+    const aborted = view.waitForUnlock!(id, 60_000, session.signal);
+    session.abort();
+    await within(aborted, "the aborted wait");
+  }
+});
