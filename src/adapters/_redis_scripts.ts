@@ -500,7 +500,11 @@ end
 return result
 `;
 
-/** Gives up this unique value's place: 1 when it held one (live), else 0. */
+/**
+ * Gives up this unique value's place: 1 when it held one (live), else 0.
+ * Unlike the lock release, it keeps no record of past releases: a second
+ * run (a resend) has the effect of one but replies 0.
+ */
 export const HOLDERS_RELEASE_SCRIPT: string = `-- locco holders release
 -- KEYS and ARGV[1..4]: see HOLDERS_LUA
 ${HOLDERS_LUA}
