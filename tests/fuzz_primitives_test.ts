@@ -2,7 +2,7 @@
 // Property-based tests (fast-check) of the primitives beyond the plain lock:
 // Lock.tryAcquire(), Locker.inspect(), Locker.semaphore(), Locker.readWrite()
 // and multi-key Locker.lock(), with random and hostile arguments, on adapters
-// with and without the optional methods. Synchronous methods may only throw a
+// with and without the optional methods, in memory and on Redis. Synchronous methods may only throw a
 // locco error, async ones only reject with one (never throw), and whatever
 // succeeded is released again.
 
@@ -15,7 +15,10 @@ import {
   type Lock,
   Locker,
 } from "@kontsedal/locco";
+import { Redis } from "ioredis";
+import { IoRedisAdapter } from "@kontsedal/locco/redis";
 import { RecordingAdapter } from "./_helpers.ts";
+import { assertRedisReachable, REDIS_URL } from "./_redis_server.ts";
 
 const hostile: fc.Arbitrary<unknown> = fc.oneof(
   fc.anything(),
@@ -82,6 +85,32 @@ async function release(lock: Lock | undefined): Promise<void> {
   if (lock !== undefined) await lock.release();
 }
 
+/** Checks the primitives on adapters from `make` with `numRuns` random argument sets. */
+async function fuzzPrimitives(make: () => ILockAdapter, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(key, keys, ttl, limit, options, async (k, ks, t, l, o) => {
+      const locker = new Locker({
+        adapter: make(),
+        retrySettings: { retryDelay: 1, retryTimes: 2 },
+      });
+      const multi = sync("lock(keys)", () => locker.lock(ks as string[], t as number));
+      await release(multi && await later("tryAcquire", () => multi.tryAcquire(o as never)));
+      const permit = sync(
+        "semaphore",
+        () => locker.semaphore(k as string, l as number, t as number),
+      );
+      await release(
+        permit && await later("semaphore acquire", () => permit.tryAcquire(o as never)),
+      );
+      const rw = sync("readWrite", () => locker.readWrite(k as string, t as number));
+      await release(rw && await later("read", () => rw.read().tryAcquire(o as never)));
+      await release(rw && await later("write", () => rw.write().tryAcquire(o as never)));
+      await later("inspect", () => locker.inspect(k as string));
+    }),
+    { numRuns },
+  );
+}
+
 for (
   const [name, make] of [
     ["InMemoryAdapter", () => new InMemoryAdapter()],
@@ -89,27 +118,18 @@ for (
   ] as [string, () => ILockAdapter][]
 ) {
   Deno.test(`Primitives take hostile arguments with locco errors only (${name})`, async () => {
-    await fc.assert(
-      fc.asyncProperty(key, keys, ttl, limit, options, async (k, ks, t, l, o) => {
-        const locker = new Locker({
-          adapter: make(),
-          retrySettings: { retryDelay: 1, retryTimes: 2 },
-        });
-        const multi = sync("lock(keys)", () => locker.lock(ks as string[], t as number));
-        await release(multi && await later("tryAcquire", () => multi.tryAcquire(o as never)));
-        const permit = sync(
-          "semaphore",
-          () => locker.semaphore(k as string, l as number, t as number),
-        );
-        await release(
-          permit && await later("semaphore acquire", () => permit.tryAcquire(o as never)),
-        );
-        const rw = sync("readWrite", () => locker.readWrite(k as string, t as number));
-        await release(rw && await later("read", () => rw.read().tryAcquire(o as never)));
-        await release(rw && await later("write", () => rw.write().tryAcquire(o as never)));
-        await later("inspect", () => locker.inspect(k as string));
-      }),
-      { numRuns: 300 },
-    );
+    await fuzzPrimitives(make, 300);
   });
 }
+
+Deno.test("Primitives take hostile arguments with locco errors only (IoRedisAdapter)", async () => {
+  await assertRedisReachable();
+  const client = new Redis(REDIS_URL);
+  const adapter = new IoRedisAdapter({ client, prefix: "locco-fuzz:" });
+  try {
+    await fuzzPrimitives(() => adapter, 300);
+  } finally {
+    await adapter.close();
+    await client.quit();
+  }
+});

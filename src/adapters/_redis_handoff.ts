@@ -71,6 +71,17 @@ interface RedisWaiter extends Waiter {
   enqueuing: number;
 }
 
+/**
+ * Another user of an adapter's channel (the waiters of its semaphores and
+ * read-write locks), which gets the messages whose token is not a hand-off's.
+ */
+export interface ChannelListener {
+  /** A message whose token no hand-off waiter has. */
+  onMessage(token: string): void;
+  /** Messages may have been missed, or the adapter closed: ask Redis again. */
+  onLost(): void;
+}
+
 /** The hand-off machinery of one adapter. */
 export class RedisHandoff {
   #core: RedisCore;
@@ -88,6 +99,7 @@ export class RedisHandoff {
   #leaving: Set<Promise<void>> = new Set();
   #retries: Set<ReturnType<typeof setTimeout>> = new Set();
   #waiters: WaitQueue<RedisWaiter> = new WaitQueue((waiter) => this.#depart(waiter));
+  #other: ChannelListener | undefined;
 
   constructor(core: RedisCore, notify: boolean) {
     this.#core = core;
@@ -97,6 +109,21 @@ export class RedisHandoff {
   /** The channel hand-offs to this adapter's waiters are published on. */
   get channel(): string {
     return HANDOFF_CHANNEL_PREFIX + this.#channelId;
+  }
+
+  /** Routes the messages that are not hand-offs to `listener` (one only). */
+  share(listener: ChannelListener): void {
+    this.#other = listener;
+  }
+
+  /**
+   * Subscribes the adapter's channel (once): resolves true when messages on
+   * {@linkcode RedisHandoff.channel} will be heard, false when waiters must
+   * poll (notifications off, no subscriber, closed, or subscribing failed).
+   */
+  listen(): Promise<boolean> {
+    if (!this.#notify || this.#closed) return Promise.resolve(false);
+    return this.#subscribe();
   }
 
   /** Whether PUBLISH counts every receiver: not on Redis Cluster, where it counts one node's. */
@@ -304,11 +331,15 @@ export class RedisHandoff {
       waiter.heldUntil = 0;
       this.#waiters.wake(waiter);
     }
+    this.#other?.onLost();
   }
 
   #onHandoff(token: string): void {
     const waiter = this.#tokens.get(token);
-    if (waiter === undefined) return;
+    if (waiter === undefined) {
+      this.#other?.onMessage(token);
+      return;
+    }
     if (waiter.signal.aborted) {
       // It left, and its leave failed or is late: pass the key on now.
       if (waiter.inQueue || waiter.leaveTries > 0) this.#leave(waiter);

@@ -25,6 +25,7 @@ import {
   validateWait,
 } from "../_validate.ts";
 import { RedisCore, type Script } from "./_redis_core.ts";
+import { RedisHolders } from "./_redis_holders.ts";
 import {
   HANDOFF_CHANNEL_PREFIX,
   HANDOFF_MS,
@@ -160,6 +161,8 @@ function unexpectedReply(command: string, reply: unknown): LoccoError {
 export class RedisLocks {
   #core: RedisCore;
   #handoff: RedisHandoff;
+  #holders: RedisHolders;
+  #closing: Promise<void> | undefined;
   /** Locks this adapter granted, `sent key + "\n" + unique value`, until their ttl ends. */
   #grants: Map<string, number> = new Map();
   #sweepAt = GRANTS_SWEEP_SIZE;
@@ -171,6 +174,17 @@ export class RedisLocks {
       this.#core,
       settings.waitStrategy === "notify" && transport.canSubscribe,
     );
+    this.#holders = new RedisHolders(this.#core, this.#handoff);
+  }
+
+  /** The adapter of the slots of semaphores of `limit` holders (validated). */
+  semaphore(limit: number): ILockAdapter {
+    return this.#holders.semaphore(limit);
+  }
+
+  /** The adapter of the `mode` side of read-write locks (validated). */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#holders.readWrite(mode);
   }
 
   async createLock(lease: LockLease): Promise<{ fence: number }> {
@@ -279,7 +293,8 @@ export class RedisLocks {
   }
 
   close(): Promise<void> {
-    return this.#handoff.close();
+    this.#closing ??= this.#holders.close().then(() => this.#handoff.close());
+    return this.#closing;
   }
 
   /** The adapter of a lock on all of `keys`, taken atomically (see _redis_multi.ts). */

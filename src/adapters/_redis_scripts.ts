@@ -443,3 +443,367 @@ export const MULTI_EXTEND_SCRIPT_SHA = "e0d7bb85ba582dba44c2f3db5bdff533c8ebf0ec
 
 /** SHA-1 of {@linkcode MULTI_VALID_SCRIPT}, for EVALSHA. */
 export const MULTI_VALID_SCRIPT_SHA = "3d0c6f8bdf80270f347c37a38df5bf8dec0d3902";
+
+// Semaphores and read-write locks: the holders of one key, all in one Cluster
+// slot and apart from lock keys (see _redis_holders.ts):
+// KEYS[1]: holders, a sorted set: member "side:unique value" (side "s" for a
+//          semaphore slot, "r" / "w" for a read-write lock's sides), score
+//          its expiry in ms on the server clock (TIME)
+// KEYS[2]: the holders' fences, a hash: member -> fence
+// KEYS[3]: the fence counter (the lock acquire's scheme: max(counter + 1,
+//          server time in microseconds), so fences never go back)
+// KEYS[4]: the queue, a sorted set: member -> the time it first queued (us);
+//          semaphore waiters and waiting writers, first come first served
+// KEYS[5]: every waiter's deadline, a sorted set: member -> ms; a waiter
+//          whose deadline passed (its process died) loses its place
+// KEYS[6]: every waiter's wake-up, a hash: member -> "channel\ntoken" (or ""
+//          for a waiter that polls)
+// ARGV[1]: the side ("s", "r" or "w"); ARGV[2]: the unique value;
+// ARGV[3]: the semaphore's limit (1 for a read-write lock);
+// ARGV[4]: "1" when PUBLISH counts every receiver (not on Redis Cluster), so
+//          a waiter nobody listens for any more is dropped from the queue.
+// Every script drops expired holders and lapsed waiters first, and when that
+// or its own change may let waiters in, publishes to the waiters entitled
+// now: a semaphore's first (limit - holders) queued waiters; for a
+// read-write lock, the first waiting writer when nobody holds it, and every
+// waiting reader when no writer waits.
+const HOLDERS_LUA = `local side, limit, exact = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local member = side .. ":" .. ARGV[2]
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local function ms(value)
+  return string.format("%.0f", value)
+end
+local function leave(m)
+  redis.call("ZREM", KEYS[4], m)
+  redis.call("ZREM", KEYS[5], m)
+  redis.call("HDEL", KEYS[6], m)
+end
+local function prune()
+  local changed = false
+  local gone = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ms(now))
+  for i = 1, #gone do
+    redis.call("ZREM", KEYS[1], gone[i])
+    redis.call("HDEL", KEYS[2], gone[i])
+    changed = true
+  end
+  local lapsed = redis.call("ZRANGEBYSCORE", KEYS[5], "-inf", ms(now))
+  for i = 1, #lapsed do
+    leave(lapsed[i])
+    changed = true
+  end
+  return changed
+end
+local function writing()
+  local first = redis.call("ZRANGE", KEYS[1], 0, 0)[1]
+  return first ~= nil and string.sub(first, 1, 1) == "w"
+end
+-- the member under which this unique value holds the key, or false
+local function held()
+  if side == "s" then
+    return redis.call("ZSCORE", KEYS[1], member) and member
+  end
+  for _, each in ipairs({ "r:", "w:" }) do
+    if redis.call("ZSCORE", KEYS[1], each .. ARGV[2]) then
+      return each .. ARGV[2]
+    end
+  end
+  return false
+end
+-- why the caller may not take a place now, or false
+local function blocked()
+  local n = redis.call("ZCARD", KEYS[1])
+  if side == "r" then
+    if writing() then
+      return "write-locked"
+    end
+    local waiting = redis.call("ZCARD", KEYS[4])
+    if waiting > 1 or (waiting == 1 and not redis.call("ZSCORE", KEYS[4], "w:" .. ARGV[2])) then
+      return "awaited by a writer"
+    end
+    return false
+  end
+  if n >= limit then
+    if side == "s" then
+      return "full"
+    end
+    return writing() and "write-locked" or "read-locked"
+  end
+  local position = redis.call("ZRANK", KEYS[4], member) or redis.call("ZCARD", KEYS[4])
+  if position >= limit - n then
+    return "promised to an earlier waiter"
+  end
+  return false
+end
+-- publishes a waiter's token; false when it was dropped (nobody listens)
+local function signal(m)
+  local info = redis.call("HGET", KEYS[6], m)
+  if not info then
+    leave(m)
+    return false
+  end
+  local nl = string.find(info, "\\n", 1, true)
+  if not nl then
+    return true
+  end
+  local heard = redis.call("PUBLISH", string.sub(info, 1, nl - 1), string.sub(info, nl + 1))
+  if heard > 0 or exact ~= "1" then
+    return true
+  end
+  leave(m)
+  return false
+end
+local function wakeFirst(count)
+  local index = 0
+  while count > 0 do
+    local batch = redis.call("ZRANGE", KEYS[4], index, index + count - 1)
+    if #batch == 0 then
+      return
+    end
+    for i = 1, #batch do
+      if signal(batch[i]) then
+        index = index + 1
+        count = count - 1
+      end
+    end
+  end
+end
+local function wake()
+  local n = redis.call("ZCARD", KEYS[1])
+  if side == "s" then
+    if n < limit then
+      wakeFirst(limit - n)
+    end
+    return
+  end
+  if writing() then
+    return
+  end
+  if n == 0 then
+    wakeFirst(1)
+  end
+  if redis.call("ZCARD", KEYS[4]) == 0 then
+    local readers = redis.call("ZRANGE", KEYS[5], 0, -1)
+    for i = 1, #readers do
+      signal(readers[i])
+    end
+  end
+end
+local function expireHolders()
+  local last = redis.call("ZRANGE", KEYS[1], -1, -1, "WITHSCORES")
+  if last[2] then
+    local left = ms(math.max(1, tonumber(last[2]) - now))
+    redis.call("PEXPIRE", KEYS[1], left)
+    redis.call("PEXPIRE", KEYS[2], left)
+  else
+    redis.call("DEL", KEYS[2])
+  end
+end
+local function expireQueue()
+  local last = redis.call("ZRANGE", KEYS[5], -1, -1, "WITHSCORES")
+  if last[2] then
+    local left = ms(math.max(1, tonumber(last[2]) - now))
+    for k = 4, 6 do
+      redis.call("PEXPIRE", KEYS[k], left)
+    end
+  end
+end`;
+
+/**
+ * Takes a place among a key's holders (a semaphore slot, or a read-write
+ * lock's side) with its own lease and the next fencing token. Replies the
+ * token (a positive integer below 2^53); or, when the unique value already
+ * holds this side and ARGV[7] is "1" (a resend: the caller holds no live
+ * grant), its token, the lease made ARGV[5] ms from now; else a status
+ * string saying why the place was refused ("self", "full", "write-locked",
+ * "read-locked", "awaited by a writer", "promised to an earlier waiter").
+ */
+export const HOLDERS_ACQUIRE_SCRIPT: string = `-- locco holders acquire
+-- KEYS and ARGV[1..4]: see HOLDERS_LUA
+-- ARGV[5]: the time to live in ms; ARGV[6]: how long the fence counter
+-- lives after each acquire, in ms; ARGV[7]: "1" when the caller holds no
+-- live grant of this place
+${HOLDERS_LUA}
+local pruned = prune()
+local result
+local mine = held()
+if mine then
+  result = "self"
+  if mine == member and ARGV[7] == "1" then
+    local fence = tonumber(redis.call("HGET", KEYS[2], member))
+    if fence then
+      redis.call("ZADD", KEYS[1], ms(now + tonumber(ARGV[5])), member)
+      expireHolders()
+      result = fence
+    end
+  end
+else
+  result = blocked()
+  if not result then
+    local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
+    local last = tonumber(redis.call("GET", KEYS[3]))
+    if last ~= nil and last >= fence then
+      if last >= 9007199254740990 then
+        return redis.error_reply("locco: the fence counter " .. KEYS[3] .. " is out of range")
+      end
+      fence = last + 1
+    end
+    redis.call("SET", KEYS[3], ms(fence), "PX", ARGV[6])
+    redis.call("ZADD", KEYS[1], ms(now + tonumber(ARGV[5])), member)
+    redis.call("HSET", KEYS[2], member, ms(fence))
+    leave(member)
+    expireHolders()
+    result = fence
+  end
+end
+if pruned then
+  wake()
+end
+return result
+`;
+
+/**
+ * Gives up this unique value's place: 1 when it held one (live), else 0.
+ * Unlike the lock release, it keeps no record of past releases: a second
+ * run (a resend) has the effect of one but replies 0.
+ */
+export const HOLDERS_RELEASE_SCRIPT: string = `-- locco holders release
+-- KEYS and ARGV[1..4]: see HOLDERS_LUA
+${HOLDERS_LUA}
+local changed = prune()
+local result = 0
+if redis.call("ZREM", KEYS[1], member) == 1 then
+  redis.call("HDEL", KEYS[2], member)
+  expireHolders()
+  result = 1
+  changed = true
+end
+if changed then
+  wake()
+end
+return result
+`;
+
+/** Makes this unique value's live place last ARGV[5] ms from now: 1, or 0 when it holds none. */
+export const HOLDERS_EXTEND_SCRIPT: string = `-- locco holders extend
+-- KEYS and ARGV[1..4]: see HOLDERS_LUA
+-- ARGV[5]: the new time to live in ms
+${HOLDERS_LUA}
+local pruned = prune()
+local result = 0
+if redis.call("ZSCORE", KEYS[1], member) then
+  redis.call("ZADD", KEYS[1], ms(now + tonumber(ARGV[5])), member)
+  expireHolders()
+  result = 1
+end
+if pruned then
+  wake()
+end
+return result
+`;
+
+/**
+ * A waiter asks for its turn: replies 0 when it may take a place now (it is
+ * not queued then); else it queues (keeping its place when queued already;
+ * a reader only listens) until ARGV[5] ms from now, with ARGV[6] as its
+ * wake-up, and replies the ms until the soonest holder expires (-1: none).
+ */
+export const HOLDERS_WAIT_SCRIPT: string = `-- locco holders wait
+-- KEYS and ARGV[1..4]: see HOLDERS_LUA
+-- ARGV[5]: how long the waiter's place lasts unless it asks again, in ms
+-- ARGV[6]: "channel\\ntoken" to publish when it may go, or "" (it polls)
+${HOLDERS_LUA}
+local pruned = prune()
+local result = 0
+if held() or blocked() then
+  if side ~= "r" then
+    redis.call("ZADD", KEYS[4], "NX", ms(tonumber(time[1]) * 1000000 + tonumber(time[2])), member)
+  end
+  redis.call("ZADD", KEYS[5], ms(now + tonumber(ARGV[5])), member)
+  redis.call("HSET", KEYS[6], member, ARGV[6])
+  expireQueue()
+  local first = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
+  result = -1
+  if first[2] then
+    result = math.max(1, tonumber(first[2]) - now)
+  end
+end
+if pruned then
+  wake()
+end
+return result
+`;
+
+/** A waiter that stops waiting gives up its place, and whoever that lets in is woken. */
+export const HOLDERS_LEAVE_SCRIPT: string = `-- locco holders leave
+-- KEYS and ARGV[1..4]: see HOLDERS_LUA
+${HOLDERS_LUA}
+prune()
+leave(member)
+wake()
+return 1
+`;
+
+/** 1 while this unique value holds a live place, else 0. Writes nothing. */
+export const HOLDERS_CHECK_SCRIPT: string = `-- locco holders check
+-- KEYS[1]: the holders; ARGV[1]: the side; ARGV[2]: the unique value
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local expiry = redis.call("ZSCORE", KEYS[1], ARGV[1] .. ":" .. ARGV[2])
+if expiry and tonumber(expiry) > now then
+  return 1
+end
+return 0
+`;
+
+/**
+ * Inspect the holders: 0 when no live holder, else `{ms, fence}`: the ms
+ * until the soonest (ARGV[1] "first") or latest ("last") live lease ends,
+ * and the newest live holder's fence. Writes nothing.
+ */
+export const HOLDERS_INSPECT_SCRIPT: string = `-- locco holders inspect
+-- KEYS[1]: the holders; KEYS[2]: their fences
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local live = redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. string.format("%.0f", now), "+inf",
+  "WITHSCORES")
+if #live == 0 then
+  return 0
+end
+local at = tonumber(live[2])
+if ARGV[1] == "last" then
+  at = tonumber(live[#live])
+end
+local fence = 0
+for i = 1, #live, 2 do
+  local each = tonumber(redis.call("HGET", KEYS[2], live[i]))
+  if each and each > fence then
+    fence = each
+  end
+end
+return { math.max(1, at - now), fence }
+`;
+
+/** SHA-1 of {@linkcode HOLDERS_ACQUIRE_SCRIPT}, for EVALSHA. */
+export const HOLDERS_ACQUIRE_SCRIPT_SHA = "6d380b105a133e86e67cf050a70316119cbce645";
+
+/** SHA-1 of {@linkcode HOLDERS_RELEASE_SCRIPT}, for EVALSHA. */
+export const HOLDERS_RELEASE_SCRIPT_SHA = "47ab70439d831ed343ba1f03440b8359b27d2268";
+
+/** SHA-1 of {@linkcode HOLDERS_EXTEND_SCRIPT}, for EVALSHA. */
+export const HOLDERS_EXTEND_SCRIPT_SHA = "094cfb70689df61423c5d8942c9bf956a3ad8f22";
+
+/** SHA-1 of {@linkcode HOLDERS_WAIT_SCRIPT}, for EVALSHA. */
+export const HOLDERS_WAIT_SCRIPT_SHA = "a7064022597bc607f680ef8b43f97f3e15209460";
+
+/**
+ * SHA-1 of {@linkcode HOLDERS_LEAVE_SCRIPT}. Unused: leaving is sent with
+ * EVAL, one command, written before any QUIT that follows.
+ */
+export const HOLDERS_LEAVE_SCRIPT_SHA = "cda94efe9d9cd37f697eaf64f34900029d970002";
+
+/** SHA-1 of {@linkcode HOLDERS_CHECK_SCRIPT}, for EVALSHA. */
+export const HOLDERS_CHECK_SCRIPT_SHA = "1777d038cd01942f783626a32869fc9951238dbb";
+
+/** SHA-1 of {@linkcode HOLDERS_INSPECT_SCRIPT}, for EVALSHA. */
+export const HOLDERS_INSPECT_SCRIPT_SHA = "bfb283118c5bd78b201fa59f812660db18a92f79";

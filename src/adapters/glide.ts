@@ -27,6 +27,7 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
+import { validateLimit, validateMode } from "../_validate.ts";
 import { glideTransport } from "./_glide_transport.ts";
 import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
 // deno-lint-ignore no-unused-vars
@@ -336,6 +337,81 @@ export class GlideAdapter implements ILockAdapter {
    */
   async inspectLock(key: string): Promise<LockInfo | undefined> {
     return await this.#locks.inspectLock(key);
+  }
+
+  /**
+   * The adapter of counting semaphores of `limit` holders on this Redis:
+   * each holder has its own lease (on the server clock) and its own fencing
+   * token, issued in the same script as the slot, growing with every slot
+   * taken on the key. A semaphore's holders live in a sorted set next to its
+   * fence counter and waiter queue, all in the Cluster slot of the key (a
+   * hash tag in the key or prefix is honoured) and apart from lock keys.
+   * Waiters queue first come first served: a newcomer is refused the slots
+   * earlier waiters are entitled to, and a release (or an expiry any script
+   * finds) wakes the entitled waiters at once through the adapter's
+   * subscriber, as for locks (`waitStrategy: "poll"`: they poll at the retry
+   * delay). A waiter's place lapses within seconds when its process dies.
+   * `locker.semaphore()` uses it.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Two slots
+   * ```ts
+   * import { GlideAdapter, type GlideLikeClient } from "@kontsedal/locco/redis";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * // `client` is a `GlideClient` from "@valkey/valkey-glide".
+   * async function encode(client: GlideLikeClient): Promise<void> {
+   *   const adapter = new GlideAdapter({ client });
+   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 60 } });
+   *   try {
+   *     await locker.semaphore("encoder", 2, 60_000).acquire(async () => {
+   *       // at most two of these run at once, across processes
+   *     });
+   *   } finally {
+   *     await adapter.close();
+   *   }
+   * }
+   * ```
+   */
+  semaphore(limit: number): ILockAdapter {
+    return this.#locks.semaphore(validateLimit(limit));
+  }
+
+  /**
+   * The adapter of one side of read-write locks on this Redis: many readers
+   * at once or one writer alone, each holder with its own lease and fencing
+   * token, stored like semaphores (apart from lock and semaphore keys, in
+   * the key's Cluster slot). Writer-preferring: a waiting writer holds new
+   * readers back, and writers go first come first served; releases wake
+   * the waiters that may go at once. `locker.readWrite()` uses it.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers and a writer
+   * ```ts
+   * import { GlideAdapter, type GlideLikeClient } from "@kontsedal/locco/redis";
+   * import { Locker } from "@kontsedal/locco";
+   *
+   * // `client` is a `GlideClient` from "@valkey/valkey-glide".
+   * async function refresh(client: GlideLikeClient): Promise<void> {
+   *   const adapter = new GlideAdapter({ client });
+   *   const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
+   *   const catalog = locker.readWrite("catalog", 30_000);
+   *   try {
+   *     await catalog.write().acquire(async () => {
+   *       // no reader holds "catalog" meanwhile
+   *     });
+   *   } finally {
+   *     await adapter.close();
+   *   }
+   * }
+   * ```
+   */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#locks.readWrite(validateMode(mode));
   }
 
   /**

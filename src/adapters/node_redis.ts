@@ -27,6 +27,7 @@
  */
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
+import { validateLimit, validateMode } from "../_validate.ts";
 import { ValidationError } from "../errors.ts";
 import { nodeRedisTransport } from "./_node_redis_transport.ts";
 import { openRedisLocks, type RedisLocks } from "./_redis_locks.ts";
@@ -446,6 +447,96 @@ export class NodeRedisAdapter implements ILockAdapter {
    */
   async inspectLock(key: string): Promise<LockInfo | undefined> {
     return await this.#locks.inspectLock(key);
+  }
+
+  /**
+   * The adapter of counting semaphores of `limit` holders on this Redis:
+   * each holder has its own lease (on the server clock) and its own fencing
+   * token, issued in the same script as the slot, growing with every slot
+   * taken on the key. A semaphore's holders live in a sorted set next to its
+   * fence counter and waiter queue, all in the Cluster slot of the key (a
+   * hash tag in the key or prefix is honoured) and apart from lock keys.
+   * Waiters queue first come first served: a newcomer is refused the slots
+   * earlier waiters are entitled to, and a release (or an expiry any script
+   * finds) wakes the entitled waiters at once through the adapter's
+   * subscriber, as for locks (`waitStrategy: "poll"`: they poll at the retry
+   * delay). A waiter's place lapses within seconds when its process dies.
+   * `locker.semaphore()` uses it.
+   *
+   * @param limit The most holders at once: an integer from 1 to 2147483647.
+   * @returns The adapter of the slots.
+   * @throws {ValidationError} When `limit` is invalid.
+   * @example Two slots, a third caller woken by a release
+   * ```ts
+   * import { NodeRedisAdapter } from "@kontsedal/locco/redis";
+   * import { Locker } from "@kontsedal/locco";
+   * import { createClient } from "redis";
+   * import process from "node:process";
+   * import assert from "node:assert/strict";
+   *
+   * const client = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+   * await client.connect();
+   * const adapter = new NodeRedisAdapter({ client });
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 60 } });
+   * const key = `encoder:${crypto.randomUUID()}`;
+   * try {
+   *   const first = await locker.semaphore(key, 2, 60_000).acquire();
+   *   const second = await locker.semaphore(key, 2, 60_000).acquire();
+   *   assert.equal(await locker.semaphore(key, 2, 60_000).tryAcquire(), undefined); // both slots taken
+   *   const third = locker.semaphore(key, 2, 60_000).acquire(); // queues, first come first served
+   *   await first.release(); // wakes it at once, not after its 1 s retry delay
+   *   const lock = await third;
+   *   assert.ok(lock.fence! > second.fence! && second.fence! > first.fence!);
+   *   await Promise.all([second.release(), lock.release()]);
+   * } finally {
+   *   await adapter.close();
+   *   await client.close();
+   * }
+   * ```
+   */
+  semaphore(limit: number): ILockAdapter {
+    return this.#locks.semaphore(validateLimit(limit));
+  }
+
+  /**
+   * The adapter of one side of read-write locks on this Redis: many readers
+   * at once or one writer alone, each holder with its own lease and fencing
+   * token, stored like semaphores (apart from lock and semaphore keys, in
+   * the key's Cluster slot). Writer-preferring: a waiting writer holds new
+   * readers back, and writers go first come first served; releases wake
+   * the waiters that may go at once. `locker.readWrite()` uses it.
+   *
+   * @param mode `"read"` or `"write"`.
+   * @returns The adapter of that side.
+   * @throws {ValidationError} When `mode` is neither.
+   * @example Readers share, a writer waits and holds new readers back
+   * ```ts
+   * import { NodeRedisAdapter } from "@kontsedal/locco/redis";
+   * import { Locker } from "@kontsedal/locco";
+   * import { createClient } from "redis";
+   * import process from "node:process";
+   * import assert from "node:assert/strict";
+   *
+   * const client = createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+   * await client.connect();
+   * const adapter = new NodeRedisAdapter({ client });
+   * const locker = new Locker({ adapter, retrySettings: { retryDelay: 1000, retryTimes: 30 } });
+   * const catalog = locker.readWrite(`catalog:${crypto.randomUUID()}`, 30_000);
+   * try {
+   *   const readers = [await catalog.read().acquire(), await catalog.read().acquire()];
+   *   const writer = catalog.write().acquire(); // waits for both readers
+   *   await new Promise((resolve) => setTimeout(resolve, 100));
+   *   assert.equal(await catalog.read().tryAcquire(), undefined); // the waiting writer goes first
+   *   await Promise.all(readers.map((reader) => reader.release()));
+   *   await (await writer).release();
+   * } finally {
+   *   await adapter.close();
+   *   await client.close();
+   * }
+   * ```
+   */
+  readWrite(mode: "read" | "write"): ILockAdapter {
+    return this.#locks.readWrite(validateMode(mode));
   }
 
   /**

@@ -1,7 +1,8 @@
 // Copyright 2026 the locco authors. MIT license.
 // One OS process of the multi-process primitives test
 // (primitives_process_test.ts): runs `loops` concurrent loops that each enter
-// a section `sections` times under a primitive on MongoDB, or unguarded
+// a section `sections` times under a primitive on MongoDB or on Redis
+// (IoRedisAdapter, when the Mongo URL is "redis"), or unguarded
 // ("none") as the control. Inside, it counts itself in with Redis INCR, which
 // answers the exact number of loops of all processes inside at that moment,
 // and out with DECR:
@@ -17,18 +18,26 @@ import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { Locker } from "@kontsedal/locco";
 import { MongoAdapter } from "@kontsedal/locco/mongodb";
+import { IoRedisAdapter } from "@kontsedal/locco/redis";
 
 async function main(): Promise<void> {
   const [primitive, guard, mongoUrl, redisUrl, key, limitArg, loopsArg, sectionsArg] = process
     .argv.slice(2);
   if (!primitive || !guard || !mongoUrl || !redisUrl || !key || !sectionsArg) {
     throw new Error(
-      "usage: _primitives_worker <semaphore|rw|multi> <locked|none> <mongo url> <redis url> <key> <limit> <loops> <sections>",
+      'usage: _primitives_worker <semaphore|rw|multi> <locked|none> <mongo url or "redis"> <redis url> <key> <limit> <loops> <sections>',
     );
   }
   const limit = Number(limitArg);
   const counter = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  const client = new MongoClient(mongoUrl, { directConnection: true, maxPoolSize: 4 });
+  const onRedis = mongoUrl === "redis";
+  const client = onRedis
+    ? undefined
+    : new MongoClient(mongoUrl, { directConnection: true, maxPoolSize: 4 });
+  const lockClient = onRedis ? new Redis(redisUrl) : undefined;
+  const adapter = client === undefined
+    ? new IoRedisAdapter({ client: lockClient! })
+    : new MongoAdapter({ client, dbName: "locco-primitives" });
   let most = 0;
   let violations = 0;
   let done = 0;
@@ -47,7 +56,7 @@ async function main(): Promise<void> {
   };
   try {
     const locker = new Locker({
-      adapter: new MongoAdapter({ client, dbName: "locco-primitives" }),
+      adapter,
       retrySettings: { retryDelayFn: () => 2 + Math.random() * 5, totalTime: 120_000 },
     });
     const guarded = <T>(
@@ -102,7 +111,8 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: Number(loopsArg) }, (_, i) => loop(i)));
   } finally {
-    await Promise.all([client.close(), counter.quit()]);
+    if (adapter instanceof IoRedisAdapter) await adapter.close();
+    await Promise.all([client?.close(), lockClient?.quit(), counter.quit()]);
   }
   process.stdout.write(`${most} ${violations} ${done}\n`);
 }

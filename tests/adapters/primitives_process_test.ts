@@ -1,6 +1,6 @@
 // Copyright 2026 the locco authors. MIT license.
 // Semaphores, read-write locks and multi-key locks across OS processes on
-// MongoDB (the stand-in), counted exactly with Redis INCR inside each section
+// MongoDB (the stand-in), and semaphores and read-write locks on Redis, counted exactly with Redis INCR inside each section
 // (see _primitives_worker.ts), each against an unguarded control that shows
 // the count does break the rule when nothing guards the section.
 
@@ -22,6 +22,7 @@ interface Outcome {
 }
 
 async function run(
+  /** The stand-in's URL, or "redis" for IoRedisAdapter at REDIS_URL. */
   mongoUrl: string,
   primitive: "semaphore" | "rw" | "multi",
   guard: "locked" | "none",
@@ -88,6 +89,30 @@ processTest(
     assert.equal(guarded.violations, 0);
     assert.equal(guarded.most, 1);
     const control = await run(url, "multi", "none");
+    assert.ok(control.violations > 0, "the unguarded control broke the rule");
+  },
+);
+
+Deno.test(
+  "IoRedisAdapter semaphore: 12 loops in 4 OS processes never pass limit 3, while unguarded ones do",
+  async () => {
+    await assertRedisReachable();
+    const guarded = await run("redis", "semaphore", "locked");
+    assert.equal(guarded.violations, 0, `${guarded.most} holders at once with limit ${LIMIT}`);
+    assert.equal(guarded.most, LIMIT, "the limit is reached: the semaphore lets 3 in");
+    const control = await run("redis", "semaphore", "none");
+    assert.ok(control.most > LIMIT, `the unguarded control peaked at ${control.most}`);
+  },
+);
+
+Deno.test(
+  "IoRedisAdapter read-write lock: 4 OS processes' writers never meet readers or writers, while unguarded ones do",
+  async () => {
+    await assertRedisReachable();
+    const guarded = await run("redis", "rw", "locked");
+    assert.equal(guarded.violations, 0);
+    assert.ok(guarded.most > 1, "readers held the key together");
+    const control = await run("redis", "rw", "none");
     assert.ok(control.violations > 0, "the unguarded control broke the rule");
   },
 );

@@ -13,7 +13,10 @@ import {
 } from "@kontsedal/locco";
 import * as redisEntry from "@kontsedal/locco/redis";
 import { testAdapterContract } from "../_adapter_contract.ts";
+import { testReadWriteContract } from "../_read_write_contract.ts";
+import { testSemaphoreContract } from "../_semaphore_contract.ts";
 import {
+  IOREDIS_5,
   NODE_REDIS_4,
   NODE_REDIS_6,
   openRedisBackend,
@@ -43,6 +46,40 @@ testAdapterContract(
 testAdapterContract(
   `IoRedisAdapter (ioredis 5, prefix "locco-test:{p}:")`,
   () => openIoRedisBackend(() => new Redis(REDIS_URL), REDIS_URL, "locco-test:{p}:"),
+);
+
+// A semaphore of one holder and the write side of a read-write lock are
+// mutexes: their places pass the whole lock contract. All three client
+// families send the same scripts; one runs the lock contract on them.
+testAdapterContract(
+  "IoRedisAdapter semaphore(1) (ioredis 5)",
+  async () => {
+    const backend = await openRedisBackend(IOREDIS_5, REDIS_URL);
+    return { ...backend, connect: async () => (await backend.connect()).semaphore!(1) };
+  },
+);
+testAdapterContract(
+  'IoRedisAdapter readWrite("write") (ioredis 5)',
+  async () => {
+    const backend = await openRedisBackend(IOREDIS_5, REDIS_URL);
+    return { ...backend, connect: async () => (await backend.connect()).readWrite!("write") };
+  },
+);
+for (const kind of REDIS_FAMILIES) {
+  testSemaphoreContract(
+    `${kind.adapterName} (${kind.name})`,
+    () => openRedisBackend(kind, REDIS_URL),
+    { notifies: true },
+  );
+  testReadWriteContract(
+    `${kind.adapterName} (${kind.name})`,
+    () => openRedisBackend(kind, REDIS_URL),
+  );
+}
+testSemaphoreContract(
+  'IoRedisAdapter (ioredis 5, waitStrategy "poll")',
+  () => openRedisBackend(IOREDIS_5, REDIS_URL, { waitStrategy: "poll" }),
+  { notifies: false },
 );
 
 function fakeClient(overrides: Partial<IoRedisLikeClient> = {}): IoRedisLikeClient {

@@ -4,8 +4,9 @@
 // the adapter contract (ioredis with and without keyPrefix, node-redis 6
 // and 4, GLIDE); waiting woken by the release, whatever node the subscriber lives
 // on; a subscriber whose node dies; another node dying wakes no waiter
-// (node-redis); and contended, fenced increments across a kill -9 of the master
-// owning the lock's slot and across a CLUSTER FAILOVER.
+// (node-redis); semaphores and read-write locks, their keys in one slot; and
+// contended, fenced increments across a kill -9 of the master owning the
+// lock's slot and across a CLUSTER FAILOVER.
 
 import assert from "node:assert/strict";
 import { type ClusterOptions, Redis } from "ioredis";
@@ -209,6 +210,60 @@ for (const [what, families, options, keyOf] of WAKE_CASES) {
       }
     });
   }
+}
+
+// A semaphore's or read-write lock's keys (holders, fences, counter, queue)
+// share the key's slot, or every script would fail with CROSSSLOT.
+const HOLDER_CASES: Array<[string, Family, ClusterOptions]> = [
+  ["ioredis", "ioredis", {}],
+  ["ioredis keyPrefix", "ioredis", { keyPrefix: "app:" }],
+  ["node-redis 6", "node-redis", {}],
+  ["GLIDE", "glide", {}],
+];
+for (const [what, family, options] of HOLDER_CASES) {
+  Deno.test({
+    name: `${
+      ADAPTER_NAME[family]
+    } semaphores and read-write locks work on Redis Cluster, waiters woken by releases (${what})`,
+    // See CLUSTER_SUBSCRIBER_TIMER: an earlier test's ioredis timer may run out here.
+    sanitizeResources: false,
+    sanitizeOps: false,
+  }, async () => {
+    const env = new ClusterEnv(await cluster(), family, options);
+    try {
+      // A retry delay the waiters must not need: they are woken by releases.
+      const retrySettings = { retryDelay: 60_000, retryTimes: 2, totalTime: 20_000 };
+      const one = new Locker({ adapter: await env.connect(), retrySettings });
+      const other = new Locker({ adapter: await env.connect(), retrySettings });
+      const key = uniqueKey("cluster");
+      const held = [
+        await one.semaphore(key, 2, 30_000).acquire(),
+        await one.semaphore(key, 2, 30_000).acquire(),
+      ];
+      assert.equal(await other.semaphore(key, 2, 30_000).tryAcquire(), undefined);
+      const waiting = other.semaphore(key, 2, 30_000).acquire();
+      await delay(200);
+      await held[0]!.release({ throwOnFail: true });
+      const third = await waiting;
+      assert.ok(third.fence! > held[1]!.fence! && held[1]!.fence! > held[0]!.fence!);
+      await Promise.all([held[1]!, third].map((lock) => lock.release({ throwOnFail: true })));
+
+      const reader = await one.readWrite(key, 30_000).read().acquire();
+      const writing = other.readWrite(key, 30_000).write().acquire();
+      await delay(200);
+      assert.equal(
+        await one.readWrite(key, 30_000).read().tryAcquire(),
+        undefined,
+        "a waiting writer holds new readers back",
+      );
+      await reader.release({ throwOnFail: true });
+      const writer = await writing;
+      assert.ok(writer.fence! > reader.fence!);
+      await writer.release({ throwOnFail: true });
+    } finally {
+      await env.close();
+    }
+  });
 }
 
 for (const family of FAMILIES) {
