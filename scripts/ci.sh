@@ -51,6 +51,8 @@ check "chaos, Redis Cluster via node-redis (short)" deno task chaos --short --ba
 check "chaos analysis on hand-made logs" deno test scripts/chaos/analyze_test.ts
 check "chaos, semaphore on MongoDB stand-in (short)" deno task chaos --short --backend mongo --primitive semaphore
 check "chaos, read-write lock on MongoDB stand-in (short)" deno task chaos --short --backend mongo --primitive rw
+check "chaos, semaphore on Redis (short)" deno task chaos --short --primitive semaphore
+check "chaos, read-write lock on Redis (short)" deno task chaos --short --primitive rw
 check "chaos, multi-key locks on Redis (short)" deno task chaos --short --primitive multi
 check "chaos, multi-key locks on Redis Cluster (short)" deno task chaos --short --primitive multi --backend cluster
 check "npm build, publint, attw" deno task build:npm
