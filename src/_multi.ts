@@ -37,6 +37,12 @@ class OrderedMulti implements ILockAdapter {
   #order: readonly string[];
   // The key a waiter found busy last, per unique value: what it waits for.
   #busy: Map<string, string> = new Map();
+  // The session of a waiter's last wait, per unique value, kept until its
+  // next attempt ends: an adapter that serves waiters first come first
+  // served keeps the waiter's place on that key through the attempt, which
+  // then takes the key as the one entitled to it instead of as a newcomer
+  // behind the waiters queued since.
+  #sessions: Map<string, AbortController> = new Map();
 
   constructor(adapter: ILockAdapter, keys: readonly string[]) {
     this.#adapter = adapter;
@@ -46,6 +52,14 @@ class OrderedMulti implements ILockAdapter {
   }
 
   async createLock({ uniqueValue, ttl }: LockLease): Promise<MultiGrant> {
+    try {
+      return await this.#take(uniqueValue, ttl);
+    } finally {
+      this.#endSession(uniqueValue);
+    }
+  }
+
+  async #take(uniqueValue: string, ttl: number): Promise<MultiGrant> {
     const fences = new Map<string, number | undefined>();
     try {
       for (const key of this.#order) {
@@ -88,10 +102,11 @@ class OrderedMulti implements ILockAdapter {
   }
 
   // Waits for the key the last attempt found busy, through the adapter's own
-  // wait when it has one. Each wait is a session of its own, ended when the
-  // wait ends: a waiter queued on one key must not keep its place there while
-  // its next attempt stops at another busy key, or it would hold up everyone
-  // queued behind it.
+  // wait when it has one. Each wait is a session of its own, which ends when
+  // the next attempt ends (or the caller's session does): a waiter queued on
+  // one key keeps its place there through that attempt, but not while it
+  // then waits for another busy key, or it would hold up everyone queued
+  // behind it.
   async waitForUnlock(
     identity: LockIdentity,
     maxWaitMs: number,
@@ -99,30 +114,47 @@ class OrderedMulti implements ILockAdapter {
   ): Promise<void> {
     const { uniqueValue } = identity;
     const key = this.#busy.get(uniqueValue) ?? this.#order[0]!;
+    this.#endSession(uniqueValue);
     if (signal.aborted) {
       this.#busy.delete(uniqueValue);
       return;
     }
-    const wait = new AbortController();
-    const stop = () => wait.abort();
+    const session = new AbortController();
+    this.#sessions.set(uniqueValue, session);
+    const stop = () => {
+      this.#busy.delete(uniqueValue);
+      if (this.#sessions.get(uniqueValue) === session) this.#sessions.delete(uniqueValue);
+      session.abort();
+    };
     signal.addEventListener("abort", stop, { once: true });
+    session.signal.addEventListener(
+      "abort",
+      () => signal.removeEventListener("abort", stop),
+      { once: true },
+    );
     try {
       if (typeof this.#adapter.waitForUnlock === "function") {
-        await this.#adapter.waitForUnlock({ key, uniqueValue }, maxWaitMs, wait.signal);
+        await this.#adapter.waitForUnlock({ key, uniqueValue }, maxWaitMs, session.signal);
       } else {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, maxWaitMs);
-          wait.signal.addEventListener("abort", () => {
+          session.signal.addEventListener("abort", () => {
             clearTimeout(timer);
             resolve();
           }, { once: true });
         });
       }
-    } finally {
-      signal.removeEventListener("abort", stop);
-      wait.abort();
-      if (signal.aborted) this.#busy.delete(uniqueValue);
+    } catch (error) {
+      this.#endSession(uniqueValue);
+      throw error;
     }
+  }
+
+  #endSession(uniqueValue: string): void {
+    const session = this.#sessions.get(uniqueValue);
+    if (session === undefined) return;
+    this.#sessions.delete(uniqueValue);
+    session.abort();
   }
 }
 
