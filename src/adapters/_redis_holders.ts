@@ -15,7 +15,7 @@
 // its retry delay, and when the soonest lease it saw ends.
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
-import { LoccoError, LockCreateError, LockExtendError, LockReleaseError } from "../errors.ts";
+import { LockCreateError, LockExtendError, LockReleaseError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
 import {
   describe,
@@ -24,6 +24,7 @@ import {
   validateLease,
   validateWait,
 } from "../_validate.ts";
+import { Grants, unexpectedReply } from "./_redis_grants.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
 import type { RedisHandoff } from "./_redis_handoff.ts";
 import {
@@ -65,10 +66,6 @@ const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const PLACE_MS = 10_000;
 const PLACE_GRACE_MS = 2_000;
 
-// The grants a holders instance remembers are swept of ended ones when they
-// reach this many, or twice as many as after the last sweep.
-const GRANTS_SWEEP_SIZE = 1024;
-
 /** The reasons the acquire script gives for a refusal. */
 const REFUSALS: ReadonlySet<string> = new Set([
   "self",
@@ -103,17 +100,12 @@ interface HolderWaiter extends Waiter {
   woken: boolean;
 }
 
-function unexpectedReply(what: string, reply: unknown): LoccoError {
-  return new LoccoError(`Unexpected reply from Redis to ${what}: ${describe(reply)}`);
-}
-
 /** The semaphores and read-write locks of one Redis adapter. */
 export class RedisHolders {
   #core: RedisCore;
   #handoff: RedisHandoff;
   /** Places this adapter granted, `holders key + "\n" + member`, until their ttl ends. */
-  #grants: Map<string, number> = new Map();
-  #sweepAt = GRANTS_SWEEP_SIZE;
+  #grants: Grants = new Grants();
   #tokens: Map<string, HolderWaiter> = new Map();
   #nextToken = 0;
   /** Bumped whenever messages may have been missed. */
@@ -199,7 +191,7 @@ export class RedisHolders {
     );
     const fence = numberReply(reply);
     if (typeof fence === "number" && Number.isSafeInteger(fence) && fence > 0) {
-      this.#remember(grant, sentAt + ttl);
+      this.#grants.remember(grant, sentAt + ttl);
       // The script took the waiter's place out of the queue.
       const waiter = this.#waiters.find(`${kind.side}\n${keys[0]}`, uniqueValue);
       if (waiter !== undefined) waiter.placed = false;
@@ -237,7 +229,7 @@ export class RedisHolders {
       await this.#core.eval(EXTEND, keys, this.#args(kind, uniqueValue, ttl)),
     );
     if (reply === 1) {
-      this.#remember(`${keys[0]}\n${kind.side}:${uniqueValue}`, sentAt + ttl);
+      this.#grants.remember(`${keys[0]}\n${kind.side}:${uniqueValue}`, sentAt + ttl);
       return;
     }
     if (reply === 0) throw new LockExtendError("Lock is already expired");
@@ -402,14 +394,5 @@ export class RedisHolders {
       this.#leaving.delete(leaving);
     });
     this.#leaving.add(leaving);
-  }
-
-  #remember(grant: string, until: number): void {
-    this.#grants.set(grant, until);
-    if (this.#grants.size >= this.#sweepAt) {
-      const now = monotonicNow();
-      for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
-      this.#sweepAt = Math.max(GRANTS_SWEEP_SIZE, this.#grants.size * 2);
-    }
   }
 }

@@ -7,13 +7,7 @@
 // pick a transport and delegate here.
 
 import type { ILockAdapter, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
-import {
-  LoccoError,
-  LockCreateError,
-  LockExtendError,
-  LockReleaseError,
-  ValidationError,
-} from "../errors.ts";
+import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
 import {
   describe,
@@ -24,6 +18,7 @@ import {
   validateObject,
   validateWait,
 } from "../_validate.ts";
+import { checkUniqueValue, Grants, unexpectedReply } from "./_redis_grants.ts";
 import { RedisCore, type Script } from "./_redis_core.ts";
 import { RedisHolders } from "./_redis_holders.ts";
 import {
@@ -38,7 +33,6 @@ import {
   ACQUIRE_SCRIPT_SHA,
   EXTEND_SCRIPT,
   EXTEND_SCRIPT_SHA,
-  HANDOFF_MARKER,
   INSPECT_SCRIPT,
   INSPECT_SCRIPT_SHA,
   RELEASE_SCRIPT,
@@ -59,10 +53,6 @@ const INSPECT: Script = Object.freeze({ source: INSPECT_SCRIPT, sha: INSPECT_SCR
 
 /** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
 const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-
-// The grants an adapter remembers are swept of ended ones when they reach
-// this many, or twice as many as after the last sweep.
-const GRANTS_SWEEP_SIZE = 1024;
 
 /** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
 const RELEASE_RECORD_MS = 10_000;
@@ -139,24 +129,6 @@ function validateRedisClient<T>(
   return client as T;
 }
 
-// A unique value that starts like a hand-off marker could claim, release or
-// extend a key handed off to another waiter.
-function checkUniqueValue<T extends LockIdentity>(identity: T): T {
-  if (identity.uniqueValue.startsWith(HANDOFF_MARKER)) {
-    throw new ValidationError(
-      `uniqueValue should not start with the hand-off marker "\\0locco-handoff\\0": got ${
-        describe(identity.uniqueValue)
-      }`,
-      "uniqueValue",
-    );
-  }
-  return identity;
-}
-
-function unexpectedReply(command: string, reply: unknown): LoccoError {
-  return new LoccoError(`Unexpected reply from Redis to ${command}: ${describe(reply)}`);
-}
-
 /** The locks of one Redis adapter: the four-method contract, waiting and closing. */
 export class RedisLocks {
   #core: RedisCore;
@@ -164,8 +136,7 @@ export class RedisLocks {
   #holders: RedisHolders;
   #closing: Promise<void> | undefined;
   /** Locks this adapter granted, `sent key + "\n" + unique value`, until their ttl ends. */
-  #grants: Map<string, number> = new Map();
-  #sweepAt = GRANTS_SWEEP_SIZE;
+  #grants: Grants = new Grants();
   #multi: RedisMultiLocks | undefined;
 
   constructor(transport: RedisTransport, settings: RedisLockSettings) {
@@ -252,7 +223,7 @@ export class RedisLocks {
     if (reply === SCRIPT_DONE) {
       // The owner's lease now runs to at least sentAt + ttl: a createLock() of
       // it before then is the owner asking twice, not a resend.
-      this.#remember(`${sent}\n${uniqueValue}`, sentAt + ttl);
+      this.#grants.remember(`${sent}\n${uniqueValue}`, sentAt + ttl);
       return;
     }
     if (reply === SCRIPT_MISSING) throw new LockExtendError("Lock is already expired");
@@ -308,17 +279,8 @@ export class RedisLocks {
 
   #granted(until: number, sent: string, uniqueValue: string, fence: number): { fence: number } {
     this.#handoff.took(sent, uniqueValue);
-    this.#remember(`${sent}\n${uniqueValue}`, until);
+    this.#grants.remember(`${sent}\n${uniqueValue}`, until);
     return { fence };
-  }
-
-  #remember(grant: string, until: number): void {
-    this.#grants.set(grant, until);
-    if (this.#grants.size >= this.#sweepAt) {
-      const now = monotonicNow();
-      for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
-      this.#sweepAt = Math.max(GRANTS_SWEEP_SIZE, this.#grants.size * 2);
-    }
   }
 
   async #runScript(script: Script, keys: string[], args: (string | number)[]): Promise<number> {

@@ -9,16 +9,11 @@
 // handed off to it, so it never holds a key while it waits for another.
 
 import type { ILockAdapter, LockIdentity, LockLease } from "../adapter.ts";
-import {
-  LoccoError,
-  LockCreateError,
-  LockExtendError,
-  LockReleaseError,
-  ValidationError,
-} from "../errors.ts";
+import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { type MultiGrant, validateKeys } from "../_multi.ts";
 import { monotonicNow } from "../_timers.ts";
 import { describe, validateIdentity, validateLease, validateWait } from "../_validate.ts";
+import { checkUniqueValue, Grants, unexpectedReply } from "./_redis_grants.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
 import {
   HANDOFF_CHANNEL_PREFIX,
@@ -27,7 +22,6 @@ import {
   type RedisHandoff,
 } from "./_redis_handoff.ts";
 import {
-  HANDOFF_MARKER,
   MULTI_ACQUIRE_SCRIPT,
   MULTI_ACQUIRE_SCRIPT_SHA,
   MULTI_EXTEND_SCRIPT,
@@ -54,10 +48,6 @@ const RELEASE: Script = Object.freeze({
 const EXTEND: Script = Object.freeze({ source: MULTI_EXTEND_SCRIPT, sha: MULTI_EXTEND_SCRIPT_SHA });
 const VALID: Script = Object.freeze({ source: MULTI_VALID_SCRIPT, sha: MULTI_VALID_SCRIPT_SHA });
 
-// The grants remembered are swept of ended ones when they reach this many,
-// or twice as many as after the last sweep.
-const GRANTS_SWEEP_SIZE = 1024;
-
 /** The lifetimes the single-key locks use, which the multi-key scripts share. */
 export interface RedisMultiSettings {
   /** How long a fence counter lives after the last acquire of its key, in ms. */
@@ -78,22 +68,6 @@ function hashTag(key: string): string | undefined {
   return close > open + 1 ? key.slice(open + 1, close) : undefined;
 }
 
-function checkUniqueValue<T extends LockIdentity>(identity: T): T {
-  if (identity.uniqueValue.startsWith(HANDOFF_MARKER)) {
-    throw new ValidationError(
-      `uniqueValue should not start with the hand-off marker "\\0locco-handoff\\0": got ${
-        describe(identity.uniqueValue)
-      }`,
-      "uniqueValue",
-    );
-  }
-  return identity;
-}
-
-function unexpectedReply(script: string, reply: unknown): LoccoError {
-  return new LoccoError(`Unexpected reply from Redis to ${script}: ${describe(reply)}`);
-}
-
 /** The integers of an array reply, or undefined when it is not one. */
 function integers(reply: unknown): number[] | undefined {
   if (!Array.isArray(reply)) return undefined;
@@ -109,8 +83,7 @@ export class RedisMultiLocks {
   readonly handoff: RedisHandoff;
   readonly settings: RedisMultiSettings;
   /** Locks granted, `JSON.stringify(sent keys) + "\n" + unique value`, until their ttl ends. */
-  #grants: Map<string, number> = new Map();
-  #sweepAt = GRANTS_SWEEP_SIZE;
+  readonly grants: Grants = new Grants();
 
   constructor(core: RedisCore, handoff: RedisHandoff, settings: RedisMultiSettings) {
     this.core = core;
@@ -144,24 +117,6 @@ export class RedisMultiLocks {
       }
     }
     return new RedisMultiLock(this, valid, sent);
-  }
-
-  /** The end of a live grant of `grant`, if any. */
-  grantedUntil(grant: string): number | undefined {
-    return this.#grants.get(grant);
-  }
-
-  forget(grant: string): void {
-    this.#grants.delete(grant);
-  }
-
-  remember(grant: string, until: number): void {
-    this.#grants.set(grant, until);
-    if (this.#grants.size >= this.#sweepAt) {
-      const now = monotonicNow();
-      for (const [granted, end] of this.#grants) if (end <= now) this.#grants.delete(granted);
-      this.#sweepAt = Math.max(GRANTS_SWEEP_SIZE, this.#grants.size * 2);
-    }
   }
 }
 
@@ -206,7 +161,7 @@ class RedisMultiLock implements ILockAdapter {
       if (entry !== "") waited = session.index + 1;
     }
     const grant = `${this.#id}\n${uniqueValue}`;
-    const until = this.#locks.grantedUntil(grant);
+    const until = this.#locks.grants.get(grant);
     const ours = until === undefined || sentAt >= until ? "1" : "";
     const reply = await core.eval(
       ACQUIRE,
@@ -238,7 +193,7 @@ class RedisMultiLock implements ILockAdapter {
       if (fences.every((fence) => fence > 0)) {
         for (const sent of this.#sent) handoff.took(sent, uniqueValue);
         this.#busy.delete(uniqueValue);
-        this.#locks.remember(grant, sentAt + ttl);
+        this.#locks.grants.remember(grant, sentAt + ttl);
         return { fences };
       }
       throw new LockCreateError(`Keys ${describe(this.#keys.join(" + "))} are already locked`);
@@ -258,7 +213,7 @@ class RedisMultiLock implements ILockAdapter {
   async releaseLock(identity: LockIdentity): Promise<void> {
     const { uniqueValue } = checkUniqueValue(validateIdentity(identity));
     const { core, handoff, settings } = this.#locks;
-    this.#locks.forget(`${this.#id}\n${uniqueValue}`);
+    this.#locks.grants.delete(`${this.#id}\n${uniqueValue}`);
     const reply = await core.eval(
       RELEASE,
       this.#sent.flatMap((sent) => [
@@ -289,7 +244,7 @@ class RedisMultiLock implements ILockAdapter {
     if (failed.length === 0) {
       // The owner's lease now runs to at least sentAt + ttl: a createLock() of
       // it before then is the owner asking twice, not a resend.
-      this.#locks.remember(`${this.#id}\n${uniqueValue}`, sentAt + ttl);
+      this.#locks.grants.remember(`${this.#id}\n${uniqueValue}`, sentAt + ttl);
       return;
     }
     throw new LockExtendError(this.#lost(failed));
