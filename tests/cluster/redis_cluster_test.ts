@@ -38,6 +38,27 @@ import {
 } from "../_redis_cluster_env.ts";
 import { RedisServer } from "../_redis_server.ts";
 
+/**
+ * Has `waiter` wait once on a throwaway key `holder` holds, so that its
+ * adapter's subscriber exists, and resolves the port of the node it
+ * subscribed on.
+ */
+async function subscribedNode(
+  nodes: RedisCluster,
+  holder: Locker,
+  waiter: Locker,
+): Promise<number> {
+  const probeKey = uniqueKey("cluster");
+  const probe = await holder.lock(probeKey, 10_000).acquire();
+  const probing = waiter.lock(probeKey, 1000).acquire();
+  await delay(200);
+  await probe.release({ throwOnFail: true });
+  await (await probing).release({ throwOnFail: true });
+  const [subscriberPort] = await subscriberNodes(nodes);
+  assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
+  return subscriberPort;
+}
+
 let shared: Promise<RedisCluster> | undefined;
 
 function cluster(): Promise<RedisCluster> {
@@ -110,15 +131,7 @@ Deno.test({
         },
       });
       const waiter = new Locker({ adapter: counting, retrySettings });
-      // Wait once on a throwaway key, so the waiter's subscriber exists and we can see its node.
-      const probeKey = uniqueKey("cluster");
-      const probe = await holder.lock(probeKey, 10_000).acquire();
-      const probing = waiter.lock(probeKey, 1000).acquire();
-      await delay(200);
-      await probe.release({ throwOnFail: true });
-      await (await probing).release({ throwOnFail: true });
-      const [subscriberPort] = await subscriberNodes(nodes);
-      assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
+      const subscriberPort = await subscribedNode(nodes, holder, waiter);
       let key = uniqueKey("cluster");
       while ((await nodes.masterOf(key)).port === subscriberPort) key = uniqueKey("cluster");
       const keyPort = (await nodes.masterOf(key)).port;
@@ -287,15 +300,7 @@ for (const family of FAMILIES) {
           adapter: await env.connect(),
           retrySettings: { retryDelay: 1000, retryTimes: 100, totalTime: 20_000 },
         });
-        // Wait once on a throwaway key, so the waiter's subscriber exists and we can see its node.
-        const probeKey = uniqueKey("cluster");
-        const probe = await holder.lock(probeKey, 10_000).acquire();
-        const probing = waiter.lock(probeKey, 1000).acquire();
-        await delay(200);
-        await probe.release({ throwOnFail: true });
-        await (await probing).release({ throwOnFail: true });
-        const [subscriberPort] = await subscriberNodes(nodes);
-        assert.ok(subscriberPort !== undefined, "the waiter's adapter subscribed on some node");
+        const subscriberPort = await subscribedNode(nodes, holder, waiter);
 
         let key = uniqueKey("cluster");
         while ((await nodes.masterOf(key)).port === subscriberPort) key = uniqueKey("cluster");
