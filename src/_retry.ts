@@ -1,20 +1,28 @@
 // Copyright 2026 the locco authors. MIT license.
 
 import type { ILockAdapter, LockIdentity } from "./adapter.ts";
-import { LockCreateError, RetryError } from "./errors.ts";
+import { type LockCreateError, RetryError } from "./errors.ts";
 import type { RetrySettings } from "./retry_settings.ts";
 import { monotonicNow, sleep } from "./_timers.ts";
 import { validateComputedDelay } from "./_validate.ts";
+import { inProcessLocks, refusalError, signalSession, type WaitSession } from "./_wait_session.ts";
+
+/**
+ * Why an attempt was refused: the adapter's `LockCreateError`, or only its
+ * reason, from an in-process adapter that does not build an Error for each
+ * refusal (one is built if the loop gives up).
+ */
+export type Refusal = LockCreateError | string;
 
 /** What {@linkcode retryLoop} needs. */
 export interface RetryLoopOptions {
   key: string;
   settings: Readonly<RetrySettings>;
   signal: AbortSignal | undefined;
-  /** One attempt; a LockCreateError means "held, try again", anything else ends the loop. */
-  attempt: () => Promise<unknown>;
+  /** One attempt: resolves `undefined` when it took the lock, the refusal when the key is held; rejects to end the loop. */
+  attempt: () => Promise<Refusal | undefined>;
   /** The adapter: its optional `waitForUnlock` replaces the sleep between attempts. */
-  adapter?: Pick<ILockAdapter, "waitForUnlock"> | undefined;
+  adapter?: ILockAdapter | undefined;
   /** Who waits: passed to `waitForUnlock`. */
   identity?: LockIdentity | undefined;
   /**
@@ -23,11 +31,11 @@ export interface RetryLoopOptions {
    * monotonic clock) and `startedAt` (`Date.now()`), so that an uncontended
    * acquire, whose first attempt succeeds, never enters the loop.
    */
-  first?: { error: LockCreateError; startedAt: number; monotonicStart: number } | undefined;
+  first?: { refusal: Refusal; startedAt: number; monotonicStart: number } | undefined;
 }
 
 /**
- * Runs `attempt` until it succeeds, retrying only on LockCreateError.
+ * Runs `attempt` until it succeeds, retrying while it is refused.
  *
  * - `retryTimes` is the total number of attempts.
  * - `totalTime` is a deadline on the monotonic clock: no attempt starts after
@@ -37,43 +45,24 @@ export interface RetryLoopOptions {
  * - When the adapter has `waitForUnlock`, the loop waits with it instead of
  *   sleeping: the delay (`retryDelay` or `retryDelayFn`'s value, capped by
  *   `totalTime`) becomes the longest wait, and the wait ends early when the
- *   key is released. All waits of one loop share one session signal, aborted
- *   when the loop ends for any reason, so the adapter can keep the waiter's
- *   place in its queue between attempts and drop it afterwards.
+ *   key is released. All waits of one loop are one wait session (one session
+ *   signal, aborted when the loop ends for any reason), so the adapter can
+ *   keep the waiter's place in its queue between attempts and drop it
+ *   afterwards.
  */
 export async function retryLoop(options: RetryLoopOptions): Promise<void> {
   const { signal, adapter, identity } = options;
   if (typeof adapter?.waitForUnlock !== "function" || identity === undefined) {
     return await loop(options, (ms) => sleep(ms, signal));
   }
-  // The session starts with the first wait: an uncontended acquire, the hot
-  // path, allocates nothing for it.
-  let session: AbortController | undefined;
-  const onAbort = () => session?.abort(signal?.reason);
-  const wait = async (ms: number): Promise<void> => {
-    if (session === undefined) {
-      session = new AbortController();
-      signal?.addEventListener("abort", onAbort, { once: true });
-    }
-    try {
-      await adapter.waitForUnlock!(identity, ms, session.signal);
-    } catch (error) {
-      signal?.throwIfAborted();
-      throw error;
-    }
-  };
+  const session: WaitSession = inProcessLocks(adapter)?.openSession(identity, signal) ??
+    signalSession(adapter as Required<Pick<ILockAdapter, "waitForUnlock">>, identity, signal);
   try {
-    return await loop(options, wait);
+    return await loop(options, (ms) => session.wait(ms));
   } finally {
-    if (session !== undefined) {
-      signal?.removeEventListener("abort", onAbort);
-      if (!session.signal.aborted) session.abort(SESSION_ENDED);
-    }
+    session.end();
   }
 }
-
-// One shared reason: building an Error (with its stack) per acquire costs.
-const SESSION_ENDED: Error = new Error("The wait session ended");
 
 const TIMER_SLACK_MS = 1;
 
@@ -88,27 +77,26 @@ async function loop(
     : (first?.monotonicStart ?? monotonicNow()) + totalTime;
   // Timers may fire up to a millisecond early (Node rounds them): a sleep cut
   // to the deadline must still count as having reached it.
-  const pastDeadline = () => monotonicNow() + TIMER_SLACK_MS >= deadline;
+  const pastDeadline = () => deadline !== Infinity && monotonicNow() + TIMER_SLACK_MS >= deadline;
   let attempts = 0;
   let previousDelay = 0;
-  let lastError: LockCreateError | undefined;
-  const fail = (message: string) => new RetryError(message, attempts, key, { cause: lastError });
+  let lastRefusal: Refusal | undefined;
+  const fail = (message: string) =>
+    new RetryError(message, attempts, key, {
+      cause: typeof lastRefusal === "string" ? refusalError(key, lastRefusal) : lastRefusal,
+    });
 
-  let refused = first?.error;
+  let refused = first?.refusal;
   while (true) {
     attempts++;
     if (refused !== undefined) {
-      lastError = refused;
+      lastRefusal = refused;
       refused = undefined;
     } else {
       signal?.throwIfAborted();
-      try {
-        await attempt();
-        return;
-      } catch (error) {
-        if (!(error instanceof LockCreateError)) throw error;
-        lastError = error;
-      }
+      const refusal = await attempt();
+      if (refusal === undefined) return;
+      lastRefusal = refusal;
     }
     if (retryTimes !== undefined && attempts >= retryTimes) throw fail("Reached retry times limit");
     if (pastDeadline()) throw fail("Total time exceeded");
@@ -139,8 +127,8 @@ async function loop(
     }
     previousDelay = delay;
 
-    const remaining = deadline - monotonicNow();
-    await wait(Math.max(0, Math.min(delay, Math.ceil(remaining))));
+    if (deadline !== Infinity) delay = Math.min(delay, Math.ceil(deadline - monotonicNow()));
+    await wait(Math.max(0, delay));
     signal?.throwIfAborted();
     if (pastDeadline()) throw fail("Total time exceeded");
   }

@@ -11,9 +11,10 @@ import {
 import type { RetrySettings } from "./retry_settings.ts";
 import { type AutoExtend, Lease } from "./_lease.ts";
 import { multiAdapter, validateKeys } from "./_multi.ts";
-import { retryLoop } from "./_retry.ts";
+import { type Refusal, retryLoop } from "./_retry.ts";
 import { monotonicNow } from "./_timers.ts";
 import { randomUniqueValue } from "./_token.ts";
+import { inProcessLocks } from "./_wait_session.ts";
 import {
   describe,
   MAX_TIMER_MS,
@@ -358,29 +359,41 @@ export class Lock {
     this.#start();
     const adapter = this.#adapter;
     const lease = { key: this.key, uniqueValue: this.uniqueValue, ttl: this.ttl };
+    const fast = inProcessLocks(adapter);
     let sentAt = 0;
     let grant: unknown;
-    try {
-      // The first attempt is made here: an uncontended acquire (the hot
-      // path) succeeds without the retry loop's closures and promise hops.
-      signal?.throwIfAborted();
-      const startedAt = Date.now();
+    // One attempt: undefined when it took the key, else why it was refused.
+    const attempt = async (): Promise<Refusal | undefined> => {
       sentAt = monotonicNow();
+      if (fast !== undefined) {
+        const result = fast.tryCreate(lease, sentAt);
+        if (typeof result === "string") return result;
+        grant = result;
+        return undefined;
+      }
       try {
         grant = await adapter.createLock(lease);
+        return undefined;
       } catch (error) {
-        if (!(error instanceof LockCreateError)) throw error;
+        if (error instanceof LockCreateError) return error;
+        throw error;
+      }
+    };
+    try {
+      // The first attempt is made here: an uncontended acquire (the hot
+      // path) succeeds without the retry loop's promise hops.
+      signal?.throwIfAborted();
+      const startedAt = Date.now();
+      const refusal = await attempt();
+      if (refusal !== undefined) {
         await retryLoop({
           key: this.key,
           settings: this.retrySettings,
           signal,
-          attempt: async () => {
-            sentAt = monotonicNow();
-            grant = await adapter.createLock(lease);
-          },
+          attempt,
           adapter,
           identity: lease,
-          first: { error, startedAt, monotonicStart: sentAt },
+          first: { refusal, startedAt, monotonicStart: sentAt },
         });
       }
     } catch (error) {
@@ -439,17 +452,21 @@ export class Lock {
     signal?.throwIfAborted();
     this.#start();
     const sentAt = monotonicNow();
+    const lease = { key: this.key, uniqueValue: this.uniqueValue, ttl: this.ttl };
+    const fast = inProcessLocks(this.#adapter);
     let grant: unknown;
     try {
-      grant = await this.#adapter.createLock({
-        key: this.key,
-        uniqueValue: this.uniqueValue,
-        ttl: this.ttl,
-      });
+      grant = fast === undefined
+        ? await this.#adapter.createLock(lease)
+        : fast.tryCreate(lease, sentAt);
     } catch (error) {
       this.#state = "idle";
       if (error instanceof LockCreateError) return undefined;
       throw error;
+    }
+    if (typeof grant === "string") {
+      this.#state = "idle";
+      return undefined;
     }
     this.#hold(sentAt, grant, autoExtend);
     return this;

@@ -49,6 +49,8 @@ const LEAVE_TRIES = 30;
 
 /** A waiting acquire() of this adapter: one wait session on one key. */
 interface RedisWaiter extends Waiter {
+  /** Its session signal: every waiter of this adapter joins with one. */
+  readonly signal: AbortSignal;
   /** Sent key of the lock (adapter prefix included, client prefix not). */
   readonly key: string;
   /** Its token on the adapter's channel. */

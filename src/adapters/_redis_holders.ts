@@ -91,6 +91,8 @@ interface Kind {
 }
 
 interface HolderWaiter extends Waiter {
+  /** Its session signal: every waiter of this adapter joins with one. */
+  readonly signal: AbortSignal;
   readonly keys: string[];
   readonly kind: Kind;
   readonly token: string;

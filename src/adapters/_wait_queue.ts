@@ -2,20 +2,24 @@
 // The waiters of one adapter, per key, first come first served: what the
 // in-memory and Redis adapters share for `waitForUnlock`. A waiter is one wait
 // session (one `acquire()`), identified by the session signal it is called
-// with; it joins on its first wait and leaves when the signal aborts.
+// with; it joins on its first wait and leaves when the signal aborts. The
+// in-memory adapter's fast path opens waiters without a session signal,
+// which leave when their session ends.
 
+import { cancel, schedule } from "../_deadlines.ts";
 import { validateWait } from "../_validate.ts";
 
 /** One waiting `acquire()`: a wait session on a key. */
 export interface Waiter {
   readonly key: string;
   readonly uniqueValue: string;
-  /** The session signal: aborted when the `acquire()` stops waiting for good. */
-  readonly signal: AbortSignal;
-}
-
-interface Sleeper {
-  wake: (() => void) | undefined;
+  /**
+   * The session signal: aborted when the `acquire()` stops waiting for good.
+   * `undefined` for a waiter opened without one.
+   */
+  readonly signal: AbortSignal | undefined;
+  /** Ends its current pause: set by {@linkcode WaitQueue.pause} while it pauses. */
+  wake?: (() => void) | undefined;
 }
 
 /**
@@ -24,7 +28,6 @@ interface Sleeper {
  */
 export class WaitQueue<W extends Waiter> {
   #queues: Map<string, W[]> = new Map();
-  #sleepers: WeakMap<W, Sleeper> = new WeakMap();
   #onLeave: (waiter: W, wasHead: boolean) => void;
 
   constructor(onLeave: (waiter: W, wasHead: boolean) => void) {
@@ -39,6 +42,15 @@ export class WaitQueue<W extends Waiter> {
     const waiter = make();
     queue.push(waiter);
     signal.addEventListener("abort", () => this.leave(waiter), { once: true });
+    return waiter;
+  }
+
+  /** A waiter made by `make()`, at the end of the queue of `key`, until it {@linkcode WaitQueue.leave}s. */
+  open(key: string, make: () => W): W {
+    let queue = this.#queues.get(key);
+    if (queue === undefined) this.#queues.set(key, queue = []);
+    const waiter = make();
+    queue.push(waiter);
     return waiter;
   }
 
@@ -103,30 +115,27 @@ export class WaitQueue<W extends Waiter> {
 
   /** Ends the current pause of `waiter`, if it is pausing. */
   wake(waiter: W): void {
-    this.#sleepers.get(waiter)?.wake?.();
+    waiter.wake?.();
   }
 
   /**
    * Pauses `waiter` for up to `ms` milliseconds, ended early by
-   * {@linkcode WaitQueue.wake} or the session's abort. Even a pause of 0 ms
-   * waits for a timer, so a caller that loops on it yields to timers and I/O.
+   * {@linkcode WaitQueue.wake} or the abort of `signal` (by default, the
+   * waiter's session). Even a pause of 0 ms waits for a timer, so a caller
+   * that loops on it yields to timers and I/O.
    */
-  pause(waiter: W, ms: number): Promise<void> {
-    const { signal } = waiter;
-    if (signal.aborted) return Promise.resolve();
-    let sleeper = this.#sleepers.get(waiter);
-    if (sleeper === undefined) this.#sleepers.set(waiter, sleeper = { wake: undefined });
-    const current = sleeper;
+  pause(waiter: W, ms: number, signal: AbortSignal | undefined = waiter.signal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        if (current.wake === done) current.wake = undefined;
+        cancel(deadline);
+        signal?.removeEventListener("abort", done);
+        if (waiter.wake === done) waiter.wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal.addEventListener("abort", done, { once: true });
-      current.wake = done;
+      const deadline = schedule(Math.max(0, ms), done);
+      signal?.addEventListener("abort", done, { once: true });
+      waiter.wake = done;
     });
   }
 }

@@ -25,7 +25,7 @@
  */
 
 import type { ILockAdapter, LockGrant, LockIdentity, LockInfo, LockLease } from "../adapter.ts";
-import { LockCreateError, LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
+import { LockExtendError, LockReleaseError, ValidationError } from "../errors.ts";
 import { monotonicNow } from "../_timers.ts";
 import {
   describe,
@@ -39,6 +39,7 @@ import {
 import { MemoryReadWrite } from "./_memory_rw.ts";
 import { MemorySemaphores } from "./_memory_semaphore.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
+import { offerInProcessLocks, refusalError, type WaitSession } from "../_wait_session.ts";
 
 /**
  * Options of {@linkcode InMemoryAdapter}.
@@ -112,6 +113,8 @@ const MAX_CLOCK_MS = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
 export class InMemoryAdapter implements ILockAdapter {
   #locks: Map<string, Entry> = new Map();
   #now: () => number;
+  /** Whether `#now` is the monotonic clock a Lock reads before each attempt. */
+  #monotonic: boolean;
   #semaphores: MemorySemaphores;
   #readWrite: MemoryReadWrite;
   #sweepAt = MIN_SWEEP_SIZE;
@@ -132,6 +135,7 @@ export class InMemoryAdapter implements ILockAdapter {
   constructor(options: InMemoryAdapterOptions = {}) {
     validateObject(options, "options");
     const { now = monotonicNow } = options;
+    this.#monotonic = now === monotonicNow;
     if (typeof now !== "function") {
       throw new ValidationError(
         `options.now should be a function: got ${describe(now)}`,
@@ -154,6 +158,14 @@ export class InMemoryAdapter implements ILockAdapter {
     };
     this.#semaphores = new MemorySemaphores(this.#now);
     this.#readWrite = new MemoryReadWrite(this.#now);
+    // Locks of this package skip, for this adapter, the Error of each
+    // refusal and the AbortController of each wait session.
+    offerInProcessLocks(this, {
+      createLock: InMemoryAdapter.prototype.createLock,
+      waitForUnlock: InMemoryAdapter.prototype.waitForUnlock,
+      tryCreate: (lease, now) => this.#tryCreate(lease, this.#monotonic ? now : this.#now()),
+      openSession: (identity, signal) => this.#openSession(identity, signal),
+    });
   }
 
   /**
@@ -173,18 +185,25 @@ export class InMemoryAdapter implements ILockAdapter {
    * ```
    */
   async createLock(lease: LockLease): Promise<LockGrant> {
-    const { key, uniqueValue, ttl } = validateLease(lease);
-    const now = this.#now();
+    const valid = validateLease(lease);
+    const result = this.#tryCreate(valid, this.#now());
+    if (typeof result === "string") throw refusalError(valid.key, result);
+    return result;
+  }
+
+  // createLock for a valid lease at `now` (the adapter's clock): the grant,
+  // or why the key was refused.
+  #tryCreate({ key, uniqueValue, ttl }: LockLease, now: number): LockGrant | string {
     const entry = this.#locks.get(key);
     if (entry?.uniqueValue !== undefined && now < entry.expireAt) {
-      throw new LockCreateError(`Key ${describe(key)} is already locked`);
+      return "is already locked";
     }
     // While a key has waiters, only the first may take it; anyone else is
     // refused, and wakes the first so that the free key is taken now.
     const head = this.#waiters.head(key);
     if (head !== undefined && head.uniqueValue !== uniqueValue) {
       this.#waiters.wake(head);
-      throw new LockCreateError(`Key ${describe(key)} is promised to an earlier waiter`);
+      return "is promised to an earlier waiter";
     }
     const fence = Math.max((entry?.fence ?? 0) + 1, Math.floor(now * 1000));
     this.#locks.set(key, { uniqueValue, expireAt: now + ttl, fence });
@@ -212,11 +231,14 @@ export class InMemoryAdapter implements ILockAdapter {
    */
   async releaseLock(identity: LockIdentity): Promise<void> {
     const { key, uniqueValue } = validateIdentity(identity);
-    const entry = this.#liveEntry(key);
-    if (entry === undefined) throw new LockReleaseError("Lock is already expired");
+    const now = this.#now();
+    const entry = this.#locks.get(key);
+    if (entry?.uniqueValue === undefined || now >= entry.expireAt) {
+      throw new LockReleaseError("Lock is already expired");
+    }
     if (entry.uniqueValue !== uniqueValue) throw new LockReleaseError("Lock is already taken");
     entry.uniqueValue = undefined;
-    entry.expireAt = this.#now();
+    entry.expireAt = now;
     this.#wakeHead(key);
   }
 
@@ -413,9 +435,22 @@ export class InMemoryAdapter implements ILockAdapter {
       maxWaitMs,
       signal,
       (key, uniqueValue) => ({ key, uniqueValue, signal }),
-      (waiter) =>
-        this.#waiters.head(waiter.key) === waiter && this.#liveEntry(waiter.key) === undefined,
+      (waiter) => this.#mayTake(waiter),
     );
+  }
+
+  // waitForUnlock's queue, for a Lock of this package: no session signal.
+  #openSession({ key, uniqueValue }: LockIdentity, signal: AbortSignal | undefined): WaitSession {
+    const waiters = this.#waiters;
+    const waiter = waiters.open(key, () => ({ key, uniqueValue, signal: undefined }));
+    return {
+      wait: (ms) => this.#mayTake(waiter) ? Promise.resolve() : waiters.pause(waiter, ms, signal),
+      end: () => waiters.leave(waiter),
+    };
+  }
+
+  #mayTake(waiter: Waiter): boolean {
+    return this.#waiters.head(waiter.key) === waiter && this.#liveEntry(waiter.key) === undefined;
   }
 
   #wakeHead(key: string): void {

@@ -3,9 +3,13 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
+  type ILockAdapter,
   LockCreateError,
+  Locker,
   LockExtendError,
+  type LockLease,
   LockReleaseError,
+  RetryError,
   ValidationError,
 } from "@kontsedal/locco";
 import { InMemoryAdapter } from "@kontsedal/locco/memory";
@@ -17,6 +21,22 @@ import { ManualClock, runScript } from "../_helpers.ts";
 testAdapterContract("InMemoryAdapter", () => {
   const adapter = new InMemoryAdapter();
   return Promise.resolve({ connect: () => adapter, close: () => Promise.resolve() });
+});
+
+// Locks take a shortcut on InMemoryAdapter itself; through a wrapper they use
+// its public methods, `waitForUnlock` included, which must keep the contract.
+testAdapterContract("InMemoryAdapter through its public methods", () => {
+  const adapter = new InMemoryAdapter();
+  const wrapper: ILockAdapter = {
+    createLock: (lease) => adapter.createLock(lease),
+    releaseLock: (identity) => adapter.releaseLock(identity),
+    extendLock: (lease) => adapter.extendLock(lease),
+    isValidLock: (identity) => adapter.isValidLock(identity),
+    waitForUnlock: (identity, maxWaitMs, signal) =>
+      adapter.waitForUnlock(identity, maxWaitMs, signal),
+    inspectLock: (key) => adapter.inspectLock(key),
+  };
+  return Promise.resolve({ connect: () => wrapper, close: () => Promise.resolve() });
 });
 
 // A semaphore of one holder is a mutex: its slots pass the whole lock contract.
@@ -131,4 +151,79 @@ Deno.test("InMemoryAdapter never keeps the process alive, even for a lock still 
   );
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /done/);
+});
+
+Deno.test("Locks call the createLock of a subclass of InMemoryAdapter that overrides it", async () => {
+  const attempts: string[] = [];
+  class CountingAdapter extends InMemoryAdapter {
+    override createLock(lease: LockLease) {
+      attempts.push(lease.uniqueValue);
+      return super.createLock(lease);
+    }
+  }
+  const locker = new Locker({
+    adapter: new CountingAdapter(),
+    retrySettings: { retryDelay: 1, retryTimes: 3 },
+  });
+  const holder = await locker.lock("k", 60_000).acquire();
+  const waiter = locker.lock("k", 60_000);
+  await assert.rejects(waiter.acquire(), RetryError);
+  assert.equal(await waiter.tryAcquire(), undefined);
+  assert.deepEqual(attempts, [holder.uniqueValue, ...Array(4).fill(waiter.uniqueValue)]);
+  await holder.release();
+});
+
+Deno.test("InMemoryAdapter: a Lock that gives up says which key was held, in its cause", async () => {
+  const locker = new Locker({
+    adapter: new InMemoryAdapter(),
+    retrySettings: { retryDelay: 1, retryTimes: 2 },
+  });
+  const holder = await locker.lock("report:1", 60_000).acquire();
+  const error = await locker.lock("report:1", 60_000).acquire().then(
+    () => assert.fail("acquired a held key"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof RetryError);
+  assert.equal(error.attempts, 2);
+  assert.ok(error.cause instanceof LockCreateError);
+  assert.equal((error.cause as LockCreateError).message, 'Key "report:1" is already locked');
+  await holder.release();
+});
+
+Deno.test("InMemoryAdapter: waiters that gave up on long waits do not delay a short wait", async () => {
+  const adapter = new InMemoryAdapter();
+  const locker = new Locker({ adapter, retrySettings: { retryDelay: 60_000, retryTimes: 2 } });
+  const short = new Locker({ adapter, retrySettings: { retryDelay: 200, retryTimes: 2 } });
+  const holder = await locker.lock("busy", 60_000).acquire();
+  const other = await locker.lock("other", 60_000).acquire();
+  // A wait of 200 ms on a held key, then 200 waits of a minute on another,
+  // 150 of which are abandoned while the short one waits.
+  const startedAt = performance.now();
+  const giveUp = assert.rejects(short.lock("other", 60_000).acquire(), RetryError).then(() =>
+    performance.now() - startedAt
+  );
+  const aborts = Array.from({ length: 200 }, () => new AbortController());
+  const waiters = aborts.map((abort) =>
+    locker.lock("busy", 60_000).acquire(undefined, { signal: abort.signal })
+  );
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const abort of aborts.slice(0, 150)) abort.abort();
+  const abandoned = await Promise.allSettled(waiters.slice(0, 150));
+  assert.ok(abandoned.every((result) => result.status === "rejected"));
+
+  const waited = await giveUp;
+  assert.ok(waited >= 195 && waited < 5_000, `gave up after ${waited} ms`);
+
+  // The 50 waiters left are served, in order, by releases.
+  const order: number[] = [];
+  await holder.release();
+  await Promise.all(
+    waiters.slice(150).map(async (acquiring, index) => {
+      const lock = await acquiring;
+      order.push(index);
+      await lock.release();
+    }),
+  );
+  assert.deepEqual(order, Array.from({ length: 50 }, (_, index) => index));
+  await other.release();
 });
