@@ -383,7 +383,8 @@ export class Lock {
       // The first attempt is made here: an uncontended acquire (the hot
       // path) succeeds without the retry loop's promise hops.
       signal?.throwIfAborted();
-      const startedAt = Date.now();
+      // Only retryDelayFn is told when the acquire started.
+      const startedAt = this.retrySettings.retryDelayFn === undefined ? 0 : Date.now();
       const refusal = await attempt();
       if (refusal !== undefined) {
         await retryLoop({

@@ -24,7 +24,8 @@ export interface Waiter {
 
 /**
  * The FIFO of waiters per key. `W` carries what an adapter keeps per waiter;
- * `onLeave` runs once when a waiter's session ends (after it left the FIFO).
+ * `onLeave` runs once when a waiter leaves the FIFO (its session ended),
+ * unless it left because it took the key.
  */
 export class WaitQueue<W extends Waiter> {
   #queues: Map<string, W[]> = new Map();
@@ -102,15 +103,19 @@ export class WaitQueue<W extends Waiter> {
     for (const queue of this.#queues.values()) yield* queue;
   }
 
-  /** Takes `waiter` out of its FIFO (once) and ends its pause. */
-  leave(waiter: W): void {
+  /**
+   * Takes `waiter` out of its FIFO (once) and ends its pause; then runs
+   * `onLeave`, unless `took` says the waiter leaves because it took the key
+   * (so nobody else may take it now).
+   */
+  leave(waiter: W, took = false): void {
     const queue = this.#queues.get(waiter.key);
     const index = queue?.indexOf(waiter) ?? -1;
     if (queue === undefined || index < 0) return;
     queue.splice(index, 1);
     if (queue.length === 0) this.#queues.delete(waiter.key);
     this.wake(waiter);
-    this.#onLeave(waiter, index === 0);
+    if (!took) this.#onLeave(waiter, index === 0);
   }
 
   /** Ends the current pause of `waiter`, if it is pausing. */

@@ -207,7 +207,7 @@ export class InMemoryAdapter implements ILockAdapter {
     }
     const fence = Math.max((entry?.fence ?? 0) + 1, Math.floor(now * 1000));
     this.#locks.set(key, { uniqueValue, expireAt: now + ttl, fence });
-    if (head !== undefined) this.#waiters.leave(head);
+    if (head !== undefined) this.#waiters.leave(head, true);
     if (this.#locks.size >= this.#sweepAt) this.#sweep(now);
     return { fence };
   }
