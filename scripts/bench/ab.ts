@@ -3,7 +3,8 @@
 // the one of a git revision, both loaded in this one process, in interleaved
 // rounds (the order alternates), on InMemoryAdapter (where the library's own
 // work is most of a cycle; one task, and 8 tasks on one key) and, with
-// --redis, on IoRedisAdapter against a private Redis (one task). Prints each side's median ops/s and the ratio B/A (B = the
+// --redis, on IoRedisAdapter against a private Redis (one task, and 64 tasks
+// on a key each over one connection, as the benchmark's 64 concurrent loops). Prints each side's median ops/s and the ratio B/A (B = the
 // working tree). Options (env): BENCH_ROUNDS (default 15), BENCH_SECONDS
 // per run (default 0.5).
 // Usage: deno run -A scripts/bench/ab.ts REVISION [--redis]
@@ -49,13 +50,22 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function rate(locker: LockerLike, key: string, tasks = 1): Promise<number> {
+/** A contention: how many tasks, and whether they share one key or have one each. */
+interface Tasks {
+  count: number;
+  keys: "one" | "each";
+}
+
+const ONE_TASK: Tasks = { count: 1, keys: "one" };
+
+async function rate(locker: LockerLike, key: string, tasks: Tasks): Promise<number> {
   let ops = 0;
   const started = performance.now();
   const endAt = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: tasks }, async () => {
+  await Promise.all(Array.from({ length: tasks.count }, async (_, index) => {
+    const own = tasks.keys === "one" ? key : `${key}:${index}`;
     while (performance.now() < endAt) {
-      const lock = await locker.lock(key, 10_000).acquire();
+      const lock = await locker.lock(own, 10_000).acquire();
       await lock.release();
       ops++;
     }
@@ -66,7 +76,7 @@ async function rate(locker: LockerLike, key: string, tasks = 1): Promise<number>
 async function compare(
   label: string,
   make: (side: "A" | "B") => LockerLike,
-  tasks = 1,
+  tasks: Tasks = ONE_TASK,
 ): Promise<string> {
   const lockers = { A: make("A"), B: make("B") };
   for (const side of ["A", "B"] as const) await rate(lockers[side], `warm:${side}`, tasks);
@@ -100,7 +110,7 @@ async function main(): Promise<void> {
     const lines = [
       `${ROUNDS} interleaved rounds x ${SECONDS} s, medians; acquire + release loops.`,
       await compare("InMemoryAdapter, one task", memory),
-      await compare("InMemoryAdapter, 8 tasks on one key", memory, 8),
+      await compare("InMemoryAdapter, 8 tasks on one key", memory, { count: 8, keys: "one" }),
     ];
     if (withRedis) {
       const ra = await import(new URL("src/adapters/redis.ts", base).href) as RedisModule;
@@ -108,13 +118,18 @@ async function main(): Promise<void> {
       const server = await RedisServer.start();
       const clients: Redis[] = [];
       try {
+        const redis = (side: "A" | "B") => {
+          const client = new Redis(server.url);
+          clients.push(client);
+          const module = side === "A" ? a : b;
+          const adapter = new (side === "A" ? ra : rb).IoRedisAdapter({ client });
+          return new module.Locker({ adapter, retrySettings: settings });
+        };
         lines.push(
-          await compare("IoRedisAdapter, one task", (side) => {
-            const client = new Redis(server.url);
-            clients.push(client);
-            const module = side === "A" ? a : b;
-            const adapter = new (side === "A" ? ra : rb).IoRedisAdapter({ client });
-            return new module.Locker({ adapter, retrySettings: settings });
+          await compare("IoRedisAdapter, one task", redis),
+          await compare("IoRedisAdapter, 64 tasks on a key each", redis, {
+            count: 64,
+            keys: "each",
           }),
         );
       } finally {

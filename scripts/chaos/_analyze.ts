@@ -125,7 +125,7 @@ export interface AnalyzeOptions {
   limit: number;
 }
 
-/** The claim window of a Redis hand-off (HANDOFF_MS in src/adapters/_redis_handoff.ts). */
+/** The claim window of a Redis hand-off (HANDOFF_MS in src/adapters/_redis_scripts.ts). */
 const CLAIM_WINDOW_MS = 500;
 
 interface Hold {

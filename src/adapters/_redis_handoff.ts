@@ -15,16 +15,16 @@
 import type { LockIdentity } from "../adapter.ts";
 import { monotonicNow, unrefTimer } from "../_timers.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
-import { ENQUEUE_SCRIPT, ENQUEUE_SCRIPT_SHA, LEAVE_SCRIPT } from "./_redis_scripts.ts";
+import {
+  ENQUEUE_SCRIPT,
+  ENQUEUE_SCRIPT_SHA,
+  HANDOFF_CHANNEL_PREFIX,
+  LEAVE_SCRIPT,
+  QUEUE_TTL_MS,
+} from "./_redis_scripts.ts";
 import { openSubscription, type RedisSubscription } from "./_redis_subscriber.ts";
 import { type Waiter, WaitQueue } from "./_wait_queue.ts";
 import { numberReply } from "./_redis_transport.ts";
-
-/** How long a released key waits for the waiter it was handed to, in ms. */
-export const HANDOFF_MS: number = 500;
-
-/** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
-export const QUEUE_TTL_MS: number = 60 * 60 * 1000;
 
 // What an attempt passes when it does not wait: allocated once, as it is
 // what every uncontended acquire passes.
@@ -32,13 +32,6 @@ const NOT_QUEUED: [entry: string, refresh: "1" | ""] = ["", ""];
 
 // A waiter's attempts refresh its queue's expiry this often, in ms.
 const QUEUE_REFRESH_MS = QUEUE_TTL_MS / 4;
-
-/**
- * The prefix of the channels that announce hand-offs: each adapter listens on
- * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
- * wait for, so a hand-off reaches the waiter's process and no other.
- */
-export const HANDOFF_CHANNEL_PREFIX: string = "locco:handoff:";
 
 const ENQUEUE: Script = Object.freeze({ source: ENQUEUE_SCRIPT, sha: ENQUEUE_SCRIPT_SHA });
 
@@ -365,7 +358,7 @@ export class RedisHandoff {
     const leaving: Promise<void> = this.#core.transport.eval(
       LEAVE_SCRIPT,
       [waiter.key, this.#core.companion(waiter.key, ":waiters")],
-      [waiter.uniqueValue, HANDOFF_CHANNEL_PREFIX, HANDOFF_MS, waiter.entry, this.exactCounts],
+      [waiter.uniqueValue, waiter.entry, this.exactCounts],
     ).then(
       () => {
         waiter.inQueue = false;

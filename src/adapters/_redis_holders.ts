@@ -28,6 +28,7 @@ import { Grants, unexpectedReply } from "./_redis_grants.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
 import type { RedisHandoff } from "./_redis_handoff.ts";
 import {
+  FENCE_COUNTER_TTL_MS,
   HOLDERS_ACQUIRE_SCRIPT,
   HOLDERS_ACQUIRE_SCRIPT_SHA,
   HOLDERS_CHECK_SCRIPT,
@@ -54,9 +55,6 @@ const EXTEND = script(HOLDERS_EXTEND_SCRIPT, HOLDERS_EXTEND_SCRIPT_SHA);
 const WAIT = script(HOLDERS_WAIT_SCRIPT, HOLDERS_WAIT_SCRIPT_SHA);
 const CHECK = script(HOLDERS_CHECK_SCRIPT, HOLDERS_CHECK_SCRIPT_SHA);
 const INSPECT = script(HOLDERS_INSPECT_SCRIPT, HOLDERS_INSPECT_SCRIPT_SHA);
-
-/** How long a fence counter lives after the last acquire of its key: 7 days, in ms. */
-const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * A waiter renews its place at least this often, in ms, and its place lasts

@@ -21,12 +21,7 @@ import {
 import { checkUniqueValue, Grants, unexpectedReply } from "./_redis_grants.ts";
 import { RedisCore, type Script } from "./_redis_core.ts";
 import { RedisHolders } from "./_redis_holders.ts";
-import {
-  HANDOFF_CHANNEL_PREFIX,
-  HANDOFF_MS,
-  QUEUE_TTL_MS,
-  RedisHandoff,
-} from "./_redis_handoff.ts";
+import { RedisHandoff } from "./_redis_handoff.ts";
 import { RedisMultiLocks } from "./_redis_multi.ts";
 import {
   ACQUIRE_SCRIPT,
@@ -50,12 +45,6 @@ const ACQUIRE: Script = Object.freeze({ source: ACQUIRE_SCRIPT, sha: ACQUIRE_SCR
 const RELEASE: Script = Object.freeze({ source: RELEASE_SCRIPT, sha: RELEASE_SCRIPT_SHA });
 const EXTEND: Script = Object.freeze({ source: EXTEND_SCRIPT, sha: EXTEND_SCRIPT_SHA });
 const INSPECT: Script = Object.freeze({ source: INSPECT_SCRIPT, sha: INSPECT_SCRIPT_SHA });
-
-/** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
-const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-
-/** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
-const RELEASE_RECORD_MS = 10_000;
 
 /** The options every Redis adapter takes besides its client, once validated. */
 export interface RedisLockSettings {
@@ -171,7 +160,7 @@ export class RedisLocks {
       sent,
       core.companion(sent, ":fence"),
       core.companion(sent, ":waiters"),
-    ], [uniqueValue, ttl, FENCE_COUNTER_TTL_MS, entry, QUEUE_TTL_MS, refresh, ours]);
+    ], entry === "" ? [uniqueValue, ttl, ours] : [uniqueValue, ttl, ours, entry, refresh]);
     const code = numberReply(reply);
     if (typeof code === "number" && Number.isSafeInteger(code) && code !== 0) {
       if (code > 0) return this.#granted(sentAt + ttl, sent, uniqueValue, code);
@@ -203,13 +192,7 @@ export class RedisLocks {
       sent,
       core.companion(sent, ":waiters"),
       core.companion(sent, ":released"),
-    ], [
-      uniqueValue,
-      HANDOFF_CHANNEL_PREFIX,
-      HANDOFF_MS,
-      RELEASE_RECORD_MS,
-      this.#handoff.exactCounts,
-    ]);
+    ], [uniqueValue, this.#handoff.exactCounts]);
     if (reply === SCRIPT_DONE || reply === SCRIPT_RELEASED_BEFORE) return;
     if (reply === SCRIPT_MISSING) throw new LockReleaseError("Lock is already expired");
     throw new LockReleaseError("Lock is already taken");
@@ -270,10 +253,7 @@ export class RedisLocks {
 
   /** The adapter of a lock on all of `keys`, taken atomically (see _redis_multi.ts). */
   multi(keys: unknown): ILockAdapter {
-    this.#multi ??= new RedisMultiLocks(this.#core, this.#handoff, {
-      fenceTtlMs: FENCE_COUNTER_TTL_MS,
-      releaseRecordMs: RELEASE_RECORD_MS,
-    });
+    this.#multi ??= new RedisMultiLocks(this.#core, this.#handoff);
     return this.#multi.lock(keys);
   }
 

@@ -15,12 +15,7 @@ import { monotonicNow } from "../_timers.ts";
 import { describe, validateIdentity, validateLease, validateWait } from "../_validate.ts";
 import { checkUniqueValue, Grants, unexpectedReply } from "./_redis_grants.ts";
 import type { RedisCore, Script } from "./_redis_core.ts";
-import {
-  HANDOFF_CHANNEL_PREFIX,
-  HANDOFF_MS,
-  QUEUE_TTL_MS,
-  type RedisHandoff,
-} from "./_redis_handoff.ts";
+import type { RedisHandoff } from "./_redis_handoff.ts";
 import {
   MULTI_ACQUIRE_SCRIPT,
   MULTI_ACQUIRE_SCRIPT_SHA,
@@ -48,14 +43,6 @@ const RELEASE: Script = Object.freeze({
 const EXTEND: Script = Object.freeze({ source: MULTI_EXTEND_SCRIPT, sha: MULTI_EXTEND_SCRIPT_SHA });
 const VALID: Script = Object.freeze({ source: MULTI_VALID_SCRIPT, sha: MULTI_VALID_SCRIPT_SHA });
 
-/** The lifetimes the single-key locks use, which the multi-key scripts share. */
-export interface RedisMultiSettings {
-  /** How long a fence counter lives after the last acquire of its key, in ms. */
-  fenceTtlMs: number;
-  /** How long the record of a release lives, for a resent release to find, in ms. */
-  releaseRecordMs: number;
-}
-
 /**
  * The hash tag of a full key: what Redis Cluster hashes instead of the
  * whole key (the part between the first `{` and the next `}`, when not
@@ -81,14 +68,12 @@ function integers(reply: unknown): number[] | undefined {
 export class RedisMultiLocks {
   readonly core: RedisCore;
   readonly handoff: RedisHandoff;
-  readonly settings: RedisMultiSettings;
   /** Locks granted, `JSON.stringify(sent keys) + "\n" + unique value`, until their ttl ends. */
   readonly grants: Grants = new Grants();
 
-  constructor(core: RedisCore, handoff: RedisHandoff, settings: RedisMultiSettings) {
+  constructor(core: RedisCore, handoff: RedisHandoff) {
     this.core = core;
     this.handoff = handoff;
-    this.settings = settings;
   }
 
   /**
@@ -150,7 +135,7 @@ class RedisMultiLock implements ILockAdapter {
 
   async createLock(lease: LockLease): Promise<MultiGrant> {
     const { uniqueValue, ttl } = checkUniqueValue(validateLease(lease));
-    const { core, handoff, settings } = this.#locks;
+    const { core, handoff } = this.#locks;
     const sentAt = monotonicNow();
     let waited = 0;
     let entry = "";
@@ -170,19 +155,7 @@ class RedisMultiLock implements ILockAdapter {
         core.companion(sent, ":fence"),
         core.companion(sent, ":waiters"),
       ]),
-      [
-        uniqueValue,
-        ttl,
-        settings.fenceTtlMs,
-        waited,
-        entry,
-        QUEUE_TTL_MS,
-        refresh,
-        ours,
-        HANDOFF_CHANNEL_PREFIX,
-        HANDOFF_MS,
-        handoff.exactCounts,
-      ],
+      [uniqueValue, ttl, waited, entry, refresh, ours, handoff.exactCounts],
     );
     const values = integers(reply);
     const n = this.#sent.length;
@@ -212,7 +185,7 @@ class RedisMultiLock implements ILockAdapter {
 
   async releaseLock(identity: LockIdentity): Promise<void> {
     const { uniqueValue } = checkUniqueValue(validateIdentity(identity));
-    const { core, handoff, settings } = this.#locks;
+    const { core, handoff } = this.#locks;
     this.#locks.grants.delete(`${this.#id}\n${uniqueValue}`);
     const reply = await core.eval(
       RELEASE,
@@ -221,13 +194,7 @@ class RedisMultiLock implements ILockAdapter {
         core.companion(sent, ":waiters"),
         core.companion(sent, ":released"),
       ]),
-      [
-        uniqueValue,
-        HANDOFF_CHANNEL_PREFIX,
-        HANDOFF_MS,
-        settings.releaseRecordMs,
-        handoff.exactCounts,
-      ],
+      [uniqueValue, handoff.exactCounts],
     );
     const codes = this.#codes(reply, "the multi-key release script", true);
     const failed = codes.filter((code) => code !== SCRIPT_DONE && code !== SCRIPT_RELEASED_BEFORE);

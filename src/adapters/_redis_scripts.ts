@@ -17,16 +17,39 @@
 /** What a key handed off to a waiter holds, followed by the waiter's unique value. */
 export const HANDOFF_MARKER = "\0locco-handoff\0";
 
+// Constants of the lock scripts, written into their source rather than sent
+// with every call: an argument less is a string less to encode, send, parse
+// and copy into Lua, on the hot path.
+
+/** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
+export const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
+export const RELEASE_RECORD_MS = 10_000;
+
+/** How long a released key waits for the waiter it was handed to, in ms. */
+export const HANDOFF_MS = 500;
+
+/** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
+export const QUEUE_TTL_MS = 60 * 60 * 1000;
+
+/**
+ * The prefix of the channels that announce hand-offs: each adapter listens on
+ * its own, `HANDOFF_CHANNEL_PREFIX + channel id`, for every key its waiters
+ * wait for, so a hand-off reaches the waiter's process and no other.
+ */
+export const HANDOFF_CHANNEL_PREFIX = "locco:handoff:";
+
 // The lock key was released by its holder, or a hand-off was declined: hand
 // the key to the first waiter in the queue (KEYS[2]) that hears the news, or
 // delete it when nobody waits. The key then holds the hand-off marker and the
-// waiter's unique value for ARGV[3] ms (the claim window), so only that
+// waiter's unique value for HANDOFF_MS (the claim window), so only that
 // waiter can take it, and the waiter's token is published on its adapter's
-// channel, ARGV[2] .. channel id. When ARGV[5] is "1", PUBLISH counts every
-// receiver (a single Redis), and an entry whose channel nobody listens to
-// (its process died or lost its connection) is dropped and the next one
-// tried; on Redis Cluster the count covers one node only, so a dead waiter
-// keeps the key for one claim window at most.
+// channel, HANDOFF_CHANNEL_PREFIX .. channel id. When the local `exact` is
+// "1", PUBLISH counts every receiver (a single Redis), and an entry whose
+// channel nobody listens to (its process died or lost its connection) is
+// dropped and the next one tried; on Redis Cluster the count covers one node
+// only, so a dead waiter keeps the key for one claim window at most.
 const HANDOFF_LUA = `local handed = false
 while true do
   local entry = redis.call("LPOP", KEYS[2])
@@ -36,10 +59,10 @@ while true do
   local a = string.find(entry, "\\n", 1, true)
   local b = a and string.find(entry, "\\n", a + 1, true)
   if b then
-    local heard = redis.call("PUBLISH", ARGV[2] .. string.sub(entry, 1, a - 1),
+    local heard = redis.call("PUBLISH", "${HANDOFF_CHANNEL_PREFIX}" .. string.sub(entry, 1, a - 1),
       string.sub(entry, a + 1, b - 1))
-    if heard > 0 or ARGV[5] ~= "1" then
-      redis.call("SET", KEYS[1], "\\0locco-handoff\\0" .. string.sub(entry, b + 1), "PX", ARGV[3])
+    if heard > 0 or exact ~= "1" then
+      redis.call("SET", KEYS[1], "\\0locco-handoff\\0" .. string.sub(entry, b + 1), "PX", ${HANDOFF_MS})
       handed = true
       break
     end
@@ -73,17 +96,16 @@ export const ACQUIRE_SCRIPT = `-- locco acquire
 -- KEYS[3]: the waiter queue (a list of queue entries), same slot
 -- ARGV[1]: the holder's unique value
 -- ARGV[2]: the time to live in milliseconds (integer, 1 to 2147483647)
--- ARGV[3]: how long the fence counter key lives after each acquire, in ms
--- ARGV[4]: "" when the caller does not wait; else its queue entry, which
---          leaves the queue when the caller takes the key, and is put back
---          in the queue (if it was lost) when the key is held
--- ARGV[5]: how long the queue lives after a waiter's entry was put back, in ms
--- ARGV[6]: "1" to make the queue live ARGV[5] ms from now anyway (a waiter
---          refreshes it now and then, so a long wait keeps its place)
--- ARGV[7]: "1" when the caller holds no live grant of this key, so that a
+-- ARGV[3]: "1" when the caller holds no live grant of this key, so that a
 --          key holding its own unique value is this acquire's (a resend, or
 --          a lease the caller saw end that the server has not expired yet):
 --          it then lives ARGV[2] ms from now, as the caller will count
+-- ARGV[4]: left out or "" when the caller does not wait; else its queue
+--          entry, which leaves the queue when the caller takes the key, and
+--          is put back in the queue (if it was lost) when the key is held
+-- ARGV[5]: "1" to make the queue live QUEUE_TTL_MS from now anyway (a
+--          waiter refreshes it now and then, so a long wait keeps its place)
+-- The fence counter key lives FENCE_COUNTER_TTL_MS after each acquire.
 -- The token is max(stored counter + 1, server time in microseconds): it grows
 -- by one per acquire while the counter lives, and never goes back after the
 -- counter was lost (expiry, eviction, DEL, a restart without persistence)
@@ -93,7 +115,8 @@ export const ACQUIRE_SCRIPT = `-- locco acquire
 -- usually finds it held (GET first). A key of another type is application
 -- data: held, as by another lock.
 local value = false
-if ARGV[4] == "" then
+local entry = ARGV[4] or ""
+if entry == "" then
   if not redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
     value = redis.pcall("GET", KEYS[1])
   end
@@ -101,11 +124,11 @@ else
   value = redis.pcall("GET", KEYS[1])
   if value == false then
     redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-    redis.call("LREM", KEYS[3], 1, ARGV[4])
+    redis.call("LREM", KEYS[3], 1, entry)
   end
 end
 if value == ARGV[1] then
-  if ARGV[7] == "1" then
+  if ARGV[3] == "1" then
     redis.call("PEXPIRE", KEYS[1], ARGV[2])
   end
   return { tonumber(redis.call("GET", KEYS[2])) or 0 }
@@ -113,20 +136,22 @@ elseif value == "\\0locco-handoff\\0" .. ARGV[1] then
   -- handed off to us (the release took us out of the queue): take it
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 elseif value ~= false then
-  if ARGV[4] ~= "" then
-    if not redis.call("LPOS", KEYS[3], ARGV[4]) then
-      redis.call("RPUSH", KEYS[3], ARGV[4])
-      redis.call("PEXPIRE", KEYS[3], ARGV[5])
-    elseif ARGV[6] == "1" then
-      redis.call("PEXPIRE", KEYS[3], ARGV[5])
+  if entry ~= "" then
+    if not redis.call("LPOS", KEYS[3], entry) then
+      redis.call("RPUSH", KEYS[3], entry)
+      redis.call("PEXPIRE", KEYS[3], ${QUEUE_TTL_MS})
+    elseif ARGV[5] == "1" then
+      redis.call("PEXPIRE", KEYS[3], ${QUEUE_TTL_MS})
     end
   end
   return -1 - math.max(redis.call("PTTL", KEYS[1]), 0)
 end
 local time = redis.call("TIME")
 local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
--- SET ... GET writes the time and replies the previous token in one command
-local stored = redis.pcall("SET", KEYS[2], string.format("%.0f", fence), "PX", ARGV[3], "GET")
+-- SET ... GET writes the time and replies the previous token in one command;
+-- the time's digits are joined as strings (string.format costs more)
+local stored = redis.pcall("SET", KEYS[2], time[1] .. string.sub(time[2] + 1000000, 2),
+  "PX", ${FENCE_COUNTER_TTL_MS}, "GET")
 if type(stored) == "table" and stored.err then
   -- the counter key holds another type (left as it was): undo, report
   redis.call("DEL", KEYS[1])
@@ -135,12 +160,12 @@ end
 local last = tonumber(stored)
 if last ~= nil and last >= fence then
   if last >= 9007199254740990 then
-    redis.call("SET", KEYS[2], stored, "PX", ARGV[3])
+    redis.call("SET", KEYS[2], stored, "PX", ${FENCE_COUNTER_TTL_MS})
     redis.call("DEL", KEYS[1])
     return redis.error_reply("locco: the fence counter " .. KEYS[2] .. " is out of range")
   end
   fence = last + 1
-  redis.call("SET", KEYS[2], string.format("%.0f", fence), "PX", ARGV[3])
+  redis.call("SET", KEYS[2], string.format("%.0f", fence), "PX", ${FENCE_COUNTER_TTL_MS})
 end
 return fence
 `;
@@ -150,12 +175,9 @@ export const RELEASE_SCRIPT: string = `-- locco release
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key (a list of queue entries), same slot
 -- KEYS[3]: the release record of the key: the unique value that released it
---          last, kept ARGV[4] ms so that a resent release finds it
+--          last, kept RELEASE_RECORD_MS so that a resent release finds it
 -- ARGV[1]: the holder's unique value
--- ARGV[2]: the prefix of the waiters' hand-off channels
--- ARGV[3]: how long a hand-off waits for its waiter to claim it, in ms
--- ARGV[4]: how long the release record lives, in ms
--- ARGV[5]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
+-- ARGV[2]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
 -- Returns 1 when the key held ARGV[1] and was released, 2 when ARGV[1]
 -- released it moments ago (this is a second run), 0 when the key does not
 -- exist, -1 when another value holds it (the key is left untouched). With
@@ -171,7 +193,8 @@ if value ~= ARGV[1] then
   end
   return -1
 end
-redis.call("SET", KEYS[3], ARGV[1], "PX", ARGV[4])
+redis.call("SET", KEYS[3], ARGV[1], "PX", ${RELEASE_RECORD_MS})
+local exact = ARGV[2]
 ${HANDOFF_LUA}
 return 1
 `;
@@ -208,12 +231,11 @@ export const LEAVE_SCRIPT: string = `-- locco leave
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the waiter queue of the key, same slot
 -- ARGV[1]: the waiter's unique value
--- ARGV[2]: the prefix of the waiters' hand-off channels
--- ARGV[3]: how long a hand-off waits for its waiter to claim it, in ms
--- ARGV[4]: the waiter's queue entry
--- ARGV[5]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
-redis.call("LREM", KEYS[2], 0, ARGV[4])
+-- ARGV[2]: the waiter's queue entry
+-- ARGV[3]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
+redis.call("LREM", KEYS[2], 0, ARGV[2])
 if redis.pcall("GET", KEYS[1]) == "\\0locco-handoff\\0" .. ARGV[1] then
+local exact = ARGV[3]
 ${HANDOFF_LUA}
 end
 return 1
@@ -265,7 +287,7 @@ return { pttl, redis.call("GET", KEYS[2]) }
 export const INSPECT_SCRIPT_SHA = "146d00208075f3096a6f25ae64e2ea2fb1a74fd4";
 
 /** SHA-1 of {@linkcode ACQUIRE_SCRIPT}, for EVALSHA. */
-export const ACQUIRE_SCRIPT_SHA = "4b4c407659cf1f46c82ee52780f811c8c7629d99";
+export const ACQUIRE_SCRIPT_SHA = "16e623cd4da95ebf2180cd50ed8023241a0d70b5";
 
 /** SHA-1 of {@linkcode ENQUEUE_SCRIPT}, for EVALSHA. */
 export const ENQUEUE_SCRIPT_SHA = "88ca89f34ec0fe222e5c681c7626ad3c4afad625";
@@ -274,10 +296,10 @@ export const ENQUEUE_SCRIPT_SHA = "88ca89f34ec0fe222e5c681c7626ad3c4afad625";
  * SHA-1 of {@linkcode LEAVE_SCRIPT}. Unused: leaving is sent with EVAL, one
  * command, written before any QUIT that follows.
  */
-export const LEAVE_SCRIPT_SHA = "14eb8f9fd81a13c50c8398fcb0fa11a4134f078e";
+export const LEAVE_SCRIPT_SHA = "505f2125cc7da84aea7a3841bd142af47289b165";
 
 /** SHA-1 of {@linkcode RELEASE_SCRIPT}, for EVALSHA. */
-export const RELEASE_SCRIPT_SHA = "903e4da08f5890741dcd0db4a5000f1d31cd5928";
+export const RELEASE_SCRIPT_SHA = "edd85b9557b4b07065095720bc93d70878268f4b";
 
 /** SHA-1 of {@linkcode EXTEND_SCRIPT}, for EVALSHA. */
 export const EXTEND_SCRIPT_SHA = "baea30ed4b035ce7f09f4f4ae95e24ae88f1d54d";
@@ -303,31 +325,27 @@ export const MULTI_ACQUIRE_SCRIPT: string = `-- locco multi acquire
 --   call in one Cluster slot
 -- ARGV[1]: the holder's unique value
 -- ARGV[2]: the time to live in milliseconds (integer, 1 to 2147483647)
--- ARGV[3]: how long a fence counter key lives after each acquire, in ms
--- ARGV[4]: "0" when the caller does not wait; else i, the key whose queue
+-- ARGV[3]: "0" when the caller does not wait; else i, the key whose queue
 --          holds the caller's entry (the key a former attempt found held)
--- ARGV[5]: that queue entry, "" when ARGV[4] is "0"
--- ARGV[6]: how long a queue lives after a waiter's entry was put back, in ms
--- ARGV[7]: "1" to make the queue of key ARGV[4] live ARGV[6] ms from now
--- ARGV[8]: "1" when the caller holds no live grant of this lock
--- ARGV[9]: the prefix of the waiters' hand-off channels
--- ARGV[10]: how long a hand-off waits for its waiter to claim it, in ms
--- ARGV[11]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
+-- ARGV[4]: that queue entry, "" when ARGV[3] is "0"
+-- ARGV[5]: "1" to make the queue of key ARGV[3] live QUEUE_TTL_MS from now
+-- ARGV[6]: "1" when the caller holds no live grant of this lock
+-- ARGV[7]: "1" when PUBLISH counts every receiver (not on Redis Cluster)
 -- An attempt that takes nothing keeps no key handed off to the caller: it
 -- passes each on to the next waiter, so a multi-key waiter never holds a
 -- key while it waits for another.
 local function acquire(lock, counter, queue, entry)
   local KEYS = { lock, counter, queue }
-  local ARGV = { ARGV[1], ARGV[2], ARGV[3], entry, ARGV[6], ARGV[7], ARGV[8] }
+  local ARGV = { ARGV[1], ARGV[2], ARGV[6], entry, ARGV[5] }
 ${ACQUIRE_SCRIPT}
 end
 local function handoff(lock, queue)
   local KEYS = { lock, queue }
-  local ARGV = { nil, ARGV[9], ARGV[10], nil, ARGV[11] }
+  local exact = ARGV[7]
 ${HANDOFF_LUA}
 end
 local n = #KEYS / 3
-local waited = tonumber(ARGV[4])
+local waited = tonumber(ARGV[3])
 local handed = "\\0locco-handoff\\0" .. ARGV[1]
 local busy = 0
 local mine = false
@@ -346,11 +364,11 @@ if busy > 0 then
   local pttl
   if busy == waited then
     -- the acquire script keeps (or puts back) the caller's place in the queue
-    pttl = -1 - acquire(KEYS[3 * busy - 2], KEYS[3 * busy - 1], KEYS[3 * busy], ARGV[5])
+    pttl = -1 - acquire(KEYS[3 * busy - 2], KEYS[3 * busy - 1], KEYS[3 * busy], ARGV[4])
   else
     pttl = math.max(redis.call("PTTL", KEYS[3 * busy - 2]), 0)
     if waited > 0 then
-      redis.call("LREM", KEYS[3 * waited], 0, ARGV[5])
+      redis.call("LREM", KEYS[3 * waited], 0, ARGV[4])
     end
   end
   for _, i in ipairs(ours) do
@@ -358,14 +376,14 @@ if busy > 0 then
   end
   return { 0, busy, pttl }
 end
-if mine and ARGV[8] ~= "1" then
+if mine and ARGV[6] ~= "1" then
   return { 2 }
 end
 local tokens = { 1 }
 for i = 1, n do
   local entry = ""
   if i == waited then
-    entry = ARGV[5]
+    entry = ARGV[4]
   end
   local token = acquire(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], entry)
   if type(token) == "table" then
@@ -433,10 +451,10 @@ return 1
 `;
 
 /** SHA-1 of {@linkcode MULTI_ACQUIRE_SCRIPT}, for EVALSHA. */
-export const MULTI_ACQUIRE_SCRIPT_SHA = "a67b00f7e94f342f9b83875cf8f50a32784fbeec";
+export const MULTI_ACQUIRE_SCRIPT_SHA = "0d99802ab7d1bcd292afc6a2d61686be20acbfbe";
 
 /** SHA-1 of {@linkcode MULTI_RELEASE_SCRIPT}, for EVALSHA. */
-export const MULTI_RELEASE_SCRIPT_SHA = "c6274a76ef5f769b7b93dd3cdcc2ba144e723c76";
+export const MULTI_RELEASE_SCRIPT_SHA = "95c263d7a7798c93a7f5f1c491fdafe822fbe3d4";
 
 /** SHA-1 of {@linkcode MULTI_EXTEND_SCRIPT}, for EVALSHA. */
 export const MULTI_EXTEND_SCRIPT_SHA = "e0d7bb85ba582dba44c2f3db5bdff533c8ebf0ec";
