@@ -111,6 +111,49 @@ export interface IoRedisLikeClient {
    * @returns The new connection.
    */
   duplicate?(): IoRedisLikeSubscriber;
+  /**
+   * Optional: a pipeline (ioredis `pipeline()`), in which the adapter sends
+   * the scripts that several locks of this process run at the same moment,
+   * in one write instead of one each. Not used on Redis Cluster.
+   *
+   * @returns A new pipeline.
+   */
+  pipeline?(): IoRedisLikePipeline;
+}
+
+/**
+ * What `pipeline()` of an ioredis client returns, as far as
+ * {@linkcode IoRedisAdapter} uses it.
+ *
+ * @example An ioredis pipeline
+ * ```ts
+ * import type { IoRedisLikePipeline } from "@kontsedal/locco/redis";
+ *
+ * // `client.pipeline()` of a `new Redis()` from "ioredis" fits.
+ * async function twoScripts(pipeline: IoRedisLikePipeline, sha: string): Promise<unknown[]> {
+ *   pipeline.evalsha(sha, 1, "a", "x").evalsha(sha, 1, "b", "y");
+ *   const results = await pipeline.exec();
+ *   return (results ?? []).map(([error, reply]) => error ?? reply);
+ * }
+ * ```
+ */
+export interface IoRedisLikePipeline {
+  /**
+   * Queues `EVALSHA sha1 numkeys ...keysAndArgs`.
+   *
+   * @param sha1 The SHA-1 of the script, in lowercase hex.
+   * @param numkeys How many of the following arguments are keys.
+   * @param keysAndArgs The keys, then the arguments.
+   * @returns The pipeline.
+   */
+  evalsha(sha1: string, numkeys: number, ...keysAndArgs: (string | number)[]): unknown;
+  /**
+   * Sends the queued commands in one write.
+   *
+   * @returns Each command's error (or `null`) and reply, in order; `null` when
+   * the pipeline was discarded.
+   */
+  exec(): Promise<Array<[Error | null, unknown]> | null>;
 }
 
 /**
