@@ -8,10 +8,10 @@
 // ioredis writes every command to its socket on its own, and that write is
 // most of the CPU a lock cycle costs the process (on Deno, 3/4 of it under
 // 64 concurrent locks). So the scripts that several locks send in the same
-// moment (one microtask checkpoint) go out as one pipeline, in one write,
-// in the order they were sent: the replies and errors are each command's
-// own, NOSCRIPT included. A script sent alone is sent as before. Not on
-// Redis Cluster, whose pipelines must stay within one slot.
+// moment (one microtask checkpoint) go out as pipelines of up to MAX_BATCH,
+// one write each, in the order they were sent: the replies and errors are
+// each command's own, NOSCRIPT included. A script sent alone is sent as
+// before. Not on Redis Cluster, whose pipelines must stay within one slot.
 
 import type { IoRedisLikeClient, IoRedisLikeSubscriber } from "./redis.ts";
 import type { RedisConnection, RedisTransport } from "./_redis_transport.ts";
@@ -69,6 +69,13 @@ export function ioRedisTransport(client: IoRedisLikeClient): RedisTransport {
   };
 }
 
+// A pipeline goes out as soon as it holds this many scripts: Redis starts on
+// them while the process prepares the next ones. One pipeline of everything
+// at the end of the checkpoint would keep the two in lock step (64 locks:
+// no faster than unbatched); 8 to 32 made 64 concurrent locks 1.6-1.75
+// times as fast as unbatched, in one process, interleaved.
+const MAX_BATCH = 16;
+
 interface Pending {
   sha: string;
   keys: string[];
@@ -86,7 +93,8 @@ function batchedEvalsha(
   if ((client as { isCluster?: unknown }).isCluster === true) return send;
   let batch: Pending[] | undefined;
   const flush = () => {
-    const pending = batch!;
+    const pending = batch;
+    if (pending === undefined) return;
     batch = undefined;
     if (pending.length === 1 || typeof client.pipeline !== "function") {
       for (const { sha, keys, args, resolve, reject } of pending) {
@@ -122,5 +130,6 @@ function batchedEvalsha(
         queueMicrotask(flush);
       }
       batch.push({ sha, keys, args, resolve, reject });
+      if (batch.length >= MAX_BATCH) flush();
     });
 }

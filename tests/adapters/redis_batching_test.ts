@@ -9,12 +9,19 @@ import { Redis } from "ioredis";
 import { IoRedisAdapter, LockCreateError, Locker } from "@kontsedal/locco";
 import { commandCalls, RedisServer } from "../_redis_server.ts";
 
-/** An ioredis client that counts the pipelines it makes. */
+/** An ioredis client that counts the pipelines it makes and the commands each sends. */
 class CountingRedis extends Redis {
   pipelines = 0;
+  sizes: number[] = [];
   override pipeline(...args: Parameters<Redis["pipeline"]>): ReturnType<Redis["pipeline"]> {
     this.pipelines++;
-    return super.pipeline(...args);
+    const pipeline = super.pipeline(...args);
+    const exec = pipeline.exec.bind(pipeline);
+    pipeline.exec = (...execArgs: Parameters<typeof exec>) => {
+      this.sizes.push(pipeline.length);
+      return exec(...execArgs);
+    };
+    return pipeline;
   }
 }
 
@@ -38,20 +45,20 @@ async function withServer(
   }
 }
 
-Deno.test("IoRedisAdapter sends the scripts of concurrent locks in one pipeline, each with its own fence", async () => {
+Deno.test("IoRedisAdapter sends the scripts of concurrent locks in pipelines of up to 16, each lock with its own fence", async () => {
   await withServer(async (client, admin, locker) => {
     await admin.config("RESETSTAT");
     const locks = await Promise.all(
       Array.from({ length: 20 }, (_, i) => locker.lock(`batch:${i}`, 5000).acquire()),
     );
-    assert.equal(client.pipelines, 1);
+    assert.deepEqual(client.sizes, [16, 4]);
     const fences = locks.map((lock) => lock.fence!);
     assert.ok(fences.every((fence) => Number.isSafeInteger(fence) && fence > 0));
     for (const [i, lock] of locks.entries()) {
       assert.equal(await admin.get(`batch:${i}`), lock.uniqueValue);
     }
     await Promise.all(locks.map((lock) => lock.release({ throwOnFail: true })));
-    assert.equal(client.pipelines, 2);
+    assert.deepEqual(client.sizes, [16, 4, 16, 4]);
     assert.equal((await commandCalls(admin)).evalsha, 40);
     assert.equal(await admin.exists(...locks.map((_, i) => `batch:${i}`)), 0);
   });
