@@ -19,8 +19,11 @@ export interface RetryLoopOptions {
   key: string;
   settings: Readonly<RetrySettings>;
   signal: AbortSignal | undefined;
-  /** One attempt: resolves `undefined` when it took the lock, the refusal when the key is held; rejects to end the loop. */
-  attempt: () => Promise<Refusal | undefined>;
+  /**
+   * One attempt: `undefined` when it took the lock, the refusal when the key
+   * is held (at once, or through a promise); throws or rejects to end the loop.
+   */
+  attempt: () => Refusal | undefined | Promise<Refusal | undefined>;
   /** The adapter: its optional `waitForUnlock` replaces the sleep between attempts. */
   adapter?: ILockAdapter | undefined;
   /** Who waits: passed to `waitForUnlock`. */
@@ -94,7 +97,8 @@ async function loop(
       refused = undefined;
     } else {
       signal?.throwIfAborted();
-      const refusal = await attempt();
+      let refusal = attempt();
+      if (refusal instanceof Promise) refusal = await refusal;
       if (refusal === undefined) return;
       lastRefusal = refusal;
     }

@@ -362,30 +362,34 @@ export class Lock {
     const fast = inProcessLocks(adapter);
     let sentAt = 0;
     let grant: unknown;
-    // One attempt: undefined when it took the key, else why it was refused.
-    const attempt = async (): Promise<Refusal | undefined> => {
-      sentAt = monotonicNow();
-      if (fast !== undefined) {
+    // One attempt: undefined when it took the key, else why it was refused;
+    // at once on the in-process fast path, else through a promise.
+    const attempt = fast !== undefined
+      ? (): Refusal | undefined => {
+        sentAt = monotonicNow();
         const result = fast.tryCreate(lease, sentAt);
         if (typeof result === "string") return result;
         grant = result;
         return undefined;
       }
-      try {
-        grant = await adapter.createLock(lease);
-        return undefined;
-      } catch (error) {
-        if (error instanceof LockCreateError) return error;
-        throw error;
-      }
-    };
+      : async (): Promise<Refusal | undefined> => {
+        sentAt = monotonicNow();
+        try {
+          grant = await adapter.createLock(lease);
+          return undefined;
+        } catch (error) {
+          if (error instanceof LockCreateError) return error;
+          throw error;
+        }
+      };
     try {
       // The first attempt is made here: an uncontended acquire (the hot
       // path) succeeds without the retry loop's promise hops.
       signal?.throwIfAborted();
       // Only retryDelayFn is told when the acquire started.
       const startedAt = this.retrySettings.retryDelayFn === undefined ? 0 : Date.now();
-      const refusal = await attempt();
+      let refusal = attempt();
+      if (refusal instanceof Promise) refusal = await refusal;
       if (refusal !== undefined) {
         await retryLoop({
           key: this.key,

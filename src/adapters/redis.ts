@@ -114,7 +114,8 @@ export interface IoRedisLikeClient {
   /**
    * Optional: a pipeline (ioredis `pipeline()`), in which the adapter sends
    * the scripts that several locks of this process run at the same moment,
-   * in one write instead of one each. Not used on Redis Cluster.
+   * in pipelines of up to 16 (one write each) instead of one write each. Not
+   * used on Redis Cluster.
    *
    * @returns A new pipeline.
    */
