@@ -22,7 +22,7 @@ export const HANDOFF_MARKER = "\0locco-handoff\0";
 // and copy into Lua, on the hot path.
 
 /** How long a fence counter key lives after the last acquire of its lock: 7 days, in ms. */
-export const FENCE_COUNTER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export const FENCE_COUNTER_TTL_MS: number = 7 * 24 * 60 * 60 * 1000;
 
 /** How long the record of a release lives, for a resent release to find: 10 s, in ms. */
 export const RELEASE_RECORD_MS = 10_000;
@@ -31,7 +31,7 @@ export const RELEASE_RECORD_MS = 10_000;
 export const HANDOFF_MS = 500;
 
 /** How long a waiter queue lives after its last enqueue or attempt: 1 hour, in ms. */
-export const QUEUE_TTL_MS = 60 * 60 * 1000;
+export const QUEUE_TTL_MS: number = 60 * 60 * 1000;
 
 /**
  * The prefix of the channels that announce hand-offs: each adapter listens on
@@ -90,7 +90,7 @@ export const SCRIPT_RELEASED_BEFORE = 2;
  * the owner; with ARGV[7] "1" the key then lives ttl from now, as a fresh
  * acquire would); or `-1 - pttl` when another lock holds the key.
  */
-export const ACQUIRE_SCRIPT = `-- locco acquire
+export const ACQUIRE_SCRIPT: string = `-- locco acquire
 -- KEYS[1]: the lock key (prefix included)
 -- KEYS[2]: the fence counter key, in the same Cluster slot as KEYS[1]
 -- KEYS[3]: the waiter queue (a list of queue entries), same slot
