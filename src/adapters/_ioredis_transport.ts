@@ -90,29 +90,39 @@ function batchedEvalsha(
 ): (sha: string, keys: string[], args: (string | number)[]) => Promise<unknown> {
   const send = (sha: string, keys: string[], args: (string | number)[]) =>
     client.evalsha(sha, keys.length, ...keys, ...args);
-  if ((client as { isCluster?: unknown }).isCluster === true) return send;
+  if (
+    (client as { isCluster?: unknown }).isCluster === true || typeof client.pipeline !== "function"
+  ) {
+    return send;
+  }
+  const pipelineOf = client.pipeline.bind(client);
   let batch: Pending[] | undefined;
+  // Runs in a microtask: whatever the client throws settles the promises.
   const flush = () => {
     const pending = batch;
     if (pending === undefined) return;
     batch = undefined;
-    if (pending.length === 1 || typeof client.pipeline !== "function") {
-      for (const { sha, keys, args, resolve, reject } of pending) {
-        send(sha, keys, args).then(resolve, reject);
+    if (pending.length === 1) {
+      const { sha, keys, args, resolve, reject } = pending[0]!;
+      try {
+        Promise.resolve(send(sha, keys, args)).then(resolve, reject);
+      } catch (error) {
+        reject(error);
       }
       return;
     }
-    let pipeline;
+    let executed: Promise<Array<[Error | null, unknown]> | null>;
     try {
-      pipeline = client.pipeline();
+      const pipeline = pipelineOf();
       for (const { sha, keys, args } of pending) {
         pipeline.evalsha(sha, keys.length, ...keys, ...args);
       }
+      executed = Promise.resolve(pipeline.exec());
     } catch (error) {
       for (const { reject } of pending) reject(error);
       return;
     }
-    pipeline.exec().then((results) => {
+    executed.then((results) => {
       pending.forEach(({ resolve, reject }, index) => {
         const result = results?.[index];
         if (result === undefined) reject(new Error("The pipeline was discarded"));

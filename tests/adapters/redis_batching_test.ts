@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { IoRedisAdapter, LockCreateError, Locker } from "@kontsedal/locco";
+import { IoRedisAdapter, type IoRedisLikeClient, LockCreateError, Locker } from "@kontsedal/locco";
 import { commandCalls, RedisServer } from "../_redis_server.ts";
 
 /** An ioredis client that counts the pipelines it makes and the commands each sends. */
@@ -112,4 +112,33 @@ Deno.test("IoRedisAdapter: after SCRIPT FLUSH, every script of a pipeline falls 
     }
     await Promise.all(locks.map((lock) => lock.release({ throwOnFail: true })));
   });
+});
+
+Deno.test("IoRedisAdapter: a client that throws instead of rejecting fails the locks it was sending, alone or batched", async () => {
+  const client: IoRedisLikeClient = {
+    get: () => Promise.resolve(null),
+    eval: () => Promise.reject(new Error("eval is not expected")),
+    evalsha: () => {
+      throw new Error("evalsha threw");
+    },
+    pipeline: () => ({
+      evalsha: () => {
+        throw new Error("pipeline threw");
+      },
+      exec: () => Promise.resolve([]),
+    }),
+  };
+  const adapter = new IoRedisAdapter({ client, waitStrategy: "poll" });
+  await assert.rejects(
+    adapter.createLock({ key: "alone", uniqueValue: "a", ttl: 1000 }),
+    /evalsha threw/,
+  );
+  const batched = await Promise.allSettled([
+    adapter.createLock({ key: "one", uniqueValue: "a", ttl: 1000 }),
+    adapter.createLock({ key: "two", uniqueValue: "b", ttl: 1000 }),
+  ]);
+  for (const result of batched) {
+    assert.ok(result.status === "rejected");
+    assert.match(String(result.reason), /pipeline threw/);
+  }
 });
