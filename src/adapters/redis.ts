@@ -132,7 +132,8 @@ export interface IoRedisLikeClient {
  *
  * // `client.pipeline()` of a `new Redis()` from "ioredis" fits.
  * async function twoScripts(pipeline: IoRedisLikePipeline, sha: string): Promise<unknown[]> {
- *   pipeline.evalsha(sha, 1, "a", "x").evalsha(sha, 1, "b", "y");
+ *   pipeline.evalsha(sha, 1, "a", "x");
+ *   pipeline.evalsha(sha, 1, "b", "y");
  *   const results = await pipeline.exec();
  *   return (results ?? []).map(([error, reply]) => error ?? reply);
  * }
