@@ -370,7 +370,8 @@ async function main(): Promise<void> {
     }
     let it = Number(await resource.hget(keys.progress, String(config.slot)) ?? 0);
     let failures = 0;
-    // Retries on the same key keep the time the wait for it began.
+    // Retries on the same key keep the time the wait for it began, unless
+    // the store failed the acquire (see below).
     let waitKey = "";
     let waitStart = 0;
     while (it < config.iterations) {
@@ -400,6 +401,11 @@ async function main(): Promise<void> {
           }
           failures++;
           await countError("acquire", error);
+          // The store failed this acquire (the driver's error: a timeout, a
+          // dropped connection), which the wait promise does not cover: the
+          // next acquire starts a new wait. A RetryError (the library gave
+          // up) keeps the wait going.
+          if (!isLoccoError(error)) waitKey = "";
           if ((error as Error | null)?.name === "MongoTopologyClosedError") await store.reopen();
           if (config.backend === "postgres" && !isLoccoError(error)) await store.reopen();
           await sleep(20);

@@ -55,7 +55,9 @@
 // IoRedisAdapter on ioredis; node-redis resends nothing, so a dropped reply
 // rejects the command. Besides exclusion and lost updates, the run fails when a waiter
 // took a free key more than --wait-bound ms (1500) after it became free, away
-// from lock-store faults (see _analyze.ts); `--wait-bound 100` is a control
+// from lock-store faults (see _analyze.ts; a wait is one worker's acquire()
+// calls on a key, across RetryErrors but not across an acquire the store
+// failed with the driver's error); `--wait-bound 100` is a control
 // that must fail, since a stopped or dead waiter keeps a key handed to it for
 // the 500 ms claim window. The table also shows the longest such wait away
 // from every fault, which a healthy adapter keeps near the retry delay.
