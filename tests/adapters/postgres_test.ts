@@ -21,11 +21,16 @@ function postgresTest(kind: ClientKind, name: string, fn: (env: PostgresEnv) => 
   });
 }
 
+// postgres.js can start the connect timer (30 s) of a connection it
+// reconnects while `sql.end()` closes the pool, and never clear it: Deno's op
+// sanitizer then fails whichever test was running (seen under 40 racing Locks).
+const POSTGRES_JS_LEAK = "postgres.js may leave a reconnecting connection's connect timer behind";
+
 for (const kind of CLIENT_KINDS) {
   testAdapterContract(`PostgresAdapter (${kind.name})`, async () => {
     const env = await PostgresEnv.open(kind);
     return { connect: () => env.adapter(), close: () => env.close() };
-  });
+  }, kind.name === "postgres.js" ? { leakReason: POSTGRES_JS_LEAK } : {});
 
   postgresTest(
     kind,
